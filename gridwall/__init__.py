@@ -1,0 +1,1 @@
+"""GridWall: the command-line entry point and process-wide settings."""

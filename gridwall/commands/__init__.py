@@ -1,0 +1,1 @@
+"""Subcommands of the ``gridwall`` CLI, one module per concern."""

@@ -1,0 +1,104 @@
+"""``gridwall up``: the whole system on this machine, stopped together on Ctrl-C.
+
+``up`` starts the real parts (``infra up``), applies migrations, ensures the topics, then
+runs each process of :data:`SERVICES` as a child and prints where to look. If a child
+exits, ``up`` says so and stops the others: a half-running wall never looks healthy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gridwall.settings import Settings, settings
+
+
+@dataclass(frozen=True)
+class Service:
+    """One long-running GridWall process started by ``up``: its name and subcommand."""
+
+    name: str
+    argv: tuple[str, ...]
+
+    def command(self) -> list[str]:
+        """The full command line, run with this interpreter."""
+        return [sys.executable, "-m", "gridwall.cli", *self.argv]
+
+
+# Processes that `gridwall up` runs, in start order; issues add theirs here.
+SERVICES: tuple[Service, ...] = ()
+
+
+def register(sub: Any) -> None:
+    """Add ``up`` to ``sub``."""
+    up = sub.add_parser("up", help="run everything locally: infra, migrations, topics, "
+                                   "processes; Ctrl-C stops it all")
+    up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
+    up.add_argument("--infra-only", action="store_true",
+                    help="prepare infra, migrations and topics, then exit")
+    up.set_defaults(handler=up_cmd)
+
+
+def prepare(s: Settings) -> int:
+    """Infra up, migrations, topics: everything the processes need. Returns an exit code."""
+    from gridwall.commands.infra import infra_up, migrate_cmd, topics_ensure
+
+    for step in (infra_up, lambda: migrate_cmd(argparse.Namespace(rollback=None)),
+                 topics_ensure):
+        code = step()
+        if code:
+            return code
+    return 0
+
+
+def up_cmd(args: argparse.Namespace) -> int:
+    """Run the whole system until Ctrl-C or until one process exits."""
+    s = settings()
+    code = prepare(s)
+    if code or args.infra_only:
+        return code
+    services = [sv for sv in SERVICES if not (args.no_simulator and sv.name == "simulator")]
+    if not services:
+        print("infra, migrations and topics ready; no GridWall processes to run yet")
+        return 0
+    return supervise(services)
+
+
+def supervise(services: list[Service]) -> int:
+    """Start the services, wait until one exits or Ctrl-C, then stop them all."""
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        for service in services:
+            children[service.name] = subprocess.Popen(service.command())
+            print(f"started {service.name:<10} pid {children[service.name].pid}")
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"{name} exited with code {child.returncode}; stopping the rest",
+                          file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return 0

@@ -1,0 +1,120 @@
+"""Process settings from ``GRIDWALL_*`` environment variables, typed and validated at start-up.
+
+Every field of :class:`Settings` can be set as ``GRIDWALL_<FIELD NAME IN UPPER CASE>``.
+:func:`load_settings` converts the strings to the declared types and fails with
+:class:`SettingsError` naming the variable and the reason; a process never starts on a
+half-understood configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+import msgspec
+
+PREFIX = "GRIDWALL_"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A ``GRIDWALL_*`` variable has a value of the wrong type or out of range."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the real parts are and how the processes behave.
+
+    Defaults are for one developer machine: everything on loopback.
+    """
+
+    data_dir: str = str(REPO_ROOT / ".gridwall")
+    config_dir: str = str(REPO_ROOT / "config")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    kafka_heap_mb: int = 1024
+    topic_prefix: str = ""
+    topic_partitions: int = 8
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = 9000
+    clickhouse_http_port: int = 8123
+    clickhouse_database: str = "gridwall"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    hub_host: str = "127.0.0.1"
+    hub_port: int = 8765
+    wall_host: str = "127.0.0.1"
+    wall_port: int = 5006
+    tokens_file: str = ""
+    max_body_bytes: int = 1_048_576
+    dedup_window_s: int = 600
+
+    def __post_init__(self) -> None:
+        for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{PREFIX}{name.upper()}: must be positive")
+        for name in ("clickhouse_port", "clickhouse_http_port", "gateway_port", "hub_port",
+                     "wall_port", "kafka_controller_port"):
+            if not 0 < getattr(self, name) < 65536:
+                raise SettingsError(f"{PREFIX}{name.upper()}: not a TCP port")
+
+    @property
+    def kafka_host(self) -> str:
+        """Host part of the first bootstrap address."""
+        return self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[0]
+
+    @property
+    def kafka_port(self) -> int:
+        """Port part of the first bootstrap address."""
+        return int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory as a path (not created here)."""
+        return Path(self.data_dir)
+
+    @property
+    def resolved_tokens_file(self) -> Path:
+        """The tokens file: ``GRIDWALL_TOKENS_FILE`` or ``<data dir>/tokens.yaml``."""
+        return Path(self.tokens_file) if self.tokens_file else self.data_path / "tokens.yaml"
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
+    """Build settings from an environment mapping; raise :class:`SettingsError` on bad values.
+
+    Unknown ``GRIDWALL_*`` variables are rejected too, so a typo never passes silently.
+    """
+    known = {f.upper(): f for f in Settings.__struct_fields__}
+    values: dict[str, str] = {}
+    for key, raw in environ.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX):]
+        if name not in known:
+            if name in _FOREIGN_VARIABLES:
+                continue
+            raise SettingsError(f"{key}: unknown setting")
+        values[known[name]] = raw
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_name_variable(str(exc))) from None
+
+
+# Variables with the prefix that are read by other modules, not by Settings.
+_FOREIGN_VARIABLES = frozenset({"GEO_DIR", "TEST_KEEP_DATA"})
+
+
+def _name_variable(message: str) -> str:
+    """Rewrite msgspec's ``... - at `$.field``` into ``GRIDWALL_FIELD: ...``."""
+    reason, sep, where = message.rpartition(" - at `$.")
+    if not sep:
+        return message
+    return f"{PREFIX}{where.rstrip('`').upper()}: {reason}"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The settings of this process, read once from ``os.environ``."""
+    return settings_from(os.environ)

@@ -1,0 +1,1 @@
+"""Lifecycle of the real parts (local Kafka and ClickHouse), migrations and topics."""

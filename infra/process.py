@@ -1,0 +1,140 @@
+"""Background server processes tracked by PID files.
+
+A :class:`ManagedProcess` starts a command in its own session (so Ctrl-C in the caller
+does not reach it), records its PID, and stops it by PID: SIGTERM, then SIGKILL after a
+grace period. ``is_running`` is true only while that PID is alive and is not a zombie.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class StartError(RuntimeError):
+    """A server did not come up; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    """One server process: its name, PID file and log file."""
+
+    name: str
+    pid_file: Path
+    log_file: Path
+
+    def pid(self) -> int | None:
+        """The recorded PID if that process is alive, else ``None``."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def is_running(self) -> bool:
+        """True while the recorded process is alive."""
+        return self.pid() is not None
+
+    def start(self, argv: Sequence[str], env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> int:
+        """Start ``argv`` detached, appending its output to the log file; return the PID."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, env=env, cwd=cwd,
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def stop(self, grace_s: float = 30.0) -> bool:
+        """Stop the process (SIGTERM, then SIGKILL after ``grace_s``); True if one was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            _signal(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the log, for error messages."""
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return True
+    if state == "Z":
+        _reap(pid)
+        return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True if a TCP connection to ``host:port`` succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str,
+               proc: ManagedProcess | None = None, interval_s: float = 0.25) -> None:
+    """Poll ``check`` until it is true; raise :class:`StartError` after ``timeout_s``.
+
+    If ``proc`` is given and its process dies meanwhile, fail at once with its log tail.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure of a probe means "not yet"
+            pass
+        if proc is not None and not proc.is_running():
+            raise StartError(f"{what}: process exited; log {proc.log_file}:\n{proc.log_tail()}")
+        time.sleep(interval_s)
+    tail = f"; log {proc.log_file}:\n{proc.log_tail()}" if proc else ""
+    raise StartError(f"{what}: not ready after {timeout_s:.0f} s{tail}")

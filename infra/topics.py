@@ -1,0 +1,91 @@
+"""The catalog of GridWall's Kafka topics and an idempotent ``ensure``.
+
+Every record is keyed by ``grid_id`` (the control topic by config key), so one grid's
+records stay in one partition. Names carry ``GRIDWALL_TOPIC_PREFIX`` so that tests and
+several deployments can share a broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from gridwall.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its base name, partitions (``None``: the configured default), configs."""
+
+    base: str
+    doc: str
+    partitions: int | None = None
+    configs: dict[str, str] = field(default_factory=dict)
+
+    def name(self, settings: Settings) -> str:
+        """The topic's full name under the configured prefix."""
+        return f"{settings.topic_prefix}{self.base}"
+
+
+_COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.01",
+              "segment.ms": "60000"}
+
+CASE_EVENTS = TopicSpec("gridwall.cases.events", "case reports and workflow actions")
+SENSOR_READINGS = TopicSpec("gridwall.sensors.readings",
+                            "sensor readings, one message per grid per batch")
+DEPARTMENT_RECORDS = TopicSpec("gridwall.departments.records", "department records")
+DEAD_LETTER = TopicSpec("gridwall.deadletter",
+                        "every rejected input with source, reason, time and raw body")
+COMMANDS = TopicSpec("gridwall.commands", "duty and ops actions, stamped with the actor")
+CONTROL = TopicSpec("gridwall.control", "live configuration, latest value per key",
+                    partitions=1, configs=_COMPACTED)
+ALERTS = TopicSpec("gridwall.alerts", "alert lifecycle changes")
+WALL_UPDATES = TopicSpec("gridwall.wall.updates", "coalesced deltas for the wall")
+
+CATALOG: tuple[TopicSpec, ...] = (CASE_EVENTS, SENSOR_READINGS, DEPARTMENT_RECORDS,
+                                  DEAD_LETTER, COMMANDS, CONTROL, ALERTS, WALL_UPDATES)
+
+
+def _new_topic(spec: TopicSpec, settings: Settings) -> NewTopic:
+    return NewTopic(name=spec.name(settings),
+                    num_partitions=spec.partitions or settings.topic_partitions,
+                    replication_factor=1, topic_configs=dict(spec.configs))
+
+
+def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = CATALOG) -> list[str]:
+    """Create the topics that do not exist yet; return the names created (empty if none).
+
+    Running it again creates nothing. Existing topics are left as they are.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                             client_id="gridwall-topics")
+    try:
+        existing = set(admin.list_topics())
+        missing = [s for s in specs if s.name(settings) not in existing]
+        created: list[str] = []
+        for spec in missing:
+            try:
+                admin.create_topics([_new_topic(spec, settings)])
+                created.append(spec.name(settings))
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        admin.close()
+
+
+def topic_configs(settings: Settings, spec: TopicSpec) -> dict[str, str]:
+    """The topic's configuration as the broker reports it."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                             client_id="gridwall-topics")
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, spec.name(settings))
+        response = admin.describe_configs([resource])
+        entries = response[0].resources[0][4]
+        return {entry[0]: entry[1] for entry in entries}
+    finally:
+        admin.close()
