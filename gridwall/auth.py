@@ -1,0 +1,122 @@
+"""Bearer tokens and roles, from the YAML tokens file (``GRIDWALL_TOKENS_FILE``).
+
+The file maps a token to who holds it::
+
+    dev-feed-token:   {name: simulator, role: feed, sources: [simulator, sensor]}
+    dev-officer-token: {name: 值班员王, role: officer}
+
+Roles: ``feed`` writes inputs (only the ``sources`` listed, ``"*"`` for all), ``viewer``
+reads the wall, ``officer`` also acts on alerts, ``ops`` also tunes the stream jobs,
+``admin`` may do everything. :meth:`TokenBook.check` answers who a token is and whether it
+may do a thing; it never raises for an unknown token (it returns None).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROLES = ("feed", "viewer", "officer", "ops", "admin")
+# What each role may do, beyond reading.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "feed": frozenset({"ingest"}),
+    "viewer": frozenset({"view"}),
+    "officer": frozenset({"view", "act"}),
+    "ops": frozenset({"view", "act", "tune"}),
+    "admin": frozenset({"view", "act", "tune", "ingest"}),
+}
+
+
+class TokensFileError(ValueError):
+    """The tokens file is missing or malformed; the message says where."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whoever holds a token: a name, a role and the input sources it may write."""
+
+    name: str
+    role: str
+    sources: frozenset[str]
+
+    def may(self, permission: str) -> bool:
+        """True if the role grants ``permission`` (``ingest``, ``view``, ``act``, ``tune``)."""
+        return permission in PERMISSIONS[self.role]
+
+    def may_write_source(self, source: str) -> bool:
+        """True if this principal may ingest input claiming ``source``."""
+        return self.may("ingest") and ("*" in self.sources or source in self.sources)
+
+
+class TokenBook:
+    """The tokens of one file, looked up in constant time."""
+
+    def __init__(self, principals: dict[str, Principal]) -> None:
+        self._by_token = dict(principals)
+
+    def check(self, token: str | None) -> Principal | None:
+        """The principal holding ``token``, or None (missing or unknown token)."""
+        if not token:
+            return None
+        for known, principal in self._by_token.items():
+            if secrets.compare_digest(known, token):
+                return principal
+        return None
+
+    @classmethod
+    def load(cls, path: Path) -> TokenBook:
+        """Read and validate a tokens file."""
+        try:
+            data = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise TokensFileError(f"{path}: tokens file not found") from None
+        except yaml.YAMLError as exc:
+            raise TokensFileError(f"{path}: not valid YAML: {exc}") from None
+        return cls.from_mapping(data, str(path))
+
+    @classmethod
+    def from_mapping(cls, data: Any, where: str = "tokens") -> TokenBook:
+        """Validate plain data (token → {name, role, sources}) into a book."""
+        if not isinstance(data, dict) or not data:
+            raise TokensFileError(f"{where}: expected a mapping of token to holder")
+        book: dict[str, Principal] = {}
+        for token, holder in data.items():
+            if not isinstance(token, str) or len(token) < 8:
+                raise TokensFileError(f"{where}: every token must be a string of 8+ characters")
+            if not isinstance(holder, dict) or holder.get("role") not in ROLES:
+                raise TokensFileError(
+                    f"{where}: token …{token[-4:]}: role must be one of {', '.join(ROLES)}")
+            sources = holder.get("sources", ["*"] if holder["role"] == "admin" else [])
+            if not isinstance(sources, list):
+                raise TokensFileError(f"{where}: token …{token[-4:]}: sources must be a list")
+            book[token] = Principal(str(holder.get("name", holder["role"])), holder["role"],
+                                    frozenset(map(str, sources)))
+        return cls(book)
+
+
+DEV_HOLDERS: dict[str, dict[str, Any]] = {
+    "feed": {"name": "dev-feeds", "role": "feed", "sources": ["*"]},
+    "viewer": {"name": "大屏", "role": "viewer"},
+    "officer": {"name": "值班员", "role": "officer"},
+    "ops": {"name": "运维", "role": "ops"},
+}
+
+
+def ensure_dev_tokens(path: Path) -> dict[str, str]:
+    """Create a tokens file with one random token per dev role unless it exists.
+
+    Returns role → token for the dev holders found in the file (new or existing).
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {f"dev-{role}-{secrets.token_hex(12)}": holder
+                for role, holder in DEV_HOLDERS.items()}
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        path.chmod(0o600)
+    data = yaml.safe_load(path.read_text()) or {}
+    return {holder["role"]: token for token, holder in data.items()
+            if isinstance(holder, dict) and "role" in holder}

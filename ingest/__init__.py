@@ -1,0 +1,1 @@
+"""Everything that enters GridWall: the HTTP gateway, the department importer, the simulator."""
