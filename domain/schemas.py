@@ -208,3 +208,19 @@ class CaseSnapshot(msgspec.Struct, kw_only=True):
     description: str = ""
     actor: str = ""
     last_event_id: str = ""
+
+
+class WallUpdate(msgspec.Struct, kw_only=True):
+    """One delta on the wall updates topic (Kafka key: ``key``).
+
+    ``channel`` is one of ``grid_metrics``, ``cases``, ``alerts``, ``ranking``,
+    ``job_health``, ``registers``, ``events``; ``key`` identifies the entity within the channel
+    (a grid id, case id, alert id, worker id, or ``"street"``). A later update for the same
+    (channel, key) replaces the earlier one, so the latest update per key is a snapshot.
+    ``data`` holds no unmasked personal data.
+    """
+
+    channel: Annotated[str, Meta(min_length=1, max_length=32)]
+    key: Annotated[str, Meta(min_length=1, max_length=128)]
+    ts: EpochMs
+    data: dict[str, Any]
