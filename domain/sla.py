@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from domain.vocab import CATEGORIES, PRIORITIES, STEPS
+from domain.vocab import CATEGORIES, PRIORITIES
 
 TIMED_STEPS: tuple[str, ...] = ("reported", "verified", "dispatched", "handled", "closed")
 
