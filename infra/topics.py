@@ -85,7 +85,7 @@ def topic_configs(settings: Settings, spec: TopicSpec) -> dict[str, str]:
     try:
         resource = ConfigResource(ConfigResourceType.TOPIC, spec.name(settings))
         response = admin.describe_configs([resource])
-        entries = response[0].resources[0][4]
-        return {entry[0]: entry[1] for entry in entries}
+        entries = response["topic"][spec.name(settings)]
+        return {name: entry["value"] for name, entry in entries.items()}
     finally:
         admin.close()
