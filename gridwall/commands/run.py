@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gridwall.settings import Settings, settings
-
 
 @dataclass(frozen=True)
 class Service:
@@ -41,15 +39,20 @@ def register(sub: Any) -> None:
     up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
     up.add_argument("--infra-only", action="store_true",
                     help="prepare infra, migrations and topics, then exit")
+    up.add_argument("--external-infra", action="store_true",
+                    help="Kafka and ClickHouse run elsewhere (e.g. docker compose): "
+                         "do not start them, only migrate and create topics")
     up.set_defaults(handler=up_cmd)
 
 
-def prepare(s: Settings) -> int:
-    """Infra up, migrations, topics: everything the processes need. Returns an exit code."""
+def prepare(start_infra: bool = True) -> int:
+    """Infra up (unless external), migrations, topics. Returns an exit code."""
     from gridwall.commands.infra import infra_up, migrate_cmd, topics_ensure
 
-    for step in (infra_up, lambda: migrate_cmd(argparse.Namespace(rollback=None)),
-                 topics_ensure):
+    steps = [lambda: migrate_cmd(argparse.Namespace(rollback=None)), topics_ensure]
+    if start_infra:
+        steps.insert(0, infra_up)
+    for step in steps:
         code = step()
         if code:
             return code
@@ -58,8 +61,7 @@ def prepare(s: Settings) -> int:
 
 def up_cmd(args: argparse.Namespace) -> int:
     """Run the whole system until Ctrl-C or until one process exits."""
-    s = settings()
-    code = prepare(s)
+    code = prepare(start_infra=not args.external_infra)
     if code or args.infra_only:
         return code
     services = [sv for sv in SERVICES if not (args.no_simulator and sv.name == "simulator")]

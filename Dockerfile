@@ -1,0 +1,18 @@
+# One image for every GridWall process; the command picks the process (gateway, worker, ...).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY gridwall ./gridwall
+COPY domain ./domain
+COPY ingest ./ingest
+COPY streams ./streams
+COPY wall ./wall
+COPY infra ./infra
+COPY bench ./bench
+COPY config ./config
+RUN pip install --no-cache-dir . && useradd --system gridwall
+USER gridwall
+ENV GRIDWALL_CONFIG_DIR=/app/config \
+    GRIDWALL_GEO_DIR=/app/config/geo \
+    GRIDWALL_DATA_DIR=/tmp/gridwall
+ENTRYPOINT ["gridwall"]

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what GridWall needs on a fresh Debian machine of this kind, and nothing twice:
+# Debian packages (ClickHouse server, Maven, a Java 17 runtime, Chromium for browser tests),
+# then the project with its dev extras. The Kafka jars are resolved by `gridwall infra up`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== apt-get install ${need[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "== pip install -e .[dev]"
+python3 -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "as the 'root' user" || true
+python3 -c "import gridwall, faust, clickhouse_driver, kafka, panel, pydeck, websockets" \
+  || { echo "setup: the Python packages did not install" >&2; exit 1; }
+echo "== setup done"
