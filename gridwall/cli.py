@@ -17,6 +17,7 @@ from gridwall.settings import SettingsError
 COMMAND_MODULES = (
     "gridwall.commands.infra",
     "gridwall.commands.run",
+    "gridwall.commands.bench",
 )
 
 
