@@ -95,6 +95,9 @@ class KafkaServer:
         """True if the broker answers a metadata request."""
         from kafka import KafkaAdminClient
 
+        if not port_open(self.settings.kafka_host, self.settings.kafka_port):
+            return False  # cheaper than letting the admin client time out
+
         admin = KafkaAdminClient(bootstrap_servers=self.address, request_timeout_ms=3000,
                                  client_id="gridwall-infra-probe")
         try:
