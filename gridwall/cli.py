@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "gridwall.commands.infra",
     "gridwall.commands.run",
     "gridwall.commands.bench",
+    "gridwall.commands.hub",
 )
 
 

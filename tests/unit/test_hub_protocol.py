@@ -1,0 +1,158 @@
+"""Client message decoding and command validation: every refusal names the field."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from domain.schemas import WallUpdate
+from domain.wire import WireError
+from gridwall.auth import Principal
+from wall.hub.commands import MAX_EXPIRY_MS, Rejected, build_command, build_tune, record_key
+from wall.hub.protocol import (
+    AuthMsg,
+    CommandMsg,
+    DeltasMsg,
+    SnapshotMsg,
+    SubscribeMsg,
+    TuneMsg,
+    decode_client,
+    decode_hub,
+    deltas_frame,
+    encode_item,
+    error_frame,
+    ref_of,
+    snapshot_frame,
+)
+
+NOW = 1_750_000_000_000
+OFFICER = Principal("值班员", "officer", frozenset())
+VIEWER = Principal("大屏", "viewer", frozenset())
+OPS = Principal("运维", "ops", frozenset())
+
+
+def command(raw: str) -> CommandMsg:
+    msg = decode_client(raw)
+    assert isinstance(msg, CommandMsg)
+    return msg
+
+
+@pytest.mark.parametrize(("raw", "field", "reason"), [
+    ('{"token": "x"}', "type", "required field is missing"),
+    ('{"type": "dance"}', "type", "unknown message type"),
+    ('{"type": "auth"}', "token", "required field is missing"),
+    ('{"type": "auth", "token": "x", "extra": 1}', "extra", "unknown field"),
+    ('{"type": "subscribe", "channels": ["weather"]}', "channels[0]", "Invalid enum value"),
+    ('{"type": "subscribe", "channels": []}', "channels", "length >= 1"),
+    ('{"type": "command", "kind": "delete"}', "kind", "Invalid enum value"),
+    ('{"type": "command", "kind": "ack", "alert_id": "a b"}', "alert_id", "matching regex"),
+    ('{"type": "tune", "key": "Bad Key", "value": {}}', "key", "matching regex"),
+    ('{"type": "tune", "key": "sla.policy", "value": 3}', "value", "Expected `object`"),
+    ("[1, 2]", None, "Expected `object`"),
+    ("{not json", None, "malformed JSON"),
+])
+def test_bad_client_messages_name_the_field(raw: str, field: str | None, reason: str) -> None:
+    with pytest.raises(WireError) as info:
+        decode_client(raw)
+    assert info.value.field == field
+    assert reason in info.value.reason
+
+
+def test_good_client_messages_decode() -> None:
+    assert decode_client('{"type":"auth","token":"abc"}') == AuthMsg(token="abc")
+    sub = decode_client('{"type":"subscribe","channels":["alerts","cases"]}')
+    assert sub == SubscribeMsg(channels=["alerts", "cases"])
+    tune = decode_client('{"type":"tune","key":"sla.policy","value":{"a":1},"ref":"t1"}')
+    assert tune == TuneMsg(key="sla.policy", value={"a": 1}, ref="t1")
+
+
+def test_ref_is_recovered_from_an_invalid_message() -> None:
+    assert ref_of('{"type":"command","kind":"nope","ref":"c7"}') == "c7"
+    assert ref_of("{broken") is None
+    assert ref_of('{"ref": 5}') is None
+
+
+def test_command_is_stamped_with_actor_role_and_grid() -> None:
+    msg = command('{"type":"command","kind":"assign","ref":"r1","alert_id":"al-1",'
+                  '"args":{"assignee":"worker-7"}}')
+    cmd = build_command(msg, OFFICER, NOW, lambda c, k: "G01" if (c, k) == ("alerts", "al-1")
+                        else None)
+    assert (cmd.actor, cmd.role, cmd.ts, cmd.kind) == ("值班员", "officer", NOW, "assign")
+    assert cmd.grid_id == "G01" and record_key(cmd) == "G01"
+    assert cmd.args == {"assignee": "worker-7", "note": ""}
+    assert len(cmd.command_id) == 32
+
+
+def test_record_key_falls_back_to_the_target() -> None:
+    cmd = build_command(command('{"type":"command","kind":"ack","alert_id":"al-9"}'),
+                        OFFICER, NOW)
+    assert cmd.grid_id is None and record_key(cmd) == "al-9"
+
+
+@pytest.mark.parametrize(("raw", "field", "reason"), [
+    ('{"type":"command","kind":"ack"}', "alert_id", "required for 'ack'"),
+    ('{"type":"command","kind":"comment","args":{"text":"x"}}', "alert_id",
+     "needs alert_id or case_id"),
+    ('{"type":"command","kind":"ack","alert_id":"a","case_id":"c"}', "case_id", "not allowed"),
+    ('{"type":"command","kind":"assign","alert_id":"a"}', "args.assignee", "required"),
+    ('{"type":"command","kind":"assign","alert_id":"a","args":{"assignee":""}}',
+     "args.assignee", "length >= 1"),
+    ('{"type":"command","kind":"ack","alert_id":"a","args":{"colour":"red"}}', "args.colour",
+     "unknown field"),
+    ('{"type":"command","kind":"comment","case_id":"c","args":{}}', "args.text", "required"),
+    ('{"type":"command","kind":"silence","alert_id":"a","args":{}}', "args",
+     "exactly one of `until_ms` or `duration_s`"),
+    ('{"type":"command","kind":"silence","alert_id":"a","args":{"until_ms":1}}',
+     "args.until_ms", "in the future"),
+    ('{"type":"command","kind":"silence","alert_id":"a","args":{"duration_s":0}}',
+     "args.duration_s", ">= 1"),
+    ('{"type":"command","kind":"shelve","alert_id":"a","args":{"duration_s":60}}',
+     "args.reason", "required"),
+    ('{"type":"command","kind":"escalate","alert_id":"a","args":{"to_tier":9}}',
+     "args.to_tier", "<= 4"),
+])
+def test_bad_commands_are_refused_naming_the_field(raw: str, field: str, reason: str) -> None:
+    with pytest.raises(Rejected) as info:
+        build_command(command(raw), OFFICER, NOW)
+    assert info.value.code == "bad_request"
+    assert info.value.field == field
+    assert reason in info.value.reason
+
+
+def test_silence_expiry_is_absolute_and_bounded() -> None:
+    msg = command('{"type":"command","kind":"silence","alert_id":"a",'
+                  '"args":{"duration_s":600,"reason":"maintenance"}}')
+    assert build_command(msg, OFFICER, NOW).args == {"until_ms": NOW + 600_000,
+                                                      "reason": "maintenance"}
+    far = NOW + MAX_EXPIRY_MS + 1
+    too_far = command('{"type":"command","kind":"silence","alert_id":"a",'
+                      f'"args":{{"until_ms":{far}}}}}')
+    with pytest.raises(Rejected, match="within 7 days"):
+        build_command(too_far, OFFICER, NOW)
+
+
+def test_roles_are_checked() -> None:
+    ack = command('{"type":"command","kind":"ack","alert_id":"a"}')
+    with pytest.raises(Rejected) as info:
+        build_command(ack, VIEWER, NOW)
+    assert info.value.code == "forbidden"
+    tune = TuneMsg(key="sla.policy", value={"x": 1})
+    with pytest.raises(Rejected, match="may not tune"):
+        build_tune(tune, OFFICER, NOW)
+    change = build_tune(tune, OPS, NOW)
+    assert (change.key, change.value, change.actor, change.ts) == ("sla.policy", {"x": 1},
+                                                                   "运维", NOW)
+
+
+def test_assembled_frames_match_the_documented_schema() -> None:
+    update = WallUpdate(channel="alerts", key="al-1", ts=NOW, data={"title": "烟感告警"})
+    deltas = decode_hub(deltas_frame([encode_item(update)]))
+    assert deltas == DeltasMsg(items=[update])
+    snap = decode_hub(snapshot_frame("alerts", "resync", 1, 2, [encode_item(update)] * 2))
+    assert snap == SnapshotMsg(channel="alerts", reason="resync", part=1, parts=2,
+                               items=[update, update])
+    empty = decode_hub(snapshot_frame("cases", "subscribe", 1, 1, []))
+    assert isinstance(empty, SnapshotMsg) and empty.items == []
+    err = msgspec.json.decode(error_frame("r", "bad_request", "args.text", "required"))
+    assert err == {"type": "error", "ref": "r", "code": "bad_request", "field": "args.text",
+                   "reason": "required"}

@@ -1,0 +1,231 @@
+"""The messages between a wall client and the hub, as msgspec Structs.
+
+Every message is one JSON object in one websocket text frame, with a ``type`` field naming
+it. :func:`decode_client` turns a client's frame into one of :data:`ClientMessage` or raises
+:class:`~domain.wire.WireError` naming the field and the problem; it never raises anything
+else. The hub's own messages are encoded by the ``*_frame`` helpers here; ``snapshot`` and
+``deltas`` frames are assembled from pre-encoded items (see :func:`deltas_frame`) so that
+one update is encoded once however many clients receive it. :func:`decode_hub` decodes
+every hub message (clients, tests and the benchmark use it). ``docs/hub-protocol.md``
+describes each message with an example.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+from msgspec import Meta
+
+from domain.schemas import GridId, Id, WallUpdate
+from domain.wire import WireError, decode, encode
+
+Channel = Literal["grid_metrics", "cases", "alerts", "ranking", "job_health", "registers",
+                  "events"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
+CommandKind = Literal["ack", "unack", "assign", "comment", "silence", "escalate", "shelve"]
+COMMAND_KINDS: tuple[str, ...] = get_args(CommandKind)
+Ref = Annotated[str, Meta(max_length=64)]
+ConfigKey = Annotated[str, Meta(min_length=1, max_length=128,
+                                pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
+Channels = Annotated[list[Channel], Meta(min_length=1, max_length=len(CHANNELS))]
+ErrorCode = Literal["bad_request", "forbidden", "unavailable"]
+
+
+class CloseCode(IntEnum):
+    """Websocket close codes the hub uses (4xxx are application codes)."""
+
+    GOING_AWAY = 1001  # the hub is shutting down; reconnect later
+    POLICY_VIOLATION = 1008  # the client asked for replies it never read
+    INTERNAL_ERROR = 1011
+    UNAUTHENTICATED = 4001  # no token, unknown token, or no auth message in time
+    FORBIDDEN = 4003  # the token's role may not view the wall
+
+
+# --- client -> hub ---------------------------------------------------------------------
+
+
+class _ClientMsg(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class AuthMsg(_ClientMsg, tag="auth"):
+    """The first message when the token did not come with the handshake."""
+
+    token: Annotated[str, Meta(max_length=256)]
+
+
+class SubscribeMsg(_ClientMsg, tag="subscribe"):
+    """Add channels; the hub answers with ``subscribed`` and a snapshot of each."""
+
+    channels: Channels
+
+
+class UnsubscribeMsg(_ClientMsg, tag="unsubscribe"):
+    """Remove channels; no more deltas of them are sent."""
+
+    channels: Channels
+
+
+class CommandMsg(_ClientMsg, tag="command"):
+    """A duty action. ``args`` is checked per ``kind`` by :mod:`wall.hub.commands`."""
+
+    kind: CommandKind
+    ref: Ref | None = None
+    alert_id: Id | None = None
+    case_id: Id | None = None
+    grid_id: GridId | None = None
+    args: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+class TuneMsg(_ClientMsg, tag="tune"):
+    """A live configuration change (ops): the new ``value`` of ``key``."""
+
+    key: ConfigKey
+    value: dict[str, Any]
+    ref: Ref | None = None
+
+
+class HealthMsg(_ClientMsg, tag="health"):
+    """Ask for the hub's own figures."""
+
+    ref: Ref | None = None
+
+
+ClientMessage = AuthMsg | SubscribeMsg | UnsubscribeMsg | CommandMsg | TuneMsg | HealthMsg
+CLIENT_TYPES: tuple[str, ...] = ("auth", "subscribe", "unsubscribe", "command", "tune",
+                                 "health")
+
+
+class _RefProbe(msgspec.Struct):
+    ref: Any = None
+
+
+def decode_client(raw: bytes | str) -> ClientMessage:
+    """Decode one client frame; raise :class:`WireError` (field + reason) if it is not valid."""
+    try:
+        return decode(raw, ClientMessage)  # type: ignore[arg-type]
+    except WireError as exc:
+        if exc.field == "type" and exc.reason.startswith("Invalid value"):
+            raise WireError("type", f"unknown message type; expected one of "
+                                    f"{', '.join(CLIENT_TYPES)}") from None
+        raise
+
+
+def ref_of(raw: bytes | str) -> str | None:
+    """The ``ref`` of a frame that may be invalid, so an error can still be correlated."""
+    try:
+        ref = msgspec.json.decode(raw, type=_RefProbe).ref
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return ref if isinstance(ref, str) and len(ref) <= 64 else None
+
+
+# --- hub -> client ---------------------------------------------------------------------
+
+
+class _HubMsg(msgspec.Struct, tag_field="type", kw_only=True):
+    pass
+
+
+class WelcomeMsg(_HubMsg, tag="welcome"):
+    """Sent once after authentication: who the client is and what it may do."""
+
+    actor: str
+    role: str
+    permissions: list[str]
+    channels: list[str]
+    heartbeat_s: float | None
+
+
+class SubscribedMsg(_HubMsg, tag="subscribed"):
+    """The client's channels after a subscribe or unsubscribe."""
+
+    channels: list[str]
+
+
+class SnapshotMsg(_HubMsg, tag="snapshot"):
+    """Part ``part`` of ``parts`` of the latest item per key of one channel.
+
+    Part 1 replaces what the client holds for the channel; later parts add to it.
+    ``reason`` is ``subscribe`` or ``resync`` (the client fell behind and deltas were dropped).
+    """
+
+    channel: str
+    reason: Literal["subscribe", "resync"]
+    part: int
+    parts: int
+    items: list[WallUpdate]
+
+
+class DeltasMsg(_HubMsg, tag="deltas"):
+    """Changed items, oldest first; each replaces the client's item of its (channel, key)."""
+
+    items: list[WallUpdate]
+
+
+class AckMsg(_HubMsg, tag="ack"):
+    """A command or tune was validated, stamped and acknowledged by Kafka (acks=all)."""
+
+    ref: str | None
+    command_id: str
+    kind: str
+
+
+class ErrorMsg(_HubMsg, tag="error"):
+    """A request was refused; the connection stays open.
+
+    ``field`` is the dotted path of the offending field (None when the whole message is at
+    fault), ``reason`` says what is wrong.
+    """
+
+    ref: str | None
+    code: ErrorCode
+    field: str | None
+    reason: str
+
+
+class HealthReplyMsg(_HubMsg, tag="health"):
+    """The hub's own figures (see :class:`wall.hub.stats.HubStats`)."""
+
+    ref: str | None
+    figures: dict[str, Any]
+
+
+HubMessage = (WelcomeMsg | SubscribedMsg | SnapshotMsg | DeltasMsg | AckMsg | ErrorMsg
+              | HealthReplyMsg)
+_hub_decoder = msgspec.json.Decoder(HubMessage)
+
+
+def decode_hub(raw: bytes | str) -> HubMessage:
+    """Decode one hub frame (for clients); raises ``msgspec.ValidationError`` if invalid."""
+    return _hub_decoder.decode(raw)
+
+
+def frame(message: _HubMsg) -> bytes:
+    """Encode one hub message."""
+    return encode(message)
+
+
+def error_frame(ref: str | None, code: ErrorCode, field: str | None, reason: str) -> bytes:
+    """Encode an ``error`` message."""
+    return encode(ErrorMsg(ref=ref, code=code, field=field, reason=reason))
+
+
+def encode_item(update: WallUpdate) -> bytes:
+    """Encode one update as an item of ``snapshot``/``deltas`` frames."""
+    return encode(update)
+
+
+def deltas_frame(items: list[bytes]) -> bytes:
+    """A ``deltas`` frame from pre-encoded items (see :func:`encode_item`)."""
+    return b'{"type":"deltas","items":[' + b",".join(items) + b"]}"
+
+
+def snapshot_frame(channel: str, reason: str, part: int, parts: int,
+                   items: list[bytes]) -> bytes:
+    """A ``snapshot`` frame from pre-encoded items; ``channel`` and ``reason`` are plain names."""
+    head = (f'{{"type":"snapshot","channel":"{channel}","reason":"{reason}",'
+            f'"part":{part},"parts":{parts},"items":[').encode()
+    return head + b",".join(items) + b"]}"

@@ -1,0 +1,182 @@
+"""One client connection: authenticate, then read requests while a writer drains the outbox.
+
+Authentication (:func:`authenticate`): the token comes from the handshake (``?token=`` in
+the URL or ``Authorization: Bearer``), else from the first message ``{"type": "auth",
+"token": ...}`` within ``auth_timeout_s`` (browsers cannot set headers). No token in time,
+a first message that is not ``auth``, or an unknown token close with 4001; a role without
+``view`` closes with 4003.
+
+After that the connection survives any bad input: each invalid request gets an ``error``
+reply naming the field. Only a client that stops reading its replies is closed (1008).
+The writer task is the only one sending on the socket, so frames leave in outbox order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from domain.wire import WireError
+from gridwall.auth import PERMISSIONS, Principal, TokenBook
+from wall.hub.config import HubConfig
+from wall.hub.fanout import Fanout
+from wall.hub.intake import CommandIntake
+from wall.hub.outbox import Outbox, RepliesOverflow
+from wall.hub.protocol import (
+    CHANNELS,
+    AuthMsg,
+    ClientMessage,
+    CloseCode,
+    CommandMsg,
+    HealthMsg,
+    HealthReplyMsg,
+    SubscribedMsg,
+    SubscribeMsg,
+    TuneMsg,
+    UnsubscribeMsg,
+    WelcomeMsg,
+    decode_client,
+    error_frame,
+    frame,
+    ref_of,
+)
+from wall.hub.stats import HubStats
+
+log = logging.getLogger("gridwall.hub.session")
+
+
+class HubServices(Protocol):
+    """What a session needs from the hub."""
+
+    config: HubConfig
+    book: TokenBook
+    stats: HubStats
+    fanout: Fanout
+    intake: CommandIntake
+
+    async def figures(self) -> dict[str, Any]:
+        """The hub's figures."""
+        ...
+
+
+def token_from_handshake(connection: ServerConnection) -> str | None:
+    """The token in ``?token=`` or ``Authorization: Bearer``, if the client sent one."""
+    request = connection.request
+    if request is None:
+        return None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    values = parse_qs(urlsplit(request.path).query).get("token")
+    return values[0] if values else None
+
+
+async def _refuse(ws: ServerConnection, code: CloseCode, reason: str) -> None:
+    await ws.close(int(code), reason[:120])
+
+
+async def authenticate(ws: ServerConnection, book: TokenBook,
+                       timeout_s: float) -> Principal | None:
+    """Who the client is, or None after closing the connection with 4001/4003."""
+    token = token_from_handshake(ws)
+    if token is None:
+        try:
+            raw = await asyncio.wait_for(ws.recv(), timeout_s)
+        except TimeoutError:
+            await _refuse(ws, CloseCode.UNAUTHENTICATED, "no auth message in time")
+            return None
+        try:
+            first: ClientMessage | None = decode_client(raw)
+        except WireError:
+            first = None
+        if not isinstance(first, AuthMsg):
+            await _refuse(ws, CloseCode.UNAUTHENTICATED,
+                          'first message must be {"type": "auth", "token": ...}')
+            return None
+        token = first.token
+    who = book.check(token)
+    if who is None:
+        await _refuse(ws, CloseCode.UNAUTHENTICATED, "unknown token")
+        return None
+    if not who.may("view"):
+        await _refuse(ws, CloseCode.FORBIDDEN, f"role '{who.role}' may not view the wall")
+        return None
+    return who
+
+
+async def serve_client(ws: ServerConnection, hub: HubServices) -> None:
+    """Run one connection to its end (the websockets handler)."""
+    hub.stats.connections += 1
+    try:
+        who = await authenticate(ws, hub.book, hub.config.auth_timeout_s)
+    except ConnectionClosed:
+        who = None
+    if who is None:
+        hub.stats.auth_failures += 1
+        return
+    cfg = hub.config
+    outbox = Outbox(hub.fanout.store.snapshot_frames, limit=cfg.client_queue,
+                    reply_limit=cfg.reply_limit, frame_items=cfg.frame_items)
+    hub.fanout.attach(outbox)
+    outbox.reply(frame(WelcomeMsg(actor=who.name, role=who.role,
+                                  permissions=sorted(PERMISSIONS[who.role]),
+                                  channels=list(CHANNELS), heartbeat_s=cfg.ping_interval_s)))
+    writer = asyncio.create_task(_write(ws, outbox), name="hub-writer")
+    try:
+        await _read(ws, who, outbox, hub)
+    except RepliesOverflow as exc:
+        await _refuse(ws, CloseCode.POLICY_VIOLATION, str(exc))
+    except ConnectionClosed:
+        pass
+    finally:
+        outbox.close()
+        hub.fanout.detach(outbox)
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+
+
+async def _write(ws: ServerConnection, outbox: Outbox) -> None:
+    try:
+        while not outbox.closed:
+            await outbox.wait()
+            for data in outbox.take():
+                await ws.send(data, text=True)
+    except ConnectionClosed:
+        pass
+    except Exception:
+        log.exception("writer failed")
+        await _refuse(ws, CloseCode.INTERNAL_ERROR, "internal error")
+
+
+async def _read(ws: ServerConnection, who: Principal, outbox: Outbox,
+                hub: HubServices) -> None:
+    async for raw in ws:
+        try:
+            msg = decode_client(raw)
+        except WireError as exc:
+            outbox.reply(error_frame(ref_of(raw), "bad_request", exc.field, exc.reason))
+            continue
+        outbox.reply(await _answer(msg, who, outbox, hub))
+
+
+async def _answer(msg: ClientMessage, who: Principal, outbox: Outbox,
+                  hub: HubServices) -> bytes:
+    """The reply frame to one valid request."""
+    if isinstance(msg, SubscribeMsg):
+        hub.fanout.subscribe(outbox, msg.channels)
+        return frame(SubscribedMsg(channels=list(outbox.channels)))
+    if isinstance(msg, UnsubscribeMsg):
+        hub.fanout.unsubscribe(outbox, msg.channels)
+        return frame(SubscribedMsg(channels=list(outbox.channels)))
+    if isinstance(msg, CommandMsg):
+        return await hub.intake.command(msg, who)
+    if isinstance(msg, TuneMsg):
+        return await hub.intake.tune(msg, who)
+    if isinstance(msg, HealthMsg):
+        return frame(HealthReplyMsg(ref=msg.ref, figures=await hub.figures()))
+    return error_frame(None, "bad_request", "type", "already authenticated")
