@@ -17,8 +17,10 @@ from gridwall.settings import SettingsError
 COMMAND_MODULES = (
     "gridwall.commands.infra",
     "gridwall.commands.run",
+    "gridwall.commands.worker",
     "gridwall.commands.bench",
     "gridwall.commands.hub",
+    "gridwall.commands.simulate",
 )
 
 

@@ -29,7 +29,9 @@ class Service:
 
 
 # Processes that `gridwall up` runs, in start order; issues add theirs here.
-SERVICES: tuple[Service, ...] = ()
+SERVICES: tuple[Service, ...] = (
+    Service("worker", ("worker",)),
+)
 
 
 def register(sub: Any) -> None:

@@ -1,0 +1,49 @@
+"""``gridwall worker``: run the stream jobs (the Faust app of :mod:`streams.app`).
+
+Before Faust starts, the worker ensures its topics and applies the whole control topic, so
+it starts from the latest live config. Several workers (same topic prefix, hence the same
+app id) share the partitions; ``--worker-id`` only names this one (logs, data dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from typing import Any
+
+from gridwall.settings import settings
+
+
+def register(sub: Any) -> None:
+    """Add ``worker`` to ``sub``."""
+    worker = sub.add_parser("worker", help="run the stream jobs (Faust worker)")
+    worker.add_argument("--worker-id", default=f"{socket.gethostname()}-{os.getpid()}",
+                        help="a name for this worker (default: host-pid)")
+    worker.add_argument("--loglevel", default="warning", help="Faust log level")
+    worker.add_argument("--no-uvloop", action="store_true", help="use asyncio's own loop")
+    worker.set_defaults(handler=worker_cmd)
+
+
+def worker_cmd(args: argparse.Namespace) -> int:
+    """Run one worker until it is stopped (SIGINT/SIGTERM)."""
+    import faust
+    import mode.loop
+
+    from streams.app import make_app
+    from streams.config import LiveConfig
+    from streams.control import load_latest
+    from streams.topics import ensure_stream_topics
+
+    s = settings()
+    if not args.no_uvloop:
+        mode.loop.use("uvloop")
+    ensure_stream_topics(s)
+    config = LiveConfig.from_config_dir(s.config_dir)
+    start, backlog = load_latest(s, config)
+    streams = make_app(s, config, control_start=start, control_backlog=backlog,
+                       worker_id=args.worker_id)
+    worker = faust.Worker(streams.app, loglevel=args.loglevel, quiet=True,
+                          override_logging=True)
+    worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,438 @@
+"""The Faust app of GridWall's stream jobs: cases, SLA timer, alerts, commands, sink, control.
+
+:func:`make_app` builds one app per settings (its id carries the topic prefix, so test
+sessions never share consumer groups or changelogs). Agents read raw bytes, decode with
+msgspec, and work per batch (``take_events``): outputs are coalesced per batch and flushed
+(acknowledged by the broker) *before* the batch's table writes and before Faust acks the
+input, so a crash anywhere replays input whose outputs are idempotent.
+
+State: the ``cases`` and ``alerts`` tables (in-memory stores recovered from their
+changelogs). Each write goes to the changelog partition of the input partition it came from
+(:class:`PartitionedTable`), so a worker that owns a grid's partition recovers exactly that
+grid's cases and alerts. Derived, in-memory: the SLA deadline index and the open-alert
+cache, rebuilt from the tables after every recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+import msgspec
+from mode import Service
+
+from domain.alerts import RESOLVED, AlertState, due_ticks
+from domain.schemas import CaseEvent, Command
+from domain.wire import WireError, decode, encode
+from gridwall.settings import Settings
+from infra.topics import ALERTS, CASE_EVENTS, COMMANDS, DEAD_LETTER, WALL_UPDATES
+from streams.alert_logic import AlertBook, AlertOp, process_op
+from streams.case_logic import (
+    CaseRecord,
+    breach_event,
+    deadline_ms,
+    decode_record,
+    encode_record,
+    process,
+)
+from streams.commands import Route, route
+from streams.config import LiveConfig
+from streams.control import Applied, ControlFollower
+from streams.deadlines import DeadlineIndex
+from streams.outbox import Outbox
+from streams.rows import alert_action_row, alert_row, case_row, transition_row
+from streams.sink import ClickHouseSink, case_events_decoder, dead_letters_decoder, rows_decoder
+from streams.topics import ALERT_OPS, ROWS
+
+log = logging.getLogger(__name__)
+
+TAKE_MAX = 2_000
+TAKE_WITHIN_S = 0.1  # workflow topics are light: favour latency over batch size
+SLA_TICK_S = 0.25
+ALERT_TICK_S = 0.5
+_alert_decoder = msgspec.json.Decoder(AlertState)
+
+
+def wall_clock_ms() -> int:
+    """Now, in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+def app_id(settings: Settings) -> str:
+    """The Faust app id (consumer group, changelog names) under the topic prefix."""
+    return f"{settings.topic_prefix}gridwall-streams"
+
+
+class PartitionedTable(faust.Table):
+    """A table whose writes name their changelog partition (see the module docstring).
+
+    Writes happen inside ``take_events`` batches, where Faust has no current event, so the
+    caller passes the partition of the input record explicitly via :meth:`put`.
+    """
+
+    _next_partition: int | None = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        """The partition given to :meth:`put` (a write without one is a bug)."""
+        if self._next_partition is None:
+            raise RuntimeError(f"table {self.name}: write without a partition; use put()")
+        return self._next_partition
+
+    def put(self, key: bytes, value: bytes, partition: int) -> None:
+        """Set ``key`` and send the change to changelog ``partition``."""
+        self._next_partition = partition
+        try:
+            self[key] = value
+        finally:
+            self._next_partition = None
+        # The memory store drops keys of revoked partitions after a rebalance only if it
+        # knows their partition; it learns that from recovery, so tell it about writes too.
+        key_partition = getattr(self.data, "_key_partition", None)
+        if key_partition is not None:
+            key_partition[key] = partition
+
+
+@dataclass
+class Runtime:
+    """The worker's in-memory, derived state and its live config."""
+
+    settings: Settings
+    config: LiveConfig
+    clock: Callable[[], int]
+    deadlines: DeadlineIndex = field(default_factory=DeadlineIndex)
+    open_alerts: dict[str, AlertState] = field(default_factory=dict)
+    open_by_fingerprint: dict[str, str] = field(default_factory=dict)
+    ticks_sent: dict[str, str] = field(default_factory=dict)
+    breach_delays_ms: list[int] = field(default_factory=list)
+    sink: ClickHouseSink | None = None
+
+
+@dataclass
+class StreamsApp:
+    """The app and what tests and the CLI reach into."""
+
+    app: faust.App
+    runtime: Runtime
+    cases: PartitionedTable
+    alerts: PartitionedTable
+    agents: dict[str, Any]
+
+
+def make_app(settings: Settings, config: LiveConfig | None = None,
+             clock: Callable[[], int] = wall_clock_ms, *, control_start: int = 0,
+             control_backlog: list[Applied] | None = None, services: bool = True,
+             worker_id: str = "worker") -> StreamsApp:
+    """Build the Faust app; ``services=False`` leaves out the sink and control follower."""
+    config = config or LiveConfig.from_config_dir(settings.config_dir)
+    rt = Runtime(settings, config, clock)
+    datadir = Path(settings.data_dir) / "faust" / app_id(settings) / worker_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        app_id(settings), broker=f"kafka://{settings.kafka_bootstrap}", store="memory://",
+        key_serializer="raw", value_serializer="raw",
+        topic_partitions=settings.topic_partitions, topic_replication_factor=1,
+        topic_allow_declare=True, web_enabled=False, producer_linger_ms=5,
+        consumer_auto_offset_reset="earliest", broker_max_poll_records=5_000,
+        datadir=str(datadir),
+    )
+    names = {spec.base: spec.name(settings) for spec in
+             (CASE_EVENTS, COMMANDS, ALERT_OPS, ROWS, DEAD_LETTER, WALL_UPDATES, ALERTS)}
+    case_topic = app.topic(CASE_EVENTS.name(settings))
+    commands_topic = app.topic(COMMANDS.name(settings))
+    ops_topic = app.topic(ALERT_OPS.name(settings))
+    cases = app.tables.add(PartitionedTable(app, name="cases", default=None,
+                                            partitions=settings.topic_partitions))
+    alerts = app.tables.add(PartitionedTable(app, name="alerts", default=None,
+                                             partitions=settings.topic_partitions))
+    assert isinstance(cases, PartitionedTable) and isinstance(alerts, PartitionedTable)
+
+    async def send(topic: str, key: bytes, value: bytes) -> Any:
+        return await app.producer.send(topic, key, value, None, None, None)
+
+    def outbox() -> Outbox:
+        return Outbox(send, names[ROWS.base], names[WALL_UPDATES.base],
+                      names[DEAD_LETTER.base])
+
+    def load_case(case_id: str) -> CaseRecord | None:
+        raw = cases.get(case_id.encode())
+        return decode_record(raw) if raw else None
+
+    def load_alert(alert_id: str) -> AlertState | None:
+        raw = alerts.get(alert_id.encode())
+        return _alert_decoder.decode(raw) if raw else None
+
+    def rebuild_deadlines() -> None:
+        entries = []
+        for raw in list(cases.values()):
+            if raw:
+                rec = decode_record(raw)
+                entries.append((rec.snapshot.case_id, rec.snapshot.grid_id,
+                                rec.clock_start_ms, deadline_ms(rec, rt.config.sla)))
+        rt.deadlines.rebuild(entries)
+        log.info("deadline index rebuilt: %d open case(s)", len(rt.deadlines))
+
+    def rebuild_alerts() -> None:
+        rt.open_alerts.clear()
+        rt.open_by_fingerprint.clear()
+        for raw in list(alerts.values()):
+            if raw:
+                state = _alert_decoder.decode(raw)
+                _track_alert(rt, state)
+
+    async def on_cases_recovered() -> None:
+        rebuild_deadlines()
+
+    async def on_alerts_recovered() -> None:
+        rebuild_alerts()
+
+    cases.on_recover(on_cases_recovered)
+    alerts.on_recover(on_alerts_recovered)
+    config.on_change("sla", rebuild_deadlines)
+
+    async def cases_batch(events: list[Any]) -> None:
+        out = outbox()
+        changed: dict[str, tuple[int, CaseRecord]] = {}
+        for ev in events:
+            msg = ev.message
+            key_grid = msg.key.decode() if msg.key else None
+            try:
+                event = decode(msg.value, CaseEvent)
+            except WireError as exc:
+                out.dead("cases.decode", "cases", exc.reason, int(msg.timestamp * 1000),
+                         msg.value, key_grid, exc.field)
+                continue
+            if event.grid_id is None and key_grid:
+                event = msgspec.structs.replace(event, grid_id=key_grid)
+            held = changed.get(event.case_id)
+            record = held[1] if held else load_case(event.case_id)
+            outcome = process(record, event, msg.offset)
+            if outcome.rejection:
+                out.dead("cases", event.source, outcome.rejection, event.ts, msg.value,
+                         event.grid_id)
+                continue
+            if outcome.record is None:
+                continue
+            new = outcome.record
+            changed[event.case_id] = (msg.partition, new)
+            out.row("case_transitions", transition_row(event, outcome.before, new,
+                                                       outcome.breach),
+                    (event.case_id, event.event_id))
+            for i, signal in enumerate(outcome.signals):
+                op = AlertOp(op_id=f"sig.{event.case_id}.{event.event_id}.{i}",
+                             kind="signal", grid_id=signal.grid_id, ts=signal.ts,
+                             signal=signal)
+                out.send(names[ALERT_OPS.base], signal.grid_id, encode(op))
+        deadlines = {}
+        for case_id, (_, rec) in changed.items():
+            deadline = deadlines[case_id] = deadline_ms(rec, rt.config.sla)
+            out.row("cases", case_row(rec, deadline), case_id)
+            out.wall("cases", case_id, rec.snapshot.updated_ms, _case_wall(rec, deadline),
+                     rec.snapshot.grid_id)
+        await out.flush()
+        for case_id, (partition, rec) in changed.items():
+            cases.put(case_id.encode(), encode_record(rec), partition)
+            rt.deadlines.set(case_id, rec.snapshot.grid_id, rec.clock_start_ms,
+                             deadlines[case_id])
+
+    async def alerts_batch(events: list[Any]) -> None:
+        out = outbox()
+        book = AlertBook(load_alert, rt.open_by_fingerprint)
+        partitions: dict[str, int] = {}
+        for ev in events:
+            msg = ev.message
+            try:
+                op = decode(msg.value, AlertOp)
+            except WireError as exc:
+                out.dead("alerts.decode", "alerts", exc.reason, int(msg.timestamp * 1000),
+                         msg.value, None, exc.field)
+                continue
+            result = process_op(book, op, msg.offset, rt.config.alerts)
+            if result.audit is not None:
+                out.row("alert_actions", result.audit,
+                        (result.audit["alert_id"], result.audit["action_id"]))
+            if result.refusal is not None:
+                raw = encode(op.command) if op.command else msg.value
+                out.dead("alerts.command", "commands", result.refusal, op.ts, raw, op.grid_id)
+            if result.changed is not None:
+                partitions[result.changed.alert.alert_id] = msg.partition
+        for alert_id, state in book.changed.items():
+            grid = state.alert.grid_id
+            out.row("alerts", alert_row(state), alert_id)
+            out.latest(names[ALERTS.base], grid, encode(state.alert), identity=alert_id)
+            out.wall("alerts", alert_id, state.alert.updated_ms, _alert_wall(state), grid)
+        await out.flush()
+        for alert_id, state in book.changed.items():
+            alerts.put(alert_id.encode(), encode(state), partitions[alert_id])
+            _track_alert(rt, state)
+
+    async def commands_batch(events: list[Any]) -> None:
+        out = outbox()
+        for ev in events:
+            msg = ev.message
+            try:
+                cmd = decode(msg.value, Command)
+            except WireError as exc:
+                out.dead("commands.decode", "commands", exc.reason, int(msg.timestamp * 1000),
+                         msg.value, None, exc.field)
+                continue
+            target = route(cmd)
+            if not isinstance(target, Route):
+                out.dead("commands", "commands", target, cmd.ts, msg.value, cmd.grid_id)
+                out.row("alert_actions", alert_action_row(
+                    f"cmd.{cmd.command_id}", cmd.alert_id or cmd.case_id or "",
+                    cmd.grid_id or "", cmd.kind, cmd.actor, cmd.role, cmd.ts, "rejected",
+                    target, "", ""), (cmd.alert_id or cmd.case_id or "", cmd.command_id))
+            elif target.target == "alert":
+                op = AlertOp(op_id=f"cmd.{cmd.command_id}", kind="command",
+                             grid_id=target.grid_id, ts=cmd.ts, command=cmd,
+                             alert_id=cmd.alert_id, origin_offset=msg.offset)
+                out.send(names[ALERT_OPS.base], target.grid_id, encode(op))
+            else:
+                event = CaseEvent(event_id=f"cmd.{cmd.command_id}"[:64],
+                                  case_id=cmd.case_id or "", action="escalate", ts=cmd.ts,
+                                  source="command_centre", actor=cmd.actor,
+                                  grid_id=target.grid_id,
+                                  note=str(cmd.args.get("comment", ""))[:2000])
+                out.send(names[CASE_EVENTS.base], target.grid_id, encode(event))
+        await out.flush()
+
+    @app.agent(case_topic, name="cases")
+    async def cases_agent(stream: Any) -> None:
+        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+            await cases_batch(events)
+
+    @app.agent(ops_topic, name="alerts")
+    async def alerts_agent(stream: Any) -> None:
+        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+            await alerts_batch(events)
+
+    @app.agent(commands_topic, name="commands")
+    async def commands_agent(stream: Any) -> None:
+        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+            await commands_batch(events)
+
+    @app.timer(interval=SLA_TICK_S)
+    async def sla_timer() -> None:
+        await fire_breaches()
+
+    async def fire_breaches() -> int:
+        now = rt.clock()
+        due = rt.deadlines.due(now)
+        if not due:
+            return 0
+        out = outbox()
+        for item in due:
+            record = load_case(item.case_id)
+            if record is None or record.clock_start_ms != item.clock_start_ms:
+                continue
+            out.send(names[CASE_EVENTS.base], item.grid_id,
+                     encode(breach_event(record, item.deadline_ms)))
+            rt.breach_delays_ms.append(now - item.deadline_ms)
+        await out.flush()
+        return len(due)
+
+    @app.timer(interval=ALERT_TICK_S)
+    async def alert_timer() -> None:
+        await fire_alert_ticks()
+
+    async def fire_alert_ticks() -> int:
+        now = rt.clock()
+        out = outbox()
+        for alert_id, state in list(rt.open_alerts.items()):
+            for tick in due_ticks(state, now, rt.config.alerts):
+                op_id = f"tick.{tick}.{alert_id}.{state.version}"
+                if rt.ticks_sent.get(alert_id) == op_id:
+                    continue
+                rt.ticks_sent[alert_id] = op_id
+                op = AlertOp(op_id=op_id, kind="tick", grid_id=state.alert.grid_id, ts=now,
+                             tick=tick, alert_id=alert_id)
+                out.send(names[ALERT_OPS.base], state.alert.grid_id, encode(op))
+        sent = len(out)
+        await out.flush()
+        return sent
+
+    if services:
+        _add_services(app, rt, outbox, names, control_start, control_backlog or [])
+    agents = {"cases": cases_agent, "alerts": alerts_agent, "commands": commands_agent,
+              "fire_breaches": fire_breaches, "fire_alert_ticks": fire_alert_ticks,
+              "cases_batch": cases_batch, "alerts_batch": alerts_batch,
+              "commands_batch": commands_batch}
+    return StreamsApp(app, rt, cases, alerts, agents)
+
+
+def _track_alert(rt: Runtime, state: AlertState) -> None:
+    alert = state.alert
+    if alert.status == RESOLVED:
+        rt.open_alerts.pop(alert.alert_id, None)
+        rt.ticks_sent.pop(alert.alert_id, None)
+        if rt.open_by_fingerprint.get(alert.fingerprint) == alert.alert_id:
+            del rt.open_by_fingerprint[alert.fingerprint]
+    else:
+        rt.open_alerts[alert.alert_id] = state
+        rt.open_by_fingerprint[alert.fingerprint] = alert.alert_id
+
+
+def _case_wall(rec: CaseRecord, deadline: int | None) -> dict[str, Any]:
+    data = msgspec.structs.asdict(rec.snapshot)
+    data.update(deadline_ms=deadline, breaches=rec.breaches, version=rec.version)
+    return data
+
+
+def _alert_wall(state: AlertState) -> dict[str, Any]:
+    data = msgspec.structs.asdict(state.alert)
+    data.update(group_key=state.group_key, shelved=state.shelved,
+                occurrences=state.occurrences, re_escalations=state.re_escalations,
+                silenced_by=state.silenced_by, silence_comment=state.silence_comment,
+                version=state.version)
+    return data
+
+
+def _add_services(app: faust.App, rt: Runtime, outbox: Callable[[], Outbox],
+                  names: dict[str, str], control_start: int, backlog: list[Applied]) -> None:
+    settings = rt.settings
+
+    def client() -> Any:
+        from clickhouse_driver import Client
+
+        return Client(settings.clickhouse_host, port=settings.clickhouse_port,
+                      connect_timeout=3, send_receive_timeout=30)
+
+    sink = ClickHouseSink(
+        settings.kafka_bootstrap, f"{app_id(settings)}-sink",
+        {names[ROWS.base]: rows_decoder, names[CASE_EVENTS.base]: case_events_decoder,
+         names[DEAD_LETTER.base]: dead_letters_decoder},
+        client, settings.clickhouse_database, lambda: rt.config.sink)
+    rt.sink = sink
+    follower = ControlFollower(settings, rt.config, control_start, outbox, backlog)
+
+    class Background(Service):
+        """The sink and the control follower, started and stopped with the app."""
+
+        async def on_start(self) -> None:
+            self._stopping = asyncio.Event()
+            self._bg_tasks = [asyncio.ensure_future(sink.run(self._stopping)),
+                           asyncio.ensure_future(follower.run(self._stopping))]
+            for task in self._bg_tasks:
+                task.add_done_callback(_crash_on_error)
+
+        async def on_stop(self) -> None:
+            self._stopping.set()
+            _, pending = await asyncio.wait(self._bg_tasks, timeout=10)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def _crash_on_error(task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed: %r", task.exception())
+            asyncio.ensure_future(app.crash(task.exception()))  # type: ignore[arg-type]
+
+    app.service(Background)

@@ -1,0 +1,172 @@
+"""One case event applied to the stored case: the cases agent's logic without Faust.
+
+:func:`process` is total: for any stored record and decoded event it returns an
+:class:`Outcome` that is either a new record (with the transition, alert signals and wall
+data to emit), a silent skip (a replay of an event already applied from the same offset, or
+an SLA escalation that went stale because the case moved on), or a rejection for the dead
+letter topic (illegal transition, duplicate ``event_id`` at another offset).
+
+SLA breaches arrive as ``escalate`` events written by the SLA timer (actor
+:data:`SLA_ACTOR`, id :func:`sla_event_id`). Each escalation restarts the step's clock at the
+breached deadline, so tier *k*'s deadline is tier *k-1*'s plus the step's SLA. At the top
+tier a breach is still recorded and alerted, the tier stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import msgspec
+
+from domain.alerts import Signal, fingerprint
+from domain.case_machine import Rejection, apply
+from domain.schemas import CaseEvent, CaseSnapshot
+from domain.sla import SlaPolicy
+from domain.vocab import MAX_TIER, OPEN_STEPS
+
+SLA_ACTOR = "sla-timer"
+SEEN_LIMIT = 64  # event ids remembered per case, for duplicate detection
+
+
+class CaseRecord(msgspec.Struct, kw_only=True):
+    """What the cases table stores per case: the snapshot and the workflow's bookkeeping.
+
+    ``clock_start_ms`` is when the current step's SLA clock started (step entry or last
+    escalation); ``seen`` maps recent event ids to the input offset that applied them.
+    """
+
+    snapshot: CaseSnapshot
+    clock_start_ms: int
+    version: int = 1
+    breaches: int = 0
+    breached_step: str = ""
+    seen: dict[str, int] = {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one event: ``record`` (None unless applied), ``skip`` or ``rejection``."""
+
+    record: CaseRecord | None = None
+    before: CaseRecord | None = None
+    breach: bool = False
+    skip: bool = False
+    rejection: str | None = None
+    signals: list[Signal] = field(default_factory=list)
+
+
+_record_encoder = msgspec.json.Encoder()
+_record_decoder = msgspec.json.Decoder(CaseRecord)
+
+
+def encode_record(record: CaseRecord) -> bytes:
+    """The table value of a record."""
+    return _record_encoder.encode(record)
+
+
+def decode_record(raw: bytes) -> CaseRecord:
+    """A record from its table value."""
+    return _record_decoder.decode(raw)
+
+
+def sla_event_id(case_id: str, clock_start_ms: int) -> str:
+    """The deterministic id of the breach of the clock that started at ``clock_start_ms``.
+
+    Deterministic so that a breach fired twice (timer retry, two workers during a
+    rebalance) is applied once.
+    """
+    digest = hashlib.sha1(case_id.encode()).hexdigest()[:16]
+    return f"sla.{clock_start_ms}.{digest}"
+
+
+def deadline_ms(record: CaseRecord, policy: SlaPolicy) -> int | None:
+    """When the current step breaches under ``policy``; None if the clock does not run."""
+    snap = record.snapshot
+    if snap.step not in OPEN_STEPS:
+        return None
+    return policy.deadline_ms(snap.category, snap.priority, snap.step, record.clock_start_ms)
+
+
+def breach_event(record: CaseRecord, deadline: int) -> CaseEvent:
+    """The ``escalate`` event the SLA timer writes when ``record`` breached at ``deadline``."""
+    snap = record.snapshot
+    return CaseEvent(event_id=sla_event_id(snap.case_id, record.clock_start_ms),
+                     case_id=snap.case_id, action="escalate", ts=deadline,
+                     source="command_centre", actor=SLA_ACTOR, grid_id=snap.grid_id,
+                     note=f"SLA breach in step {snap.step} at tier {snap.tier}")
+
+
+def breach_fingerprint(case_id: str, step: str) -> str:
+    """The condition "case overdue in step": one alert per case and step."""
+    return fingerprint("sla_breach", case_id, step)
+
+
+def process(record: CaseRecord | None, event: CaseEvent, offset: int) -> Outcome:
+    """Apply ``event`` (read at input ``offset``) to ``record``; see the module docstring."""
+    if record is not None and event.event_id in record.seen:
+        if record.seen[event.event_id] == offset or event.actor == SLA_ACTOR:
+            return Outcome(skip=True)
+        return Outcome(rejection=f"duplicate event_id {event.event_id} (already applied from "
+                                 f"offset {record.seen[event.event_id]})")
+    is_breach = event.actor == SLA_ACTOR and event.action == "escalate"
+    if is_breach:
+        if record is None or event.event_id != sla_event_id(record.snapshot.case_id,
+                                                            record.clock_start_ms):
+            return Outcome(skip=True)  # the case moved on before the breach was applied
+        if record.snapshot.tier >= MAX_TIER:
+            return _top_tier_breach(record, event, offset)
+    result = apply(record.snapshot if record else None, event)
+    if isinstance(result, Rejection):
+        return Outcome(rejection=result.reason)
+    after = result.after
+    step_changed = record is None or after.step != record.snapshot.step
+    clock = event.ts if record is None or step_changed or is_breach else record.clock_start_ms
+    new = CaseRecord(snapshot=after, clock_start_ms=clock,
+                     version=(record.version + 1) if record else 1,
+                     breaches=(record.breaches if record else 0) + int(is_breach),
+                     breached_step=after.step if is_breach else (
+                         "" if step_changed else (record.breached_step if record else "")),
+                     seen=_remember(record.seen if record else {}, event.event_id, offset))
+    signals: list[Signal] = []
+    if record is not None and step_changed and record.breached_step:
+        signals.append(_clear(record, event.ts))
+    if is_breach:
+        signals.append(_raise(new, event.ts))
+    return Outcome(record=new, before=record, breach=is_breach, signals=signals)
+
+
+def _top_tier_breach(record: CaseRecord, event: CaseEvent, offset: int) -> Outcome:
+    snap = msgspec.structs.replace(record.snapshot, last_event_id=event.event_id,
+                                   updated_ms=max(record.snapshot.updated_ms, event.ts))
+    new = msgspec.structs.replace(record, snapshot=snap, clock_start_ms=event.ts,
+                                  version=record.version + 1, breaches=record.breaches + 1,
+                                  breached_step=snap.step,
+                                  seen=_remember(record.seen, event.event_id, offset))
+    return Outcome(record=new, before=record, breach=True, signals=[_raise(new, event.ts)])
+
+
+def _raise(record: CaseRecord, ts: int) -> Signal:
+    snap = record.snapshot
+    return Signal(fingerprint=breach_fingerprint(snap.case_id, snap.step),
+                  grid_id=snap.grid_id, kind="sla_breach", category=snap.category,
+                  severity="critical" if snap.tier >= 3 else "warning",
+                  title=f"Case {snap.case_id} overdue in step {snap.step}",
+                  detail=f"breach {record.breaches}, now at tier {snap.tier}", ts=ts,
+                  case_id=snap.case_id, tier=snap.tier)
+
+
+def _clear(record: CaseRecord, ts: int) -> Signal:
+    snap = record.snapshot
+    return Signal(fingerprint=breach_fingerprint(snap.case_id, record.breached_step),
+                  grid_id=snap.grid_id, kind="sla_breach", category=snap.category,
+                  severity="info", title=f"Case {snap.case_id} left step {snap.step}", ts=ts,
+                  raised=False, case_id=snap.case_id, tier=snap.tier)
+
+
+def _remember(seen: dict[str, int], event_id: str, offset: int) -> dict[str, int]:
+    out = dict(seen)
+    out[event_id] = offset
+    while len(out) > SEEN_LIMIT:
+        out.pop(next(iter(out)))
+    return out

@@ -1,0 +1,140 @@
+"""Live configuration from the compacted control topic, read whole by every worker.
+
+Every worker must apply every change, so the control topic is read without a consumer
+group: :func:`load_latest` reads it from the beginning to its end before the worker starts
+(a new worker starts from the latest config), and :class:`ControlFollower` continues from
+there while the worker runs (changes apply within about a second). Each change is validated
+by :meth:`LiveConfig.apply`; every verdict becomes an audit row (``config_changes``, keyed
+by control offset, so N workers auditing the same change leave one row), and a rejected
+change also becomes a dead letter with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from domain.schemas import ConfigChange
+from domain.wire import WireError, decode
+from gridwall.settings import Settings
+from infra.topics import CONTROL
+from streams.config import ConfigVerdict, LiveConfig
+from streams.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One control record as applied: its offset, the change (None if undecodable), verdict."""
+
+    offset: int
+    raw: bytes
+    change: ConfigChange | None
+    verdict: ConfigVerdict | None
+    error: str = ""
+
+
+def apply_record(config: LiveConfig, offset: int, raw: bytes | None) -> Applied | None:
+    """Decode and apply one control record (a tombstone is ignored)."""
+    if raw is None:
+        return None
+    try:
+        change = decode(raw, ConfigChange)
+    except WireError as exc:
+        return Applied(offset, raw, None, None, str(exc))
+    return Applied(offset, raw, change, config.apply(change))
+
+
+def audit(outbox: Outbox, applied: Applied) -> None:
+    """Queue the audit row (and the dead letter of a rejection) of one applied record."""
+    change, verdict = applied.change, applied.verdict
+    if change is None or verdict is None:
+        outbox.dead("control.decode", "control", applied.error, 0, applied.raw)
+        return
+    outbox.row("config_changes", {
+        "ts_ms": change.ts, "config_key": change.key, "control_offset": applied.offset,
+        "actor": change.actor, "accepted": int(verdict.accepted), "reason": verdict.reason,
+        "before": json.dumps(verdict.before, sort_keys=True),
+        "after": json.dumps(verdict.after, sort_keys=True)}, identity=applied.offset)
+    if not verdict.accepted:
+        outbox.dead("control", "control", verdict.reason, change.ts, applied.raw)
+
+
+def load_latest(settings: Settings, config: LiveConfig, timeout_s: float = 15.0
+                ) -> tuple[int, list[Applied]]:
+    """Apply the whole control topic to ``config``; return the next offset and what applied."""
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KTP
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                             enable_auto_commit=False, consumer_timeout_ms=1000)
+    tp = KTP(CONTROL.name(settings), 0)
+    applied: list[Applied] = []
+    try:
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        position = consumer.position(tp)
+        waited = 0.0
+        while position < end and waited < timeout_s:
+            batch = consumer.poll(timeout_ms=500)
+            waited += 0.5
+            for record in batch.get(tp, []):
+                result = apply_record(config, record.offset, record.value)
+                if result is not None:
+                    applied.append(result)
+            position = consumer.position(tp)
+        return position, applied
+    finally:
+        consumer.close()
+
+
+class ControlFollower:
+    """Follows the control topic from ``start_offset``, applying and auditing each change."""
+
+    def __init__(self, settings: Settings, config: LiveConfig, start_offset: int,
+                 new_outbox: Callable[[], Outbox], backlog: list[Applied]) -> None:
+        self.settings = settings
+        self.config = config
+        self.start_offset = start_offset
+        self.new_outbox = new_outbox
+        self.backlog = backlog
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Audit the start-up backlog, then follow until ``stopping`` is set."""
+        await self._emit(self.backlog)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                    group_id=None, enable_auto_commit=False,
+                                    fetch_max_wait_ms=200)
+        tp = TopicPartition(CONTROL.name(self.settings), 0)
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            consumer.seek(tp, self.start_offset)
+            while not stopping.is_set():
+                fetched = await consumer.getmany(tp, timeout_ms=500)
+                applied = [a for r in fetched.get(tp, [])
+                           if (a := apply_record(self.config, r.offset, r.value))]
+                for item in applied:
+                    log.info("control: %s %s", item.change.key if item.change else "?",
+                             "applied" if item.verdict and item.verdict.accepted
+                             else "rejected")
+                await self._emit(applied)
+        finally:
+            await consumer.stop()
+
+    async def _emit(self, applied: list[Applied]) -> None:
+        if not applied:
+            return
+        outbox = self.new_outbox()
+        for item in applied:
+            audit(outbox, item)
+        await outbox.flush()
+
+

@@ -1,0 +1,170 @@
+"""Per-grid metric state and the views built from it: grid, community, street.
+
+:class:`GridState` is one grid's state (minute buckets and its open cases with their SLA
+deadlines); it is a msgspec Struct so an agent can keep it in a changelogged table keyed by
+grid. :class:`MetricsBook` holds the states of the grids a worker owns and answers:
+
+* :meth:`MetricsBook.update` — count a batch of facts; returns the grids that changed;
+* :meth:`MetricsBook.snapshot` — the wall's view of a grid, a community or the street at
+  ``now_ms``: current and previous minute, open backlog, overdue, 15-minute and 1-hour views;
+* :meth:`MetricsBook.minute_rows` — the ClickHouse rows of the grid minutes changed since
+  the last call, each the full aggregate of its minute (so rewriting one is idempotent).
+
+Guarantees: a fact is counted once, in the minute of its ``ts`` (event time). Buckets older
+than ``retention_ms`` behind the newest fact seen are evicted; a fact older than that is not
+counted and is tallied in ``late``. Community and street views merge the grids' buckets, so
+they are exact for the grids this worker owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+from streams.metrics.buckets import Bucket
+from streams.metrics.facts import StepFact
+from streams.metrics.windows import HOUR, MINUTE, QUARTER_HOUR, Hopping
+
+STREET_KEY = "street"
+LEVELS = ("grid", "community", "street")
+DEFAULT_RETENTION_MS = 2 * HOUR.size_ms
+
+
+class GridState(msgspec.Struct, kw_only=True):
+    """One grid: ``minutes`` maps minute start to bucket; ``open`` maps case to deadline."""
+
+    minutes: dict[int, Bucket] = {}
+    open: dict[str, int] = {}
+
+    def add(self, fact: StepFact) -> None:
+        """Count ``fact`` in its minute and update the open cases."""
+        minute = MINUTE.start(fact.ts)
+        bucket = self.minutes.get(minute)
+        if bucket is None:
+            bucket = self.minutes[minute] = Bucket()
+        bucket.add(fact)
+        if fact.is_open:
+            self.open[fact.case_id] = fact.deadline_ms
+        else:
+            self.open.pop(fact.case_id, None)
+
+    def overdue(self, now_ms: int) -> int:
+        """Open cases whose step deadline is at or before ``now_ms``."""
+        return sum(1 for d in self.open.values() if d and d <= now_ms)
+
+    def evict(self, before_ms: int) -> None:
+        """Drop minute buckets that start before ``before_ms``."""
+        for minute in [m for m in self.minutes if m < before_ms]:
+            del self.minutes[minute]
+
+
+class MetricsBook:
+    """The grid metrics of one worker; see the module docstring."""
+
+    def __init__(self, community_of: Mapping[str, str],
+                 retention_ms: int = DEFAULT_RETENTION_MS,
+                 views: Mapping[str, Hopping] | None = None) -> None:
+        self.community_of = dict(community_of)
+        self.retention_ms = retention_ms
+        self.views = dict(views) if views is not None else {"15m": QUARTER_HOUR, "1h": HOUR}
+        self.grids: dict[str, GridState] = {}
+        self.watermark_ms = 0
+        self.late = 0
+        self._dirty_minutes: set[tuple[str, int]] = set()
+        self._cutoff = 0
+
+    def update(self, facts: Iterable[StepFact]) -> set[str]:
+        """Count ``facts``; return the ids of the grids whose figures changed."""
+        changed: set[str] = set()
+        for fact in facts:
+            if fact.ts < self.watermark_ms - self.retention_ms:
+                self.late += 1
+                continue
+            state = self.grids.get(fact.grid_id)
+            if state is None:
+                state = self.grids[fact.grid_id] = GridState()
+            state.add(fact)
+            self.watermark_ms = max(self.watermark_ms, fact.ts)
+            self._dirty_minutes.add((fact.grid_id, MINUTE.start(fact.ts)))
+            changed.add(fact.grid_id)
+        self._evict()
+        return changed
+
+    def keys_of(self, grid_ids: Iterable[str]) -> set[tuple[str, str]]:
+        """The (level, key) pairs whose views depend on ``grid_ids``."""
+        keys: set[tuple[str, str]] = set()
+        for grid_id in grid_ids:
+            keys.add(("grid", grid_id))
+            if grid_id in self.community_of:
+                keys.add(("community", self.community_of[grid_id]))
+            keys.add(("street", STREET_KEY))
+        return keys
+
+    def grids_of(self, level: str, key: str) -> list[str]:
+        """The grids (held here) that make up ``key`` at ``level``."""
+        if level == "grid":
+            return [key] if key in self.grids else []
+        if level == "community":
+            return [g for g in self.grids if self.community_of.get(g) == key]
+        if level == "street":
+            return list(self.grids)
+        raise ValueError(f"unknown level {level!r} (known: {', '.join(LEVELS)})")
+
+    def snapshot(self, level: str, key: str, now_ms: int) -> dict[str, Any]:
+        """The view of ``key`` at ``level`` at ``now_ms`` (plain data for a WallUpdate)."""
+        states = [self.grids[g] for g in self.grids_of(level, key)]
+        minute = MINUTE.start(now_ms)
+        out: dict[str, Any] = {
+            "level": level, "key": key, "minute_ms": minute,
+            "minute": self._merge(states, [minute]).summary(),
+            "last_minute": self._merge(states, [minute - MINUTE.size_ms]).summary(),
+            "open_backlog": sum(len(s.open) for s in states),
+            "overdue": sum(s.overdue(now_ms) for s in states),
+        }
+        for name, view in self.views.items():
+            start = view.current(now_ms)
+            out[name] = self._merge(states, list(view.buckets(start))).summary()
+        return out
+
+    def minute_rows(self, now_ms: int) -> list[dict[str, Any]]:
+        """Rows of ``grid_metrics_1m`` for grid minutes changed since the last call."""
+        rows = []
+        for grid_id, minute in sorted(self._dirty_minutes):
+            state = self.grids.get(grid_id)
+            bucket = state.minutes.get(minute) if state else None
+            if state is None or bucket is None:
+                continue  # evicted before it was written: already final in an earlier row
+            rows.append(minute_row(grid_id, self.community_of.get(grid_id, ""), minute,
+                                   bucket, len(state.open), state.overdue(now_ms), now_ms))
+        self._dirty_minutes.clear()
+        return rows
+
+    def _merge(self, states: list[GridState], minutes: Iterable[int]) -> Bucket:
+        wanted = list(minutes)
+        return Bucket.merged([b for s in states for m in wanted
+                              if (b := s.minutes.get(m)) is not None])
+
+    def _evict(self) -> None:
+        cutoff = MINUTE.start(self.watermark_ms - self.retention_ms)
+        if cutoff <= self._cutoff:
+            return
+        self._cutoff = cutoff
+        for state in self.grids.values():
+            state.evict(cutoff)
+
+
+def minute_row(grid_id: str, community_id: str, minute_ms: int, bucket: Bucket,
+               open_backlog: int, overdue: int, version: int) -> dict[str, Any]:
+    """One ``grid_metrics_1m`` row: the full aggregate of a grid's minute."""
+    steps = sorted(bucket.handling_ms)
+    summary = bucket.summary()["handling"]
+    return {"minute_ms": minute_ms, "grid_id": grid_id, "community_id": community_id,
+            "reported": bucket.reported, "closed": bucket.closed,
+            "completed": bucket.completed, "on_time": bucket.on_time,
+            "open_backlog": open_backlog, "overdue": overdue, "steps": steps,
+            "step_n": [summary[s]["n"] for s in steps],
+            "step_mean_ms": [round(summary[s]["mean_s"] * 1000, 1) for s in steps],
+            "step_p90_ms": [int(summary[s]["p90_s"] * 1000) for s in steps],
+            "version": version}

@@ -1,0 +1,81 @@
+"""What one agent batch sends, coalesced, and sent as a whole before the batch is acked.
+
+Guarantees: :meth:`Outbox.flush` returns only when the broker acknowledged every record, so
+an agent that flushes before writing its table and before returning from the batch body
+(after which Faust acks the input) never loses an output: a crash before the flush replays
+the input, which produces the same records again. Wall updates and alert snapshots are
+coalesced to the last one per key; rows are grouped per table into one message each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from domain.schemas import DeadLetter, WallUpdate
+from domain.wire import encode
+from streams.rows import RowBatch
+
+# send(topic, key, value) -> awaitable that resolves when the broker acknowledged
+Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
+MAX_RAW = 8_192
+
+
+class Outbox:
+    """Records of one batch, by kind."""
+
+    def __init__(self, send: Send, rows_topic: str, wall_topic: str, dead_topic: str) -> None:
+        self._send = send
+        self._rows_topic = rows_topic
+        self._wall_topic = wall_topic
+        self._dead_topic = dead_topic
+        self._rows: dict[str, dict[Any, dict[str, Any]]] = {}
+        self._latest: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._ordered: list[tuple[str, bytes, bytes]] = []
+
+    def row(self, table: str, row: dict[str, Any], identity: Any) -> None:
+        """A ClickHouse row; a later row with the same ``identity`` replaces it."""
+        self._rows.setdefault(table, {})[identity] = row
+
+    def latest(self, topic: str, key: str, value: bytes, identity: str | None = None) -> None:
+        """A snapshot record: only the last one per (topic, identity or key) is sent."""
+        self._latest[(topic, identity or key)] = (key.encode(), value)
+
+    def wall(self, channel: str, key: str, ts: int, data: dict[str, Any], grid_id: str
+             ) -> None:
+        """A wall update, coalesced per (channel, key), keyed by grid in Kafka."""
+        update = WallUpdate(channel=channel, key=key, ts=ts, data=data)
+        self.latest(self._wall_topic, grid_id, encode(update), identity=f"{channel}/{key}")
+
+    def send(self, topic: str, key: str, value: bytes) -> None:
+        """A record sent as is, in order."""
+        self._ordered.append((topic, key.encode(), value))
+
+    def dead(self, stage: str, source: str, reason: str, ts: int, raw: bytes,
+             grid_id: str | None = None, field: str | None = None) -> None:
+        """A rejected input for the dead-letter topic (raw body cut to a bounded size)."""
+        text = raw.decode("utf-8", errors="replace")
+        letter = DeadLetter(source=source, reason=reason, ts=ts, stage=stage, field=field,
+                            grid_id=grid_id, raw=text[:MAX_RAW],
+                            raw_truncated=len(text) > MAX_RAW)
+        self.send(self._dead_topic, grid_id or source, encode(letter))
+
+    def __len__(self) -> int:
+        return (sum(len(r) for r in self._rows.values()) + len(self._latest)
+                + len(self._ordered))
+
+    async def flush(self) -> None:
+        """Send everything and wait for every acknowledgement; the outbox is empty after."""
+        records = list(self._ordered)
+        for (topic, _), (key, value) in self._latest.items():
+            records.append((topic, key, value))
+        for table, rows in self._rows.items():
+            batch = RowBatch(table=table, rows=list(rows.values()))
+            records.append((self._rows_topic, table.encode(), encode(batch)))
+        self._rows.clear()
+        self._latest.clear()
+        self._ordered.clear()
+        if records:
+            pending = [await self._send(topic, key, value) for topic, key, value in records]
+            await asyncio.gather(*pending)

@@ -1,0 +1,150 @@
+"""ClickHouse rows of the stream jobs: one builder per table, and the sink's message format.
+
+Agents emit rows as plain dicts inside a :class:`RowBatch` (one message per table per agent
+batch) on the internal rows topic; the sink turns them into tuples in :data:`COLUMNS` order.
+Date and DateTime columns are derived from their epoch-ms column (:data:`TIME_COLUMNS`), so
+a row's time is stated once, in milliseconds. Every row carries its table's replacing key
+and version (see the migrations), so writing it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+
+from domain.alerts import AlertState
+from domain.privacy import mask_name, mask_phone
+from domain.schemas import CaseEvent, DeadLetter
+from domain.wire import encode
+from streams.case_logic import CaseRecord
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "case_events": ("event_date", "ts", "ts_ms", "event_id", "case_id", "grid_id", "action",
+                    "source", "actor", "category", "priority", "kafka_partition",
+                    "kafka_offset", "payload"),
+    "case_transitions": ("event_date", "ts", "ts_ms", "case_id", "event_id", "grid_id",
+                         "action", "from_step", "to_step", "from_tier", "to_tier", "actor",
+                         "source", "breach", "version"),
+    "cases": ("opened_date", "opened_at", "opened_ms", "case_id", "grid_id", "category",
+              "priority", "step", "tier", "step_entered_ms", "updated_at", "updated_ms",
+              "deadline_ms", "on_spot", "reopen_count", "escalations", "breaches", "rating",
+              "source", "description", "actor", "last_event_id", "version"),
+    "alerts": ("opened_date", "opened_at", "opened_ms", "alert_id", "fingerprint",
+               "group_key", "grid_id", "kind", "category", "severity", "status", "title",
+               "detail", "case_id", "sensor_id", "tier", "assignee", "acked_by",
+               "silenced_until_ms", "silenced_by", "silence_comment", "shelved", "updated_at",
+               "updated_ms", "resolved_ms", "occurrences", "re_escalations", "version"),
+    "alert_actions": ("action_date", "ts", "ts_ms", "action_id", "alert_id", "grid_id",
+                      "action", "actor", "role", "outcome", "detail", "status_before",
+                      "status_after"),
+    "config_changes": ("change_date", "ts", "ts_ms", "config_key", "control_offset", "actor",
+                       "accepted", "reason", "before", "after"),
+    "dead_letters": ("dl_date", "ts", "ts_ms", "dl_key", "source", "stage", "reason", "field",
+                     "grid_id", "raw", "raw_truncated"),
+}
+# table -> (Date column, DateTime column or "", epoch-ms column they derive from)
+TIME_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "case_events": (("event_date", "ts", "ts_ms"),),
+    "case_transitions": (("event_date", "ts", "ts_ms"),),
+    "cases": (("opened_date", "opened_at", "opened_ms"), ("", "updated_at", "updated_ms")),
+    "alerts": (("opened_date", "opened_at", "opened_ms"), ("", "updated_at", "updated_ms")),
+    "alert_actions": (("action_date", "ts", "ts_ms"),),
+    "config_changes": (("change_date", "ts", "ts_ms"),),
+    "dead_letters": (("dl_date", "ts", "ts_ms"),),
+}
+
+
+class RowBatch(msgspec.Struct, kw_only=True):
+    """One message of the rows topic: rows for one table."""
+
+    table: str
+    rows: list[dict[str, Any]]
+
+
+def to_tuples(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as tuples in column order, with the Date/DateTime columns filled in."""
+    columns = COLUMNS[table]
+    out = []
+    for row in rows:
+        full = dict(row)
+        for date_col, time_col, ms_col in TIME_COLUMNS[table]:
+            moment = datetime.fromtimestamp(int(full[ms_col]) / 1000, tz=UTC)
+            if date_col:
+                full[date_col] = date(moment.year, moment.month, moment.day)
+            if time_col:
+                full[time_col] = moment.replace(tzinfo=None)
+        out.append(tuple(full[c] for c in columns))
+    return out
+
+
+def case_event_row(event: CaseEvent, partition: int, offset: int) -> dict[str, Any]:
+    """The raw case event, with the reporter's personal data masked."""
+    masked = msgspec.structs.replace(event, reporter_name=mask_name(event.reporter_name),
+                                     reporter_phone=mask_phone(event.reporter_phone))
+    return {"ts_ms": event.ts, "event_id": event.event_id, "case_id": event.case_id,
+            "grid_id": event.grid_id or "", "action": event.action, "source": event.source,
+            "actor": event.actor, "category": event.category or "",
+            "priority": event.priority, "kafka_partition": partition, "kafka_offset": offset,
+            "payload": encode(masked).decode()}
+
+
+def transition_row(event: CaseEvent, before: CaseRecord | None, after: CaseRecord,
+                   breach: bool) -> dict[str, Any]:
+    """One applied event: the step and tier before and after."""
+    snap = after.snapshot
+    return {"ts_ms": event.ts, "case_id": snap.case_id, "event_id": event.event_id,
+            "grid_id": snap.grid_id, "action": event.action,
+            "from_step": before.snapshot.step if before else "", "to_step": snap.step,
+            "from_tier": before.snapshot.tier if before else 0, "to_tier": snap.tier,
+            "actor": event.actor, "source": event.source, "breach": int(breach),
+            "version": after.version}
+
+
+def case_row(record: CaseRecord, deadline: int | None) -> dict[str, Any]:
+    """The current state of a case, versioned by the number of events applied."""
+    s = record.snapshot
+    return {"opened_ms": s.opened_ms, "case_id": s.case_id, "grid_id": s.grid_id,
+            "category": s.category, "priority": s.priority, "step": s.step, "tier": s.tier,
+            "step_entered_ms": s.step_entered_ms, "updated_ms": s.updated_ms,
+            "deadline_ms": deadline or 0, "on_spot": int(s.on_spot),
+            "reopen_count": s.reopen_count, "escalations": s.escalations,
+            "breaches": record.breaches, "rating": s.rating or 0, "source": s.source,
+            "description": s.description, "actor": s.actor,
+            "last_event_id": s.last_event_id, "version": record.version}
+
+
+def alert_row(state: AlertState) -> dict[str, Any]:
+    """The current state of an alert, versioned by the number of changes."""
+    a = state.alert
+    return {"opened_ms": a.opened_ms, "alert_id": a.alert_id, "fingerprint": a.fingerprint,
+            "group_key": state.group_key, "grid_id": a.grid_id, "kind": a.kind,
+            "category": a.category, "severity": a.severity, "status": a.status,
+            "title": a.title, "detail": a.detail, "case_id": a.case_id or "",
+            "sensor_id": a.sensor_id or "", "tier": a.tier, "assignee": a.assignee or "",
+            "acked_by": a.acked_by or "", "silenced_until_ms": a.silenced_until_ms or 0,
+            "silenced_by": state.silenced_by, "silence_comment": state.silence_comment,
+            "shelved": int(state.shelved), "updated_ms": a.updated_ms,
+            "resolved_ms": state.resolved_ms, "occurrences": state.occurrences,
+            "re_escalations": state.re_escalations, "version": state.version}
+
+
+def alert_action_row(action_id: str, alert_id: str, grid_id: str, action: str, actor: str,
+                     role: str, ts: int, outcome: str, detail: str, before: str, after: str
+                     ) -> dict[str, Any]:
+    """One audited alert action (accepted ``ok`` or ``rejected`` with the reason)."""
+    return {"ts_ms": ts, "action_id": action_id, "alert_id": alert_id, "grid_id": grid_id,
+            "action": action, "actor": actor, "role": role, "outcome": outcome,
+            "detail": detail, "status_before": before, "status_after": after}
+
+
+def dead_letter_row(dl: DeadLetter) -> dict[str, Any]:
+    """A dead letter, keyed by a digest of its content (the same rejection, one row)."""
+    digest = hashlib.sha1(
+        "\x1f".join((dl.stage, dl.source, dl.reason, str(dl.ts), dl.raw)).encode()
+    ).hexdigest()
+    return {"ts_ms": dl.ts, "dl_key": digest, "source": dl.source, "stage": dl.stage,
+            "reason": dl.reason, "field": dl.field or "", "grid_id": dl.grid_id or "",
+            "raw": dl.raw, "raw_truncated": int(dl.raw_truncated)}

@@ -1,0 +1,89 @@
+"""Sensor rows for ClickHouse: every reading, and a 1-minute rollup per grid and kind.
+
+:class:`SensorRollup` aggregates readings per (grid, kind, minute of the reading's ``ts``):
+count, sum, min, max. :meth:`SensorRollup.rows` returns the full aggregate of every minute
+changed since the last call, so rewriting a row (ReplacingMergeTree by its key, newest
+version wins) is idempotent. Minutes older than ``retention_ms`` behind the newest reading
+are evicted; a reading older than that is not rolled up and is tallied in ``late``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.schemas import SensorBatch
+from streams.metrics.windows import MINUTE_MS
+
+RollupKey = tuple[str, str, int]  # grid_id, kind, minute_ms
+
+
+def reading_rows(batch: SensorBatch, levels: list[str] | None = None) -> list[dict[str, Any]]:
+    """One ``sensor_readings`` row per reading (``levels`` in reading order, optional)."""
+    grid = batch.grid_id
+    return [{"ts_ms": r.ts, "grid_id": grid, "sensor_id": r.sensor_id, "kind": r.kind,
+             "value": r.value, "level": levels[i] if levels else "",
+             "batch_id": batch.batch_id}
+            for i, r in enumerate(batch.readings)]
+
+
+class SensorRollup:
+    """Per-minute aggregates; see the module docstring."""
+
+    def __init__(self, retention_ms: int = 10 * MINUTE_MS) -> None:
+        self.retention_ms = retention_ms
+        self.cells: dict[RollupKey, list[float]] = {}  # [count, sum, min, max]
+        self.watermark_ms = 0
+        self.late = 0
+        self._dirty: set[RollupKey] = set()
+        self._cutoff = 0
+
+    def add(self, batch: SensorBatch) -> None:
+        """Roll up every reading of ``batch``."""
+        grid = batch.grid_id
+        cells = self.cells
+        oldest = self.watermark_ms - self.retention_ms
+        newest = self.watermark_ms
+        for r in batch.readings:
+            if r.ts < oldest:
+                self.late += 1
+                continue
+            key = (grid, r.kind, r.ts - r.ts % MINUTE_MS)
+            cell = cells.get(key)
+            v = r.value
+            if cell is None:
+                cells[key] = [1, v, v, v]
+                self._dirty.add(key)
+            else:
+                cell[0] += 1
+                cell[1] += v
+                if v < cell[2]:
+                    cell[2] = v
+                if v > cell[3]:
+                    cell[3] = v
+                self._dirty.add(key)
+            if r.ts > newest:
+                newest = r.ts
+        self.watermark_ms = newest
+        self._evict()
+
+    def rows(self, version: int) -> list[dict[str, Any]]:
+        """``sensor_rollup_1m`` rows of the minutes changed since the last call."""
+        out = []
+        for key in sorted(self._dirty):
+            cell = self.cells.get(key)
+            if cell is None:
+                continue
+            grid, kind, minute = key
+            count, total, low, high = cell
+            out.append({"minute_ms": minute, "grid_id": grid, "kind": kind,
+                        "readings": int(count), "value_sum": total, "value_min": low,
+                        "value_max": high, "value_mean": total / count, "version": version})
+        self._dirty.clear()
+        return out
+
+    def _evict(self) -> None:
+        cutoff = self.watermark_ms - self.retention_ms
+        cutoff -= cutoff % MINUTE_MS
+        if cutoff > self._cutoff:  # only when the watermark enters a new minute
+            self._cutoff = cutoff
+            self.cells = {k: v for k, v in self.cells.items() if k[2] >= cutoff}
