@@ -1,0 +1,1 @@
+"""Per-grid registers kept current from department records (pure); see :mod:`.book`."""
