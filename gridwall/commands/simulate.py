@@ -1,0 +1,138 @@
+"""``gridwall simulate``: a realistic day of the street, through the gateway or straight
+to Kafka (``--direct``). See docs/simulator.md.
+
+Exit code 0 when every event was accepted, 1 when some were refused (the simulator should
+never send invalid data, so that is a bug to look at) or the sink gave up, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from typing import Any
+
+from gridwall.settings import Settings, settings
+
+
+def register(sub: Any) -> None:
+    """Add ``simulate`` to ``sub``."""
+    p = sub.add_parser("simulate", help="simulate the street: reports, case workflows, "
+                                        "sensors and department records")
+    p.add_argument("--rate", type=float, default=20.0,
+                   help="events per second overall; a sensor reading counts as one (default 20)")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="stop after S seconds (default: run until Ctrl-C)")
+    p.add_argument("--events", type=int, metavar="N", help="stop after N events")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--speedup", type=float, default=1.0, metavar="X",
+                   help="the street lives X times faster: case waits and the day's hours are "
+                        "compressed X-fold, so SLA breaches come within a short demo")
+    p.add_argument("--direct", action="store_true",
+                   help="produce straight to Kafka instead of posting to the gateway")
+    p.add_argument("--gateway", metavar="URL",
+                   help="gateway base URL (default http://GRIDWALL_GATEWAY_HOST:PORT)")
+    p.add_argument("--token", help="bearer token (default: the feed token of the tokens file)")
+    p.add_argument("--start-ms", type=int, metavar="MS",
+                   help="start the virtual clock here instead of now (epoch ms)")
+    p.add_argument("--day-start", type=_hour, metavar="HH:MM",
+                   help="simulated local time of day at the start (default: the street's now)")
+    p.add_argument("--run-tag", help="prefix of case ids (default: derived from the start)")
+    p.add_argument("--progress-every", type=float, default=5.0, metavar="S",
+                   help="seconds between progress lines on stderr (default 5)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every retry")
+    p.set_defaults(handler=simulate_cmd)
+
+
+def _hour(text: str) -> float:
+    """``HH:MM`` or a decimal hour → hours in [0, 24)."""
+    try:
+        if ":" in text:
+            hours, minutes = text.split(":", 1)
+            value = int(hours) + int(minutes) / 60
+        else:
+            value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time of day: {text!r}") from None
+    if not 0 <= value < 24:
+        raise argparse.ArgumentTypeError(f"not a time of day: {text!r}")
+    return value
+
+
+def feed_token(s: Settings) -> str:
+    """The feed (or admin) token of the tokens file; ValueError saying what to do if none."""
+    from gridwall.auth import ensure_dev_tokens
+
+    path = s.resolved_tokens_file
+    if not path.exists():
+        raise ValueError(f"no tokens file at {path}: start `gridwall up` or pass --token")
+    tokens = ensure_dev_tokens(path)
+    token = tokens.get("feed") or tokens.get("admin")
+    if not token:
+        raise ValueError(f"{path} has no token with role feed or admin: pass --token")
+    return token
+
+
+def simulate_cmd(args: argparse.Namespace) -> int:
+    """Run the simulator until the duration, the event count or Ctrl-C; print a summary."""
+    from ingest.simulator.engine import SimConfig, Simulation
+    from ingest.simulator.runner import progress_line, run
+    from ingest.simulator.sink import Sink, SinkFatal
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="simulate: %(levelname)s %(message)s", stream=sys.stderr)
+    if args.rate <= 0 or args.speedup <= 0:
+        print("gridwall simulate: --rate and --speedup must be positive", file=sys.stderr)
+        return 2
+    s = settings()
+    start_ms = args.start_ms if args.start_ms is not None else int(time.time() * 1000)
+    config = SimConfig(seed=args.seed, rate=args.rate, speedup=args.speedup,
+                       day_start_h=args.day_start, run_tag=args.run_tag)
+    simulation = Simulation(config, start_ms)
+    try:
+        sink: Sink = _sink(args, s, simulation.run_tag)
+    except ValueError as exc:
+        print(f"gridwall simulate: {exc}", file=sys.stderr)
+        return 2
+    target = "Kafka (direct)" if args.direct else "the gateway"
+    print(f"simulate: {args.rate:g} events/s to {target}, seed {args.seed}, speedup "
+          f"{args.speedup:g}, run tag {simulation.run_tag}", file=sys.stderr)
+    try:
+        result = run(simulation, sink, args.rate, duration_s=args.duration,
+                     max_events=args.events, progress_every_s=args.progress_every,
+                     detail=lambda: f"open cases {simulation.open_cases}, "
+                                    f"live sensors {simulation.fleet.live_count}")
+    except SinkFatal as exc:
+        print(f"gridwall simulate: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        sink.close()
+    counts = simulation.counts
+    print(progress_line(result, result.rate), file=sys.stderr)
+    print(f"sent {result.events} events in {result.seconds:.1f} s ({result.rate:.0f} events/s):"
+          f" {counts['reading']} readings, {counts['case']} case events, "
+          f"{counts['record']} department records; accepted {result.stats.accepted}, "
+          f"rejected {result.stats.rejected}")
+    for reason, count in sorted(result.stats.rejects_by_reason.items()):
+        print(f"  rejected {count}: {reason}")
+    return 1 if result.stats.rejected else 0
+
+
+def _sink(args: argparse.Namespace, s: Settings, run_tag: str) -> Any:
+    """The sink the arguments ask for; ValueError with the reason if it cannot be built."""
+    if args.direct:
+        from kafka.errors import KafkaError
+
+        from ingest.kafka_out import KafkaWriter
+        from ingest.simulator.kafka_sink import KafkaSink
+
+        try:
+            return KafkaSink(KafkaWriter(s, client_id="gridwall-simulator"), run_tag)
+        except KafkaError as exc:
+            raise ValueError(f"cannot connect to Kafka at {s.kafka_bootstrap}: {exc}") from exc
+    from ingest.simulator.http_sink import HttpSink
+
+    url = args.gateway or f"http://{s.gateway_host}:{s.gateway_port}"
+    token = args.token or feed_token(s)
+    return HttpSink(url, token, run_tag, max_body_bytes=min(s.max_body_bytes // 2, 512 * 1024))

@@ -1,0 +1,119 @@
+"""Straight to Kafka (``--direct``), in exactly the form the gateway produces.
+
+Readings become per-grid :class:`~domain.schemas.SensorBatch` messages
+(:func:`ingest.batching.group_readings`, source ``sensor``), case events and department
+records one message each; every message is keyed by its ``grid_id``. Chunks are
+acknowledged whole (acks=all, via :class:`~ingest.kafka_out.KafkaWriter`). If Kafka does
+not acknowledge, the chunk is sent again after a back-off: batch ids are derived from the
+chunk number, so a consumer can recognise a resent batch, but the records themselves may
+then appear twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from domain.wire import encode
+from infra.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
+from ingest.batching import group_readings
+from ingest.kafka_out import KafkaUnavailable, OutRecord
+from ingest.simulator.engine import Event
+from ingest.simulator.sink import SinkStats, split
+
+log = logging.getLogger(__name__)
+
+
+class Writer(Protocol):
+    """What the sink needs of :class:`~ingest.kafka_out.KafkaWriter`."""
+
+    def send_all(self, records: Sequence[OutRecord]) -> None:
+        """Return once every record is acknowledged, or raise KafkaUnavailable."""
+
+    def close(self) -> None:
+        """Flush and close."""
+
+
+def out_records(events: Sequence[Event], request_id: str, received_ms: int) -> list[OutRecord]:
+    """The Kafka records of one chunk (pure): batches per grid, then cases, then records.
+
+    Every event must have ``grid_id`` filled (the simulator's events always do).
+    """
+    parts = split(events)
+    records = [OutRecord(SENSOR_READINGS, batch.grid_id, encode(batch))
+               for batch in group_readings(((r.grid_id or "", r) for r in parts.readings),
+                                           request_id, received_ms, source="sensor")]
+    records += [OutRecord(CASE_EVENTS, e.grid_id or "", encode(e)) for e in parts.cases]
+    records += [OutRecord(DEPARTMENT_RECORDS, r.grid_id or "", encode(r))
+                for department in parts.records.values() for r in department]
+    return records
+
+
+class KafkaSink:
+    """Produces chunks with one acks=all writer; retries with back-off until acknowledged.
+
+    With ``in_flight`` > 0 a background thread produces while the caller generates the next
+    chunks: :meth:`send` then returns once the chunk is queued (at most ``in_flight`` wait),
+    and :meth:`close` returns once every queued chunk was acknowledged. With 0, :meth:`send`
+    itself waits for the acknowledgement.
+    """
+
+    def __init__(self, writer: Writer, run_tag: str, *, in_flight: int = 2,
+                 max_backoff_s: float = 10.0, sleep: Callable[[float], None] = time.sleep
+                 ) -> None:
+        self.stats = SinkStats()
+        self._writer = writer
+        self._run_tag = run_tag
+        self._chunks = 0
+        self._max_backoff_s = max_backoff_s
+        self._sleep = sleep
+        self._queue: queue.Queue[tuple[list[OutRecord], int] | None] | None = None
+        self._thread: threading.Thread | None = None
+        if in_flight > 0:
+            self._queue = queue.Queue(maxsize=in_flight)
+            self._thread = threading.Thread(target=self._drain, name="simulator-producer",
+                                            daemon=True)
+            self._thread.start()
+
+    def send(self, events: Sequence[Event]) -> None:
+        """Produce ``events`` (see the class docstring for when it returns)."""
+        if not events:
+            return
+        self._chunks += 1
+        records = out_records(events, f"{self._run_tag}-d{self._chunks}",
+                              int(time.time() * 1000))
+        self.stats.sent += len(events)
+        if self._queue is None:
+            self._produce(records, len(events))
+        else:
+            self._queue.put((records, len(events)))
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while (item := self._queue.get()) is not None:
+            self._produce(*item)
+
+    def _produce(self, records: list[OutRecord], count: int) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                self._writer.send_all(records)
+                self.stats.accepted += count
+                return
+            except KafkaUnavailable as exc:
+                self.stats.errors += 1
+                self.stats.retries += 1
+                log.warning("Kafka did not acknowledge (%s); retrying in %.1f s", exc, backoff)
+                self._sleep(backoff)
+                backoff = min(self._max_backoff_s, backoff * 2)
+
+    def close(self) -> None:
+        """Wait until every queued chunk was acknowledged, then close the writer."""
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        self._writer.close()
