@@ -31,7 +31,10 @@ class OutRecord:
 
 
 class KafkaWriter:
-    """An idempotent, acks=all producer for one process."""
+    """An idempotent, acks=all producer for one process.
+
+    The constructor raises a ``KafkaError`` if it cannot bootstrap within ``ack_timeout_s``.
+    """
 
     def __init__(self, settings: Settings, client_id: str = "gridwall",
                  ack_timeout_s: float = 10.0, linger_ms: int = 2) -> None:
@@ -40,6 +43,8 @@ class KafkaWriter:
         self._producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, client_id=client_id, acks="all",
             enable_idempotence=True, linger_ms=linger_ms, max_block_ms=int(ack_timeout_s * 1000),
+            # Without it the constructor blocks 30 s on an unreachable broker.
+            bootstrap_timeout_ms=int(ack_timeout_s * 1000),
             request_timeout_ms=int(ack_timeout_s * 1000), compression_type=None,
             max_request_size=4 * 1024 * 1024, retries=2**31 - 1,
             delivery_timeout_ms=int(ack_timeout_s * 1000) + 1000,

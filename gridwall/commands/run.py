@@ -31,6 +31,7 @@ class Service:
 # Processes that `gridwall up` runs, in start order; issues add theirs here.
 SERVICES: tuple[Service, ...] = (
     Service("worker", ("worker",)),
+    Service("gateway", ("gateway",)),
 )
 
 

@@ -1,0 +1,64 @@
+"""``gridwall gateway``: run the HTTP gateway under uvicorn (uvloop and httptools if present).
+
+Each worker process builds its own app (its own producer, dedup window and metrics) through
+:func:`app_from_environment`; ``--per-request-produce`` is the naive produce path, kept for
+the benchmark's baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from typing import Any
+
+from gridwall.settings import settings
+
+PRODUCE_MODE_ENV = "GW_GATEWAY_PRODUCE"  # not GRIDWALL_*: settings reject unknown names
+
+
+def register(sub: Any) -> None:
+    """Add ``gateway`` to ``sub``."""
+    gw = sub.add_parser("gateway", help="run the HTTP gateway: apps, sensors, departments, "
+                                        "Open311 (OpenAPI at /openapi.json)")
+    gw.add_argument("--host", help="listen address (default GRIDWALL_GATEWAY_HOST)")
+    gw.add_argument("--port", type=int, help="listen port (default GRIDWALL_GATEWAY_PORT)")
+    gw.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    gw.add_argument("--per-request-produce", action="store_true",
+                    help="one Kafka round trip per request instead of group commit "
+                         "(slower; the benchmark's baseline)")
+    gw.add_argument("--log-level", default="warning", help="uvicorn log level")
+    gw.set_defaults(handler=gateway_cmd)
+
+
+def app_from_environment() -> Any:
+    """The app of one worker, configured by settings and :data:`PRODUCE_MODE_ENV`."""
+    from ingest.gateway.app import create_app
+
+    return create_app(group_commit=os.environ.get(PRODUCE_MODE_ENV) != "direct")
+
+
+def _fastest(module: str, name: str) -> str:
+    return name if importlib.util.find_spec(module) else "auto"
+
+
+def gateway_cmd(args: argparse.Namespace) -> int:
+    """Serve until interrupted; exit 2 with the reason if the tokens file is missing."""
+    import uvicorn
+
+    s = settings()
+    tokens = s.resolved_tokens_file
+    if not tokens.exists():
+        print(f"gridwall gateway: no tokens file at {tokens}; `gridwall up` creates a dev one, "
+              "or set GRIDWALL_TOKENS_FILE", file=sys.stderr)
+        return 2
+    os.environ[PRODUCE_MODE_ENV] = "direct" if args.per_request_produce else "group"
+    host, port = args.host or s.gateway_host, args.port or s.gateway_port
+    print(f"gateway on http://{host}:{port} (OpenAPI at /openapi.json, tokens {tokens})",
+          flush=True)
+    uvicorn.run("gridwall.commands.gateway:app_from_environment", factory=True, host=host,
+                port=port, workers=max(1, args.workers), loop=_fastest("uvloop", "uvloop"),
+                http=_fastest("httptools", "httptools"), log_level=args.log_level,
+                access_log=False)
+    return 0

@@ -1,0 +1,155 @@
+"""The gateway's app factory: wiring of feeds, Open311, health and metrics into one FastAPI app.
+
+:func:`create_app` builds everything a process needs from settings (tokens file, street
+geography, Kafka writer); tests and the benchmark pass their own parts. The app starts even
+when Kafka is down (writes then answer 503) and closes its producer on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.geo import Street, street
+from gridwall.auth import TokenBook
+from gridwall.settings import Settings, settings
+from ingest.gateway import openapi, ops
+from ingest.gateway.case_view import CaseView, MemoryCaseView
+from ingest.gateway.cases import CaseEventsFeed
+from ingest.gateway.context import GatewayContext
+from ingest.gateway.deadletter import DeadLetters
+from ingest.gateway.dedup import Deduper
+from ingest.gateway.departments import DepartmentRecordsFeed
+from ingest.gateway.metrics import GatewayMetrics, RequestMetricsMiddleware
+from ingest.gateway.open311 import reads
+from ingest.gateway.open311.format import refusal
+from ingest.gateway.open311.post import Open311RequestsFeed
+from ingest.gateway.open311.services import service_definition, service_list
+from ingest.gateway.pipeline import Feed, intake
+from ingest.gateway.placement import Placer
+from ingest.gateway.producer import (
+    DirectProducer,
+    GroupCommitProducer,
+    LazyWriter,
+    Producer,
+    Writer,
+)
+from ingest.gateway.rejects import Rejected
+from ingest.gateway.responses import json_response
+from ingest.gateway.sensors import SensorReadingsFeed
+from ingest.kafka_out import KafkaWriter
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def kafka_writer(s: Settings, ack_timeout_s: float) -> Writer:
+    """A writer that connects on first use (the gateway starts without Kafka)."""
+    return LazyWriter(lambda: KafkaWriter(s, client_id="gridwall-gateway",
+                                          ack_timeout_s=ack_timeout_s))
+
+
+def build_context(s: Settings, *, tokens: TokenBook | None = None, geo: Street | None = None,
+                  writer: Writer | None = None, group_commit: bool = True,
+                  ack_timeout_s: float = 10.0, view: CaseView | None = None) -> GatewayContext:
+    """The shared parts of one gateway process; anything not given comes from settings."""
+    metrics = GatewayMetrics()
+    chosen = writer or kafka_writer(s, ack_timeout_s)
+    producer: Producer = GroupCommitProducer(chosen) if group_commit else DirectProducer(chosen)
+    return GatewayContext(
+        settings=s, tokens=tokens or TokenBook.load(s.resolved_tokens_file),
+        placer=Placer(geo or street()), producer=producer,
+        deduper=Deduper(s.dedup_window_s), deadletters=DeadLetters(producer, metrics),
+        metrics=metrics, cases=view or MemoryCaseView())
+
+
+def write_endpoint(ctx: GatewayContext, feed: Feed) -> Endpoint:
+    """The endpoint running ``feed`` through the intake pipeline."""
+
+    async def endpoint(request: Request) -> Response:
+        return await intake(ctx, feed, request)
+
+    return endpoint
+
+
+def add_write_routes(app: FastAPI, ctx: GatewayContext) -> None:
+    """The four write operations."""
+    routes: tuple[tuple[str, Feed, dict[str, Any], str, int], ...] = (
+        ("/v1/cases/events", CaseEventsFeed(ctx.placer, ctx.cases), openapi.CASES_BODY,
+         "Case reports and workflow actions: one event or a batch", 202),
+        ("/v1/sensors/readings", SensorReadingsFeed(ctx.placer), openapi.SENSORS_BODY,
+         "Sensor readings, produced as one message per grid", 202),
+        ("/v1/departments/{department}/records", DepartmentRecordsFeed(ctx.placer),
+         openapi.DEPARTMENTS_BODY, "Department records: one record or a batch", 202),
+        ("/open311/v2/requests.json", Open311RequestsFeed(ctx.placer, ctx.cases),
+         openapi.OPEN311_POST, "Open311 GeoReport v2: post a service request (form)", 201),
+    )
+    for path, feed, extra, summary, status in routes:
+        app.add_api_route(path, write_endpoint(ctx, feed), methods=["POST"], summary=summary,
+                          status_code=status, openapi_extra=extra, response_class=Response,
+                          name=f"post_{feed.name}")
+
+
+def add_read_routes(app: FastAPI, ctx: GatewayContext) -> None:
+    """Open311 reads, health and metrics."""
+
+    async def services_json(request: Request) -> Response:
+        return json_response(service_list())
+
+    async def service_json(request: Request) -> Response:
+        code = request.path_params["service_code"]
+        definition = service_definition(code)
+        if definition is None:
+            return refusal(Rejected(404, "not_found", "unknown service_code", "service_code"))
+        return json_response(definition)
+
+    async def requests_json(request: Request) -> Response:
+        return reads.list_requests(ctx.cases, request.query_params)
+
+    async def request_json(request: Request) -> Response:
+        return reads.one_request(ctx.cases, request.path_params["service_request_id"])
+
+    async def healthz(request: Request) -> Response:
+        return await ops.healthz(ctx)
+
+    async def metrics(request: Request) -> Response:
+        return ops.metrics(ctx)
+
+    for path, endpoint, extra, summary in (
+        ("/open311/v2/services.json", services_json, None, "Open311: the services"),
+        ("/open311/v2/services/{service_code}.json", service_json, openapi.OPEN311_SERVICE,
+         "Open311: one service's definition"),
+        ("/open311/v2/requests.json", requests_json, openapi.OPEN311_LIST,
+         "Open311: service requests in a date window (at most 90 days)"),
+        ("/open311/v2/requests/{service_request_id}.json", request_json, openapi.OPEN311_ONE,
+         "Open311: one service request"),
+        ("/healthz", healthz, None, "Kafka reachable?"),
+        ("/metrics", metrics, None, "Prometheus metrics (text format)"),
+    ):
+        app.add_api_route(path, endpoint, methods=["GET"], summary=summary,
+                          openapi_extra=extra, response_class=Response)
+
+
+def create_app(s: Settings | None = None, **parts: Any) -> FastAPI:
+    """The gateway app; ``parts`` are passed to :func:`build_context` (tokens, geo, ...)."""
+    ctx = build_context(s or settings(), **parts)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(ctx.producer.close)
+
+    app = FastAPI(title="GridWall gateway", version="1", lifespan=lifespan, redoc_url=None,
+                  description="Every feed of the street enters here: validated, geocoded "
+                              "to a grid, acknowledged by Kafka before 202.")
+    app.state.gateway = ctx
+    add_write_routes(app, ctx)
+    add_read_routes(app, ctx)
+    app.add_middleware(RequestMetricsMiddleware, metrics=ctx.metrics)
+    openapi.install(app)
+    return app

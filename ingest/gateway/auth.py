@@ -1,0 +1,41 @@
+"""Who is writing: bearer tokens (Open311: ``api_key``) checked against the token book.
+
+Guarantees: :func:`authorize` returns a principal only for a token the book knows whose role
+grants ``ingest``; it raises 401 for a missing or unknown token and 403 for a known token
+without the permission. Which *sources* a principal may write is checked per input with
+:func:`check_source`, because one batch may claim several sources.
+"""
+
+from __future__ import annotations
+
+from gridwall.auth import Principal, TokenBook
+from ingest.gateway.rejects import forbidden, unauthorized
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def authorize(book: TokenBook, token: str | None) -> Principal:
+    """The principal holding ``token`` if it may ingest; raise a 401/403 :class:`Rejected`."""
+    if not token:
+        raise unauthorized("a bearer token is required")
+    principal = book.check(token)
+    if principal is None:
+        raise unauthorized("unknown token")
+    if not principal.may("ingest"):
+        raise forbidden("authorization", f"role '{principal.role}' may not ingest")
+    return principal
+
+
+def check_source(principal: Principal, source: str, field: str) -> None:
+    """Raise 403 naming ``field`` unless ``principal`` may write input claiming ``source``."""
+    if not principal.may_write_source(source):
+        raise forbidden(field, f"'{principal.name}' may not write source '{source}'")
+

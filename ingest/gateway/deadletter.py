@@ -1,0 +1,65 @@
+"""The dead-letter copy of every refused input.
+
+:func:`dead_letter` builds the :class:`~domain.schemas.DeadLetter` (raw body cut to
+:data:`RAW_LIMIT` bytes, ``raw_truncated`` set when cut). :class:`DeadLetters` produces it
+keyed by the feed name (a refused input often has no grid) and waits a bounded time for the
+acknowledgement: the refusal is answered either way, a copy Kafka did not acknowledge is
+logged with its reason and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from domain.schemas import DeadLetter
+from domain.wire import encode
+from infra.topics import DEAD_LETTER
+from ingest.gateway.metrics import GatewayMetrics
+from ingest.gateway.producer import Producer
+from ingest.gateway.rejects import Rejected
+from ingest.kafka_out import KafkaUnavailable, OutRecord
+
+log = logging.getLogger(__name__)
+RAW_LIMIT = 65536
+STAGE = "gateway"
+
+
+def dead_letter(source: str, rejected: Rejected, raw: bytes, now_ms: int) -> DeadLetter:
+    """The dead-letter record of ``raw`` refused for ``rejected`` (raw capped at RAW_LIMIT)."""
+    truncated = len(raw) > RAW_LIMIT
+    text = raw[:RAW_LIMIT].decode("utf-8", errors="replace")
+    return DeadLetter(source=source, reason=f"{rejected.code}: {rejected.reason}", ts=now_ms,
+                      stage=STAGE, field=rejected.field, raw=text, raw_truncated=truncated)
+
+
+class DeadLetters:
+    """Writes dead-letter records through a producer, waiting at most ``wait_s`` for the ack."""
+
+    def __init__(self, producer: Producer, metrics: GatewayMetrics, wait_s: float = 2.0) -> None:
+        self._producer = producer
+        self._metrics = metrics
+        self._wait_s = wait_s
+
+    async def record(self, source: str, rejected: Rejected, raw: bytes) -> bool:
+        """Produce the copy; True once acknowledged, False (logged, counted) otherwise."""
+        letter = dead_letter(source, rejected, raw, int(time.time() * 1000))
+        record = OutRecord(DEAD_LETTER, source, encode(letter))
+        # On timeout the copy still goes out with a later round; its outcome is then only
+        # retrieved (so asyncio does not warn), the refusal is already answered.
+        sending = asyncio.ensure_future(self._producer.produce([record]))
+        sending.add_done_callback(_retrieve)
+        try:
+            await asyncio.wait_for(asyncio.shield(sending), self._wait_s)
+            return True
+        except (KafkaUnavailable, TimeoutError) as exc:
+            self._metrics.deadletter_failures.inc()
+            log.error("dead-letter copy not acknowledged (%s); refused %s input: %s",
+                      exc or "timeout", source, letter.reason)
+            return False
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()
