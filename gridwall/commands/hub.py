@@ -33,12 +33,18 @@ def hub_cmd(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("kafka", "aiokafka", "websockets"):  # per-connection and per-fetch lines
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     s = settings()
     try:
         book = TokenBook.load(s.resolved_tokens_file)
         config = HubConfig(host=args.host, port=args.port, client_queue=args.client_queue,
                            replay_per_partition=args.replay_per_partition)
-    except (TokensFileError, ValueError) as exc:
+    except TokensFileError as exc:
+        print(f"gridwall hub: {exc}; `gridwall up` creates a dev one, or set "
+              "GRIDWALL_TOKENS_FILE", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"gridwall hub: {exc}", file=sys.stderr)
         return 2
     try:

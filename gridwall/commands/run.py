@@ -32,6 +32,7 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service("worker", ("worker",)),
     Service("gateway", ("gateway",)),
+    Service("hub", ("hub",)),
 )
 
 

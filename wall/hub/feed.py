@@ -36,6 +36,7 @@ from wall.hub.stats import HubStats
 
 log = logging.getLogger("gridwall.hub.feed")
 LOG_EVERY_S = 10.0
+TOPIC_WAIT_S = 10.0
 Sink = Callable[[list[WallUpdate]], None]
 
 _updates = msgspec.json.Decoder(WallUpdate)
@@ -105,13 +106,23 @@ class WallFeed:
         self.state = "running"
         return replayed
 
+    async def _partitions_of(self, consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+        # A topic created a moment ago may take a few metadata refreshes to appear.
+        deadline = time.monotonic() + TOPIC_WAIT_S
+        while True:
+            # consumer.topics() fetches the same metadata but returns only the names.
+            cluster = await consumer._client.fetch_all_metadata()
+            numbers = cluster.partitions_for_topic(topic)
+            if numbers:
+                return set(numbers)
+            if time.monotonic() >= deadline:
+                raise FeedError(f"topic {topic} does not exist (run `gridwall topics ensure`)")
+            await asyncio.sleep(0.2)
+
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        await consumer.topics()
         partitions: list[TopicPartition] = []
         for topic in self._topics:
-            numbers = consumer.partitions_for_topic(topic)
-            if not numbers:
-                raise FeedError(f"topic {topic} does not exist (run `gridwall topics ensure`)")
+            numbers = await self._partitions_of(consumer, topic)
             partitions += [TopicPartition(topic, n) for n in sorted(numbers)]
         consumer.assign(partitions)
         begin = await consumer.beginning_offsets(partitions)

@@ -131,5 +131,6 @@ class Hub:
         figures = await self.figures()
         status = HTTPStatus.OK if figures["feed"] == "running" else HTTPStatus.SERVICE_UNAVAILABLE
         response = connection.respond(status, json.dumps(figures, ensure_ascii=False) + "\n")
+        del response.headers["Content-Type"]  # Headers is a multi-dict: replace, not add
         response.headers["Content-Type"] = "application/json"
         return response
