@@ -1,0 +1,114 @@
+"""Scores from outcomes: components, weights, breakdown, attribution, ranking with trend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from domain.sla import PolicyError
+from streams.metrics.facts import StepFact
+from streams.scores.book import Outcomes, ScoreBook, score
+from streams.scores.policy import ScoringPolicy, load_scoring
+from streams.scores.ranking import Ranking
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "scoring.yaml"
+T0 = 1_800_000_000_000
+EVEN = ScoringPolicy(weights=dict.fromkeys(("on_time", "on_spot", "reopen", "evaluation",
+                                            "activity"), 1.0),
+                     activity_target={"grid": 10, "worker": 4}, min_cases=2)
+
+
+def fact(case: str, action: str, from_step: str, to_step: str, ts: int = T0, grid: str = "G1",
+         actor: str = "", source: str = "grid_worker_app", **kw: object) -> StepFact:
+    base: dict[str, object] = dict(case_id=case, grid_id=grid, ts=ts, action=action,
+                                   from_step=from_step, to_step=to_step, entered_ms=T0 - 1000,
+                                   left_deadline_ms=0, deadline_ms=0, category="noise",
+                                   priority="normal", tier=1, on_spot=False, actor=actor,
+                                   source=source)
+    base.update(kw)
+    return StepFact(**base)  # type: ignore[arg-type]
+
+
+def test_policy_file_and_validation() -> None:
+    policy = load_scoring(CONFIG)
+    assert sum(policy.weights.values()) == pytest.approx(1.0)
+    assert ScoringPolicy.from_mapping(policy.to_mapping()) == policy
+    bad = policy.to_mapping()
+    bad["weights"]["luck"] = 1
+    with pytest.raises(PolicyError, match=r"weights\.luck"):
+        ScoringPolicy.from_mapping(bad)
+    zero = policy.to_mapping()
+    zero["weights"] = dict.fromkeys(zero["weights"], 0)
+    with pytest.raises(PolicyError, match="at least one"):
+        ScoringPolicy.from_mapping(zero)
+
+
+def test_score_hand_computed_with_breakdown() -> None:
+    o = Outcomes(reported=5, closed=4, on_spot=1, reopens=1, completed=10, on_time=8,
+                 rating_sum=17, ratings=4)
+    s = score("grid", "G1", o, EVEN)
+    parts = {b["component"]: b for b in s.breakdown}
+    # on_time 0.8, on_spot 0.25, reopen 0.75, evaluation (4.25-1)/4 = 0.8125, activity 0.5
+    assert parts["on_time"]["share"] == 0.8 and parts["on_spot"]["share"] == 0.25
+    assert parts["reopen"]["share"] == 0.75 and parts["evaluation"]["share"] == 0.8125
+    assert parts["activity"]["share"] == 0.5
+    assert s.score == pytest.approx(100 * (0.8 + 0.25 + 0.75 + 0.8125 + 0.5) / 5, abs=0.01)
+    assert sum(b["points"] for b in s.breakdown) == pytest.approx(s.score, abs=0.02)
+    assert parts["on_time"]["figures"] == "8/10 steps on time"
+
+
+def test_components_without_data_are_left_out_and_weights_renormalised() -> None:
+    s = score("worker", "w1", Outcomes(reported=2), EVEN)  # only activity: 2/4
+    assert s.score == 50.0
+    parts = {b["component"]: b for b in s.breakdown}
+    assert parts["activity"]["weight"] == 1.0
+    assert parts["on_time"]["share"] is None and parts["on_time"]["figures"] == "no data"
+
+
+def test_attribution_to_grid_and_handling_worker() -> None:
+    book = ScoreBook(EVEN)
+    facts = [
+        fact("a", "report", "", "reported", actor="w1"),                 # w1 reports a
+        fact("a", "verify", "reported", "verified", actor="centre",
+             source="command_centre", left_deadline_ms=T0 + 1),        # on time (grid only)
+        fact("a", "dispatch", "verified", "dispatched", actor="centre",
+             source="command_centre"),
+        fact("a", "handle", "dispatched", "handled", actor="w2", left_deadline_ms=T0 - 1),
+        fact("a", "close", "handled", "closed", actor="centre", source="command_centre"),
+        fact("a", "reopen", "closed", "dispatched", actor="centre", source="command_centre"),
+        fact("a", "handle", "dispatched", "handled", actor="w2", left_deadline_ms=T0 + 1),
+        fact("a", "close", "handled", "closed", actor="centre", source="command_centre"),
+        fact("a", "evaluate", "closed", "evaluated", actor="resident",
+             source="resident_app", rating=4),
+        fact("b", "resolve_on_spot", "", "closed", actor="w1"),
+    ]
+    changed = book.update(facts)
+    assert changed == {("grid", "G1"), ("worker", "w1"), ("worker", "w2")}
+    g = book.outcomes["grid"]["G1"]
+    assert (g.reported, g.closed, g.on_spot, g.reopens, g.completed, g.on_time) == (
+        2, 3, 1, 1, 3, 2)
+    w1, w2 = book.outcomes["worker"]["w1"], book.outcomes["worker"]["w2"]
+    assert (w1.reported, w1.closed, w1.on_spot) == (2, 1, 1)
+    assert (w2.reported, w2.closed, w2.reopens, w2.completed, w2.on_time,
+            w2.rating_sum, w2.ratings) == (0, 2, 1, 2, 1, 4, 1)
+    assert "a" not in book.handlers  # forgotten once evaluated
+
+
+def test_ranking_order_ties_unranked_and_trend() -> None:
+    ranking = Ranking(min_cases=2)
+    book = ScoreBook(EVEN)
+    book.outcomes["grid"].update({
+        "G1": Outcomes(reported=10), "G2": Outcomes(reported=5),
+        "G3": Outcomes(reported=10), "G4": Outcomes(reported=1)})
+    first = ranking.rank("grid", book.scores("grid"))
+    assert [(r["subject"], r["rank"]) for r in first] == [("G1", 1), ("G3", 2), ("G2", 3),
+                                                          ("G4", None)]
+    assert first[0]["rank_change"] is None and first[0]["score_change"] is None
+    book.outcomes["grid"]["G2"].reported = 20  # activity capped at 1.0: ties with G1/G3
+    book.outcomes["grid"]["G1"].reported = 4
+    second = {r["subject"]: r for r in ranking.rank("grid", book.scores("grid"))}
+    assert second["G2"]["rank"] == 1 and second["G2"]["rank_change"] == 2
+    assert second["G1"]["rank"] == 3 and second["G1"]["rank_change"] == -2
+    assert second["G1"]["score_change"] == -60.0
+    assert second["G4"]["rank_change"] is None
