@@ -63,6 +63,9 @@ class JobHealth:
     sink_batches: deque[int] = field(default_factory=lambda: deque(maxlen=100))
     recovery: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.sink_rows.window_ms = self.window_ms
+
     def agent(self, name: str) -> AgentFigures:
         """The figures of agent ``name`` (created on first use)."""
         figures = self.agents.get(name)
