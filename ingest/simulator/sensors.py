@@ -46,13 +46,15 @@ class SensorProfile:
         return max(value, round(self.threshold * 1.01 + 10 ** -self.decimals, self.decimals))
 
 
+# Units and thresholds (``warning_above``) as in config/thresholds.yaml; a unit test keeps
+# them in step, so normal readings never alert and anomalies always do.
 PROFILES: dict[str, SensorProfile] = {
-    "smoke": SensorProfile("%obs/m", 0.05, 0.03, 1.0, 1.5, 8.0, decimals=3),
-    "gas": SensorProfile("%LEL", 2.0, 1.0, 20.0, 25.0, 60.0),
-    "water_level": SensorProfile("m", 0.8, 0.15, 2.0, 2.2, 3.2),
-    "manhole_cover": SensorProfile("deg", 0.5, 0.3, 15.0, 20.0, 90.0, decimals=1),
-    "noise": SensorProfile("dB(A)", 56.0, 6.0, 75.0, 78.0, 98.0, decimals=1, night_mean=42.0),
-    "air_quality": SensorProfile("ug/m3 PM2.5", 35.0, 12.0, 150.0, 160.0, 320.0, decimals=1),
+    "smoke": SensorProfile("%obs/m", 0.05, 0.03, 3.0, 3.5, 12.0, decimals=3),
+    "gas": SensorProfile("%LEL", 2.0, 1.0, 10.0, 12.0, 40.0),
+    "water_level": SensorProfile("cm", 8.0, 4.0, 30.0, 35.0, 90.0, decimals=1),
+    "manhole_cover": SensorProfile("deg tilt", 0.5, 0.3, 5.0, 8.0, 60.0, decimals=1),
+    "noise": SensorProfile("dB(A)", 55.0, 4.0, 70.0, 72.0, 95.0, decimals=1, night_mean=42.0),
+    "air_quality": SensorProfile("AQI", 60.0, 20.0, 150.0, 160.0, 380.0, decimals=0),
 }
 
 
