@@ -1,0 +1,87 @@
+"""Duty queue, case timelines, job health and config diffs."""
+
+from __future__ import annotations
+
+from tests.unit.wall_support import MIN, NOW, alert, case, store_of, upd
+from wall.app.history import CaseHistory, Transition, timeline
+from wall.app.opsview import agent_rates, check_change, diff, partition_lags, workers
+from wall.app.queue import age_text, alert_queue
+
+
+def test_queue_sorts_by_severity_then_age_and_filters() -> None:
+    store = store_of(alert("w-old", "warning", opened_ms=NOW - 9 * MIN),
+                     alert("c-new", "critical", opened_ms=NOW - MIN),
+                     alert("c-old", "critical", opened_ms=NOW - 5 * MIN),
+                     alert("i", "info", status="acknowledged"),
+                     alert("r", "critical", status="resolved"),
+                     alert("s", "warning", silenced_until_ms=NOW + MIN))
+    assert [r.alert_id for r in alert_queue(store, NOW)] == ["c-old", "c-new", "w-old", "s", "i"]
+    assert [r.alert_id for r in alert_queue(store, NOW, sort="age")][:2] == ["w-old", "c-old"]
+    assert [r.alert_id for r in alert_queue(store, NOW, severities={"critical"},
+                                            statuses=())] == ["c-old", "c-new", "r"]
+    assert [r.alert_id for r in alert_queue(store, NOW, statuses={"silenced"})] == ["s"]
+    assert [r.alert_id for r in alert_queue(store, NOW, text_filter="W-OLD")] == ["w-old"]
+
+
+def test_age_text() -> None:
+    assert [age_text(ms) for ms in (5_000, 12 * MIN, 185 * MIN, 52 * 60 * MIN)] == [
+        "5s", "12m", "3h05m", "2d04h"]
+
+
+def test_history_records_step_changes_only_and_is_bounded() -> None:
+    history = CaseHistory(max_cases=2)
+    for step, t in (("reported", 0), ("reported", 1), ("verified", 2), ("dispatched", 3)):
+        history.observe("C1", case("C1", step, step_entered_ms=NOW + t, actor=f"u{t}").data)
+    assert [(t.from_step, t.to_step, t.actor) for t in history.transitions("C1")] == [
+        ("", "reported", "u0"), ("reported", "verified", "u2"), ("verified", "dispatched", "u3")]
+    history.observe("C2", {"step": "reported"})
+    history.observe("C3", {"step": "reported"})
+    assert history.transitions("C1") == []
+
+
+def test_timeline_marks_reached_steps_with_times_and_actors() -> None:
+    data = case("C1", "handled", opened_ms=NOW).data
+    moves = [Transition(NOW + 10, "dispatch", "verified", "dispatched", 1, "王")]
+    marks = timeline(data, moves)
+    assert [m.step for m in marks] == ["reported", "verified", "dispatched", "handled",
+                                       "closed", "evaluated"]
+    assert marks[0].reached_ms == NOW
+    assert marks[1].reached_ms == 0  # reached before the wall watched: no time known
+    assert (marks[2].reached_ms, marks[2].actor) == (NOW + 10, "王")
+    assert marks[3].current and marks[3].reached_ms == 0
+    assert marks[4].reached_ms is None and marks[5].reached_ms is None
+
+
+def test_job_health_tables() -> None:
+    store = store_of(upd("job_health", "w1", ts=NOW - 2000,
+                         events_per_s={"cases": 100.0, "sensors": 2400.5},
+                         lag={"0": 5, "1": 250}, latency_ms={"p50": 12.0, "p99": 80.0},
+                         sink_batch_rows=5000, insert_rows_per_s=42000.0,
+                         recovery={"progress": 0.5}))
+    (w,) = workers(store, NOW)
+    assert (w.events_per_s, w.total_lag, w.latency_p99_ms, w.recovery, w.age_s) == (
+        2500.5, 255, 80.0, 0.5, 2.0)
+    assert partition_lags(store)[0] == ("w1", "1", 250)
+    assert agent_rates(store) == [("w1", "cases", 100.0), ("w1", "sensors", 2400.5)]
+
+
+def test_check_change_uses_the_workers_validators() -> None:
+    good_sla = {"defaults": {"reported": 600, "verified": 1800, "dispatched": 3600,
+                             "handled": 7200, "closed": 3600}}
+    assert check_change("sla", good_sla) is None
+    bad = check_change("sla", {"defaults": {"reported": -1}})
+    assert bad is not None and "defaults" in bad
+    assert check_change("sink", {"batch_size": 0}) is not None
+    assert check_change("sink", {"batch_size": 1000}) is None
+    assert check_change("alerts", {"ack_timeout_s": 60}) is None
+    assert check_change("thresholds", {"smoke": {"max": 3}}) is None  # the workers decide
+    assert check_change("sla", [1, 2]) is not None
+
+
+def test_diff_lists_changed_leaves_only() -> None:
+    before = {"defaults": {"reported": 600, "verified": 1800}, "priority_factor": {"high": 0.5}}
+    after = {"defaults": {"reported": 300, "verified": 1800}, "categories": {"noise": {}}}
+    assert diff(before, after) == [("categories", "∅", "{'noise': {}}"),
+                                   ("defaults.reported", "600", "300"),
+                                   ("priority_factor", "{'high': 0.5}", "∅")]
+    assert diff(before, before) == []

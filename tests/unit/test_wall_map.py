@@ -1,0 +1,106 @@
+"""Map layer rows and the deck.gl spec: stable distinct columns, colours, fading, placement."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.geo import street
+from tests.unit.wall_support import MIN, NOW, alert, case, store_of, upd
+from wall.app.deckspec import base_spec, layer_frames, with_data
+from wall.app.mapdata import (
+    ACKED_COLOUR,
+    COLUMNS,
+    FADE_S,
+    HEALTH_COLOURS,
+    SENSOR_OFF,
+    event_rows,
+    grid_figures,
+    grid_rows,
+    place,
+)
+from wall.app.store import WallStore
+
+
+@pytest.fixture(scope="module")
+def st():  # type: ignore[no-untyped-def]
+    return street()
+
+
+def test_every_layer_has_distinct_stable_columns_even_when_empty(st) -> None:  # type: ignore[no-untyped-def]
+    empty = layer_frames(st, WallStore(), NOW, "zh")
+    busy_store = store_of(case("A", grid_id=st.grid_ids[0]), alert("a1", grid_id=st.grid_ids[1]))
+    busy = layer_frames(st, busy_store, NOW, "en")
+    column_sets = [tuple(sorted(f.columns)) for f in empty.values()]
+    assert len(set(column_sets)) == len(column_sets)
+    for layer_id, frame in empty.items():
+        assert list(frame.columns) == list(COLUMNS[layer_id])
+        assert list(busy[layer_id].columns) == list(COLUMNS[layer_id])
+    assert len(empty["grids"]) == len(st.grids) == 92
+    assert len(empty["alerts"]) == 0 and len(busy["alerts"]) == 1
+
+
+def test_spec_has_no_basemap_and_every_layer_gets_its_frame(st) -> None:  # type: ignore[no-untyped-def]
+    visible = {"compound": True, "enterprise": False, "party_org": False, "sensor": True}
+    spec = base_spec(st, visible)
+    assert spec["mapStyle"] is None
+    frames = layer_frames(st, WallStore(), NOW, "zh")
+    full = with_data(spec, frames, visible)
+    assert {layer["id"] for layer in full["layers"]} == set(frames)
+    by_id = {layer["id"]: layer for layer in full["layers"]}
+    assert by_id["compound"]["visible"] is True and by_id["enterprise"]["visible"] is False
+    assert spec["layers"][0]["data"] == []  # the base spec is not modified
+
+
+def test_grid_health_colours_and_extrusion(st) -> None:  # type: ignore[no-untyped-def]
+    g_late, g_warn, g_ok = st.grid_ids[:3]
+    store = store_of(case("A", grid_id=g_late, deadline_ms=NOW - 1),
+                     case("B", grid_id=g_warn, deadline_ms=NOW + 5 * MIN),
+                     case("C", grid_id=g_ok, deadline_ms=NOW + 60 * MIN),
+                     case("D", grid_id=g_ok, deadline_ms=NOW + 60 * MIN))
+    rows = {r["grid_id"]: r for r in grid_rows(st, store, NOW, "zh")}
+    assert rows[g_late]["grid_fill"] == HEALTH_COLOURS["late"]
+    assert rows[g_warn]["grid_fill"] == HEALTH_COLOURS["warn"]
+    assert rows[g_ok]["grid_fill"] == HEALTH_COLOURS["ok"]
+    assert rows[st.grid_ids[3]]["grid_fill"] == HEALTH_COLOURS["idle"]
+    assert rows[g_ok]["elevation"] > rows[g_late]["elevation"] > rows[st.grid_ids[3]]["elevation"]
+    assert st.grids[g_ok].name in rows[g_ok]["tip"]
+
+
+def test_grid_metrics_override_derived_counts(st) -> None:  # type: ignore[no-untyped-def]
+    g = st.grid_ids[0]
+    store = store_of(case("A", grid_id=g), upd("grid_metrics", g, open=7, overdue=2))
+    fig = grid_figures(store, NOW)[g]
+    assert (fig.open, fig.overdue, fig.health) == (7, 2, "late")
+
+
+def test_event_dots_fade_and_vanish(st) -> None:  # type: ignore[no-untyped-def]
+    g = st.grid_ids[0]
+    store = WallStore()
+    store.apply(case("A", grid_id=g), NOW)
+    fresh = event_rows(st, store, NOW)
+    older = event_rows(st, store, NOW + int(FADE_S * 500))
+    assert fresh[0]["event_fill"][3] > older[0]["event_fill"][3]
+    assert event_rows(st, store, NOW + int(FADE_S * 1000)) == []
+
+
+def test_placement_prefers_coordinates_then_sensor_then_grid(st) -> None:  # type: ignore[no-untyped-def]
+    sensor_id, sensor = next(iter(st.sensors.items()))
+    assert place(st, {"lon": 1.5, "lat": 2.5}, "k") == [1.5, 2.5]
+    assert place(st, {"sensor_id": sensor_id}, "k") == [sensor.lon, sensor.lat]
+    near = place(st, {"grid_id": st.grid_ids[0]}, "k")
+    cx, cy = st.grids[st.grid_ids[0]].centroid
+    assert near is not None and abs(near[0] - cx) <= 0.0009 and abs(near[1] - cy) <= 0.0009
+    assert place(st, {"grid_id": "nowhere"}, "k") is None
+    assert place(st, {"grid_id": st.grid_ids[0]}, "k") == near  # deterministic
+
+
+def test_alert_markers_and_dead_sensors(st) -> None:  # type: ignore[no-untyped-def]
+    sensor_id = next(iter(st.sensors))
+    store = store_of(alert("a1", grid_id=st.grid_ids[0], status="acknowledged"),
+                     alert("a2", kind="sensor_dead", sensor_id=sensor_id, status="open"),
+                     alert("a3", status="resolved"))
+    frames = layer_frames(st, store, NOW, "zh")
+    fills = dict(zip(frames["alerts"]["alert_id"], frames["alerts"]["alert_fill"], strict=True))
+    assert set(fills) == {"a1", "a2"}
+    assert fills["a1"] == ACKED_COLOUR
+    assert SENSOR_OFF in list(frames["sensors"]["sensor_fill"])

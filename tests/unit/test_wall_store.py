@@ -1,0 +1,54 @@
+"""WallStore: latest per key, refusing older updates, bounded, activity ring, version."""
+
+from __future__ import annotations
+
+from tests.unit.wall_support import NOW, case, store_of, upd
+from wall.app.store import WallStore
+
+
+def test_latest_update_per_key_wins_and_older_is_refused() -> None:
+    store = store_of(case("C1", "reported", ts=NOW))
+    assert store.apply(case("C1", "verified", ts=NOW + 5), NOW)
+    assert not store.apply(case("C1", "reported", ts=NOW + 1), NOW)
+    assert store.get("cases", "C1")["step"] == "verified"  # type: ignore[index]
+
+
+def test_equal_ts_replaces() -> None:
+    store = store_of(case("C1", "reported"))
+    assert store.apply(case("C1", "verified"), NOW)
+    assert store.get("cases", "C1")["step"] == "verified"  # type: ignore[index]
+
+
+def test_unknown_channel_is_ignored() -> None:
+    store = WallStore()
+    assert not store.apply(upd("weather", "x"), NOW)
+    assert store.version == 0
+
+
+def test_keys_are_bounded_least_recently_updated_evicted() -> None:
+    store = WallStore(max_keys=2)
+    for i in range(3):
+        store.apply(case(f"C{i}", ts=NOW + i), NOW)
+    assert sorted(store.channel("cases")) == ["C1", "C2"]
+    assert store.evicted == 1
+
+
+def test_new_keys_of_activity_channels_enter_the_recent_ring_once() -> None:
+    store = WallStore(max_recent=3)
+    store.apply(case("C1"), NOW)
+    store.apply(case("C1", "verified", ts=NOW + 1), NOW + 1)
+    store.apply(upd("job_health", "w1"), NOW + 2)
+    assert [a.key for a in store.recent] == ["C1"]
+    for i in range(5):
+        store.apply(upd("events", f"E{i}", grid_id="G01"), NOW + 10 + i)
+    assert [a.key for a in store.recent] == ["E2", "E3", "E4"]
+
+
+def test_version_and_last_received_move_forward() -> None:
+    store = WallStore()
+    store.apply(case("C1"), NOW + 10)
+    store.touch(NOW + 5)
+    assert store.version == 1
+    assert store.last_received_ms == NOW + 10
+    store.touch(NOW + 20)
+    assert store.last_received_ms == NOW + 20

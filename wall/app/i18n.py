@@ -1,0 +1,146 @@
+"""Labels of the wall in Chinese (default) and English.
+
+:func:`tr` never raises: an unknown key comes back as the key itself, so a missing label
+shows up as a readable identifier instead of breaking the page. Vocabulary values (steps,
+categories, severities, statuses, POI kinds) are looked up under their own names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+LABELS: dict[str, tuple[str, str]] = {
+    # page furniture
+    "title.wall": ("网格化社会治理 · 指挥大屏", "Grid Governance · Command Wall"),
+    "title.duty": ("值班台 · 告警处置", "Duty console · Alerts"),
+    "title.ops": ("运维台 · 流处理作业", "Ops console · Stream jobs"),
+    "lang.switch": ("English", "中文"),
+    "login.prompt": ("请输入令牌登录", "Sign in with your token"),
+    "login.button": ("登录", "Sign in"),
+    "login.bad": ("令牌无效或权限不足", "Unknown token or role not allowed"),
+    "login.as": ("当前用户", "Signed in as"),
+    # KPI tiles
+    "kpi.reported": ("今日上报", "Reported today"),
+    "kpi.closed": ("今日结案", "Closed today"),
+    "kpi.on_time": ("按时办结率", "On-time rate"),
+    "kpi.open": ("在办案件", "Open cases"),
+    "kpi.overdue": ("超期案件", "Overdue"),
+    "kpi.sensors": ("感知设备在线", "Sensors online"),
+    "kpi.alerts": ("未关闭告警", "Open alerts"),
+    "kpi.unacked": ("未确认告警", "Unacknowledged"),
+    # panels
+    "panel.funnel": ("六步闭环", "Six-step loop"),
+    "panel.ranking": ("网格排名", "Grid ranking"),
+    "panel.ticker": ("实时告警", "Live alerts"),
+    "panel.countdown": ("时限倒计时", "SLA countdown"),
+    "panel.categories": ("案件类别", "Case categories"),
+    "panel.sparklines": ("各社区每分钟事件", "Events per minute by community"),
+    "panel.map": ("街道态势", "Street map"),
+    "panel.timeline": ("案件轨迹", "Case timeline"),
+    "panel.queue": ("告警队列", "Alert queue"),
+    "panel.actions": ("处置记录", "Actions"),
+    "panel.jobs": ("作业健康", "Job health"),
+    "panel.lag": ("分区积压", "Lag per partition"),
+    "panel.config": ("在线调参", "Live tuning"),
+    "panel.audit": ("变更审计", "Change audit"),
+    "panel.live": ("最新事件", "Latest events"),
+    "empty": ("暂无数据", "No data yet"),
+    # freshness
+    "fresh.live": ("实时", "Live"),
+    "fresh.stale": ("数据延迟", "Feed stale"),
+    "fresh.disconnected": ("连接中断", "Disconnected"),
+    "fresh.connecting": ("正在连接", "Connecting"),
+    "fresh.age": ("距上次更新", "Last update"),
+    "fresh.reconnect": ("正在自动重连", "reconnecting automatically"),
+    "fresh.never": ("尚未收到更新", "no update received yet"),
+    "fresh.seconds": ("秒前", "s ago"),
+    # map toggles and legend
+    "layer.compound": ("小区", "Compounds"),
+    "layer.enterprise": ("企业", "Enterprises"),
+    "layer.party_org": ("党组织", "Party orgs"),
+    "layer.sensor": ("感知设备", "Sensors"),
+    "health.ok": ("正常", "On time"),
+    "health.warn": ("临期", "Due soon"),
+    "health.late": ("超期", "Overdue"),
+    "tip.open": ("在办", "Open"),
+    "tip.overdue": ("超期", "Overdue"),
+    "tip.households": ("户数", "Households"),
+    "tip.population": ("人口", "Population"),
+    "tip.alerts": ("告警", "Alerts"),
+    "tip.register": ("台账", "Register"),
+    # duty
+    "duty.filter": ("筛选", "Filter"),
+    "duty.severity": ("级别", "Severity"),
+    "duty.status": ("状态", "Status"),
+    "duty.sort": ("排序", "Sort"),
+    "duty.sort.severity": ("按级别", "By severity"),
+    "duty.sort.age": ("按时长", "By age"),
+    "duty.ack": ("确认", "Ack"),
+    "duty.unack": ("取消确认", "Unack"),
+    "duty.assign": ("指派", "Assign"),
+    "duty.comment": ("备注", "Comment"),
+    "duty.silence": ("静默", "Silence"),
+    "duty.escalate": ("升级", "Escalate"),
+    "duty.minutes": ("静默分钟", "Silence minutes"),
+    "duty.text": ("内容 / 指派对象", "Text / assignee"),
+    "duty.selected": ("选中告警", "Selected alert"),
+    "duty.sent": ("已提交", "Sent"),
+    "duty.failed": ("失败", "Failed"),
+    "col.alert": ("告警", "Alert"),
+    "col.grid": ("网格", "Grid"),
+    "col.age": ("时长", "Age"),
+    "col.who": ("操作人", "Who"),
+    "col.when": ("时间", "When"),
+    "col.what": ("动作", "What"),
+    # ops
+    "ops.events_per_s": ("每秒事件", "Events/s"),
+    "ops.latency": ("处理延迟", "Processing latency"),
+    "ops.sink": ("入库批量", "Sink batch"),
+    "ops.insert_rate": ("入库速率", "Insert rate"),
+    "ops.recovery": ("恢复进度", "Recovery"),
+    "ops.key": ("配置项", "Config key"),
+    "ops.check": ("校验并对比", "Validate & diff"),
+    "ops.apply": ("应用", "Apply"),
+    "ops.valid": ("校验通过", "Valid"),
+    "ops.invalid": ("校验失败", "Invalid"),
+    "ops.nochange": ("无变化", "No change"),
+    # vocabulary: steps
+    "reported": ("上报", "Reported"),
+    "verified": ("立案", "Verified"),
+    "dispatched": ("派遣", "Dispatched"),
+    "handled": ("处置", "Handled"),
+    "closed": ("结案", "Closed"),
+    "evaluated": ("评价", "Evaluated"),
+    "rejected": ("不予立案", "Rejected"),
+    # categories
+    "environment": ("环境卫生", "Environment"),
+    "public_safety": ("治安", "Public safety"),
+    "fire_hazard": ("消防隐患", "Fire hazard"),
+    "road_facility": ("道路设施", "Road facility"),
+    "dispute": ("矛盾纠纷", "Dispute"),
+    "illegal_construction": ("违章建筑", "Illegal building"),
+    "greening": ("绿化", "Greening"),
+    "water_supply": ("供水", "Water supply"),
+    "noise": ("噪声", "Noise"),
+    "elderly_care": ("养老服务", "Elderly care"),
+    "other": ("其他", "Other"),
+    # severities and statuses
+    "info": ("提示", "Info"),
+    "warning": ("警告", "Warning"),
+    "critical": ("严重", "Critical"),
+    "open": ("待确认", "Open"),
+    "acknowledged": ("已确认", "Acknowledged"),
+    "resolved": ("已解除", "Resolved"),
+    "silenced": ("静默中", "Silenced"),
+}
+
+
+def tr(key: str, lang: Lang = "zh") -> str:
+    """The label of ``key`` in ``lang``; the key itself when there is no label."""
+    pair = LABELS.get(key)
+    if pair is None:
+        return key
+    return pair[0] if lang == "zh" else pair[1]
