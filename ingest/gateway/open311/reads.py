@@ -10,6 +10,7 @@ nothing, so they leave no dead-letter copy.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -21,6 +22,8 @@ from ingest.gateway.open311.format import refusal, service_request
 from ingest.gateway.rejects import Rejected
 from ingest.gateway.responses import json_response
 
+# An unencoded "+08:00" arrives as " 08:00" (form decoding); read it as the offset it was.
+_UNESCAPED_PLUS = re.compile(r"^(.*T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
 MAX_SPAN_MS = 90 * 24 * 3600 * 1000
 MAX_RESULTS = 1000
 STATUSES = frozenset({"open", "closed"})
@@ -36,7 +39,7 @@ def w3c_ms(value: str | None, name: str) -> int | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
+        moment = datetime.fromisoformat(_UNESCAPED_PLUS.sub(r"\1+\2", value.strip()))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return int(moment.timestamp() * 1000)

@@ -1,0 +1,60 @@
+"""Helpers every benchmark may use: percentiles, a free port, waiting for HTTP, the output.
+
+Output convention (see ``docs``): a human-readable table, then as the very last line one JSON
+object with every figure, so runs can be compared by tools.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0–100) by nearest rank; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout_s: float = 30.0, status: int = 200) -> bool:
+    """Poll ``url`` until it answers ``status``; False if it did not within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == status:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def print_table(rows: Sequence[tuple[str, object]], title: str = "") -> None:
+    """Print ``(name, value)`` rows aligned, under an optional title."""
+    if title:
+        print(title)
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, value in rows:
+        shown = f"{value:,.1f}" if isinstance(value, float) else str(value)
+        print(f"  {name:<{width}}  {shown}")
+
+
+def print_figures(figures: Mapping[str, object]) -> None:
+    """Print every figure as one JSON object: this must be the benchmark's last line."""
+    print(json.dumps(dict(figures), sort_keys=True), flush=True)
