@@ -112,6 +112,8 @@ class Runtime:
     ticks_sent: dict[str, str] = field(default_factory=dict)
     breach_delays_ms: list[int] = field(default_factory=list)
     sink: ClickHouseSink | None = None
+    # called with (record before, record after, event, input partition) per applied event
+    case_hooks: list[Callable[[Any, Any, CaseEvent, int], None]] = field(default_factory=list)
 
 
 @dataclass
@@ -221,6 +223,8 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
                 continue
             new = outcome.record
             changed[event.case_id] = (msg.partition, new)
+            for hook in rt.case_hooks:
+                hook(outcome.before, new, event, msg.partition)
             out.row("case_transitions", transition_row(event, outcome.before, new,
                                                        outcome.breach),
                     (event.case_id, event.event_id))
@@ -360,6 +364,9 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
 
     if services:
         _add_services(app, rt, outbox, names, control_start, control_backlog or [])
+    from streams.ext import install as install_streams2  # metrics, sensors, scores, health
+
+    install_streams2(app, rt, worker_id)
     agents = {"cases": cases_agent, "alerts": alerts_agent, "commands": commands_agent,
               "fire_breaches": fire_breaches, "fire_alert_ticks": fire_alert_ticks,
               "cases_batch": cases_batch, "alerts_batch": alerts_batch,

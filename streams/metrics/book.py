@@ -112,6 +112,14 @@ class MetricsBook:
             return list(self.grids)
         raise ValueError(f"unknown level {level!r} (known: {', '.join(LEVELS)})")
 
+    def grids_of_any(self, level: str, key: str) -> list[str]:
+        """Like :meth:`grids_of`, but with every grid of the geography, held here or not."""
+        if level == "grid":
+            return [key]
+        if level == "community":
+            return [g for g, c in self.community_of.items() if c == key]
+        return list(self.community_of)
+
     def snapshot(self, level: str, key: str, now_ms: int) -> dict[str, Any]:
         """The view of ``key`` at ``level`` at ``now_ms`` (plain data for a WallUpdate)."""
         states = [self.grids[g] for g in self.grids_of(level, key)]

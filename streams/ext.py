@@ -1,0 +1,77 @@
+"""What the Streams II agents share inside one worker: app, runtime, topics, outbox, health.
+
+:func:`install` is the one entry point :func:`streams.app.make_app` calls: it registers the
+Streams II tables with the sink and adds the sensors, metrics/registers/scores and job-health
+agents and timers to the app (see :mod:`streams.agents_sensors`,
+:mod:`streams.agents_metrics`, :mod:`streams.agents_health`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from infra.topics import (
+    CASE_EVENTS,
+    DEAD_LETTER,
+    DEPARTMENT_RECORDS,
+    SENSOR_READINGS,
+    WALL_UPDATES,
+)
+from streams.health.job import JobHealth
+from streams.outbox import Outbox
+from streams.topics import ALERT_OPS, ROWS
+
+
+@dataclass
+class Ext:
+    """The shared pieces; ``topics`` maps a topic's base name to its full name."""
+
+    app: faust.App
+    runtime: Any  # streams.app.Runtime (not imported: app imports this module)
+    worker_id: str
+    topics: dict[str, str]
+    health: JobHealth
+    handles: dict[str, Any] = field(default_factory=dict)
+
+    def topic(self, base: str) -> str:
+        """The full name of a topic."""
+        return self.topics[base]
+
+    def now_ms(self) -> int:
+        """The worker's clock (the runtime's, so tests can control it)."""
+        return int(self.runtime.clock())
+
+    def outbox(self) -> Outbox:
+        """A fresh outbox on the app's producer (flush waits for every acknowledgement)."""
+
+        async def send(topic: str, key: bytes, value: bytes) -> Any:
+            return await self.app.producer.send(topic, key, value, None, None, None)
+
+        return Outbox(send, self.topic(ROWS.base), self.topic(WALL_UPDATES.base),
+                      self.topic(DEAD_LETTER.base))
+
+
+def wall_ms() -> int:
+    """Real time in epoch ms (latency figures are real time even under a test clock)."""
+    return int(time.time() * 1000)
+
+
+def install(app: faust.App, runtime: Any, worker_id: str = "worker") -> Ext:
+    """Add the Streams II agents to ``app``; return the shared context (for tests)."""
+    from streams import agents_health, agents_metrics, agents_sensors
+    from streams.rows2 import register_tables
+
+    register_tables()
+    settings = runtime.settings
+    topics = {spec.base: spec.name(settings) for spec in
+              (CASE_EVENTS, SENSOR_READINGS, DEPARTMENT_RECORDS, DEAD_LETTER, WALL_UPDATES,
+               ALERT_OPS, ROWS)}
+    ext = Ext(app, runtime, worker_id, topics, JobHealth(worker_id))
+    agents_sensors.install(ext)
+    agents_metrics.install(ext)
+    agents_health.install(ext)
+    return ext
