@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "gridwall.commands.bench",
     "gridwall.commands.hub",
     "gridwall.commands.simulate",
+    "gridwall.commands.import_cmd",
     "gridwall.commands.gateway",
 )
 
