@@ -62,8 +62,9 @@ class TokenBook:
         """The principal holding ``token``, or None (missing or unknown token)."""
         if not token:
             return None
+        presented = token.encode()  # bytes: compare_digest refuses non-ASCII str
         for known, principal in self._by_token.items():
-            if secrets.compare_digest(known, token):
+            if secrets.compare_digest(known.encode(), presented):
                 return principal
         return None
 

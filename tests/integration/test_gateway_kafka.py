@@ -1,0 +1,119 @@
+"""What the gateway accepted is in Kafka keyed by grid on the right partition; what it refused
+is in the dead-letter topic with the reason."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord, SensorBatch
+from gridwall.settings import Settings
+from infra.topics import CASE_EVENTS, DEAD_LETTER, DEPARTMENT_RECORDS, SENSOR_READINGS
+from tests.integration.test_gateway_support import (
+    ServedApp,
+    expected_partition,
+    read_topic,
+    serve_gateway,
+)
+from tests.unit.test_gateway_support import (
+    FEED,
+    bearer,
+    department_record,
+    inside,
+    reading,
+    report,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def gateway(infra: Settings) -> Iterator[ServedApp]:
+    with serve_gateway(infra) as served:
+        yield served
+
+
+def post(gateway: ServedApp, path: str, body: Any) -> httpx.Response:
+    return httpx.post(f"{gateway.url}{path}", json=body, headers=bearer(FEED), timeout=30)
+
+
+def test_case_events_land_keyed_by_grid_on_the_right_partition(infra: Settings,
+                                                               gateway: ServedApp) -> None:
+    run = uuid.uuid4().hex[:8]
+    events = [report(f"{run}-{i}", index=i * 7) for i in range(6)]
+    assert post(gateway, "/v1/cases/events", events[0]).status_code == 202
+    assert post(gateway, "/v1/cases/events", events[1:]).status_code == 202
+    assert post(gateway, "/v1/cases/events", events[0]).json()["duplicate"] is True
+
+    wanted = {e["event_id"] for e in events}
+    found = read_topic(infra, CASE_EVENTS, lambda rs: wanted <= {_event_id(r) for r in rs})
+    mine = [r for r in found if _event_id(r) in wanted]
+    assert len(mine) == len(events)  # each once: the duplicate was not produced again
+    for record in mine:
+        event = msgspec.json.decode(record.value, type=CaseEvent)
+        grid = inside(int(event.event_id.rsplit("-", 1)[1]) * 7)[2]
+        assert event.grid_id == grid and record.key == grid.encode()
+        assert record.partition == expected_partition(grid, infra.topic_partitions)
+
+
+def test_readings_land_as_one_batch_per_grid(infra: Settings, gateway: ServedApp) -> None:
+    request_id = f"rq-{uuid.uuid4().hex[:8]}"
+    readings = [reading(i) for i in range(60)]
+    response = post(gateway, "/v1/sensors/readings",
+                    {"request_id": request_id, "readings": readings})
+    assert response.status_code == 202
+    messages = response.json()["messages"]
+    found = read_topic(infra, SENSOR_READINGS, lambda rs: len(_batches(rs, request_id)) >= messages)
+    batches = _batches(found, request_id)
+    assert len(batches) == messages
+    assert sum(len(b.readings) for _, b in batches) == 60
+    for record, batch in batches:
+        assert record.key == batch.grid_id.encode()
+        assert record.partition == expected_partition(batch.grid_id, infra.topic_partitions)
+
+
+def test_department_records_land_with_department_and_grid(infra: Settings,
+                                                          gateway: ServedApp) -> None:
+    record_id = f"fire-{uuid.uuid4().hex[:8]}"
+    response = post(gateway, "/v1/departments/fire/records", department_record(record_id, 11))
+    assert response.status_code == 202
+    found = read_topic(infra, DEPARTMENT_RECORDS,
+                       lambda rs: any(record_id.encode() in r.value for r in rs))
+    [record] = [r for r in found if record_id.encode() in r.value]
+    value = msgspec.json.decode(record.value, type=DepartmentRecord)
+    assert value.department == "fire" and value.grid_id == inside(11)[2]
+    assert record.key == value.grid_id.encode()
+
+
+def test_refused_inputs_are_in_the_dead_letter_topic_with_the_reason(
+        infra: Settings, gateway: ServedApp) -> None:
+    marker = uuid.uuid4().hex
+    bad = [("/v1/cases/events", report(f"{marker}-a", category="potholes"), "invalid"),
+           ("/v1/cases/events", report(f"{marker}-b", lon=1.0, lat=1.0), "outside_street"),
+           ("/v1/sensors/readings", [reading(0, sensor_id=f"{marker}x")], "invalid"),
+           ("/v1/departments/police/records",
+            department_record(f"{marker}-d", grid_id="NOPE"), "unknown_grid")]
+    for path, body, _ in bad:
+        assert post(gateway, path, body).status_code == 422
+    found = read_topic(infra, DEAD_LETTER,
+                       lambda rs: len([r for r in rs if marker.encode() in r.value]) >= 4)
+    letters = [msgspec.json.decode(r.value, type=DeadLetter) for r in found
+               if marker.encode() in r.value]
+    assert sorted(letter.reason.split(":")[0] for letter in letters) == sorted(
+        code for _, _, code in bad)
+    assert {letter.source for letter in letters} == {"cases", "sensors", "departments.police"}
+    assert all(letter.stage == "gateway" and marker in letter.raw for letter in letters)
+
+
+def _event_id(record: Any) -> str:
+    return str(msgspec.json.decode(record.value).get("event_id", ""))
+
+
+def _batches(records: list[Any], request_id: str) -> list[tuple[Any, SensorBatch]]:
+    decoded = [(r, msgspec.json.decode(r.value, type=SensorBatch)) for r in records]
+    return [(r, b) for r, b in decoded if b.batch_id.startswith(f"{request_id}:")]
