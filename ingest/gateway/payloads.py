@@ -52,6 +52,11 @@ def as_rejected(error: WireError) -> Rejected:
     return invalid(error.field, error.reason)
 
 
+def not_utf8() -> Rejected:
+    """The 422 refusal for a body whose strings are not valid UTF-8."""
+    return invalid(None, "malformed JSON: strings must be valid UTF-8")
+
+
 def first_byte(raw: bytes) -> bytes:
     """The first byte that is not JSON whitespace (``b""`` for a blank body)."""
     start = _LEADING_SPACE.match(raw)
@@ -72,6 +77,8 @@ def decode_items(raw: bytes, schema: type[T], root: str) -> Items[T]:
             return Items([decode(raw, schema)], root, single=True)
     except WireError as exc:
         raise as_rejected(exc) from None
+    except UnicodeDecodeError:
+        raise not_utf8() from None
     raise invalid(None, "expected a JSON object or an array of objects")
 
 
@@ -86,3 +93,5 @@ def decode_readings(raw: bytes) -> SensorReadingsRequest:
         return decode(raw, SensorReadingsRequest)
     except WireError as exc:
         raise as_rejected(exc) from None
+    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside strings
+        raise not_utf8() from None

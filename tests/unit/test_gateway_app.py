@@ -132,6 +132,14 @@ async def test_auth_refusals_are_dead_lettered(gw: Gateway, token: str | None, s
     assert len(gw.dead_letters()) == 1
 
 
+async def test_a_non_ascii_api_key_is_just_unknown(gw: Gateway) -> None:
+    lon, lat, _ = inside(0)
+    response = await gw.client.post("/open311/v2/requests.json", data={
+        "api_key": "令牌令牌令牌令牌", "service_code": "noise", "lat": str(lat), "long": str(lon)})
+    assert response.status_code == 401 and response.json()[0]["field"] == "authorization"
+    assert [d.source for d in gw.dead_letters()] == ["open311"]
+
+
 async def test_kafka_down_answers_503_and_the_retry_is_produced(gw: Gateway) -> None:
     gw.writer.fail = True
     down = await gw.post(EVENTS, report("k1"))

@@ -38,6 +38,7 @@ def test_one_object_or_an_array() -> None:
     (b"{not json", None, "malformed"),
     (b"42", None, "object or an array"),
     (b"", None, "object or an array"),
+    (b'{"event_id": "\xff"}', None, "UTF-8"),
     (raw(report("e1", action="evaluate")), "rating", "required"),
 ])
 def test_bad_bodies_name_the_field(body: bytes, field: str | None, words: str) -> None:
