@@ -32,6 +32,9 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service("worker", ("worker",)),
     Service("gateway", ("gateway",)),
+    # Real-time speed: the waits it draws and the worker's SLA timers agree, so the breaches
+    # it plans are the ones the wall shows.
+    Service("simulator", ("simulate", "--rate", "20")),
     Service("hub", ("hub",)),
 )
 

@@ -111,7 +111,9 @@ class HttpSink:
         duplicates = 0
         try:
             answer = response.json()
-            if isinstance(answer, dict) and isinstance(answer.get("duplicates"), int):
+            if isinstance(answer, dict) and answer.get("duplicate") is True:
+                duplicates = count  # the whole request was seen before
+            elif isinstance(answer, dict) and isinstance(answer.get("duplicates"), int):
                 duplicates = min(count, answer["duplicates"])
         except ValueError:
             pass
