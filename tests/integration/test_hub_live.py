@@ -216,9 +216,10 @@ async def test_commands_land_in_kafka_stamped_and_bad_ones_get_errors(
             assert command.alert_id == alert_id and command.args["assignee"] == "网格员张"
             assert command.grid_id == "G05" and record.key == b"G05"  # from the hub's state
 
-            bad = await officer.command("silence", alert_id=alert_id, args={"until_ms": 1})
+            bad = await officer.command("silence", alert_id=alert_id,
+                                        args={"duration_s": 0, "comment": "维修"})
             assert isinstance(bad, ErrorMsg)
-            assert (bad.code, bad.field) == ("bad_request", "args.until_ms")
+            assert (bad.code, bad.field) == ("bad_request", "args.duration_s")
             await officer.send({"type": "command", "kind": "explode", "ref": "x1"})
             err = await officer.recv()
             assert isinstance(err, ErrorMsg) and (err.ref, err.field) == ("x1", "kind")

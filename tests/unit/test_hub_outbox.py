@@ -142,3 +142,34 @@ def test_detached_client_counters_are_kept_in_the_totals() -> None:
     figures = fanout.stats.figures(fanout.clients, fanout.store.counts(), 0, "running")
     assert figures["overflows"] == 2 and figures["clients"] == 1
     assert figures["keys"]["grid_metrics"] == 2
+
+
+class FakeSocket:
+    """A DirectWriter whose buffer is either free or full."""
+
+    def __init__(self) -> None:
+        self.free = True
+        self.frames: list[bytes] = []
+
+    def can_write(self) -> bool:
+        return self.free
+
+    def write(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+
+def test_pump_writes_directly_only_when_the_socket_has_room_and_no_frames_are_held() -> None:
+    fanout, fast, _ = setup(limit=8)
+    sock = FakeSocket()
+    fast.direct = sock
+    fanout.publish([upd("G1", 1), upd("G2", 2)])  # publish pumps: snapshots, then the deltas
+    assert [type(decode_hub(f)) for f in sock.frames] == [SnapshotMsg, SnapshotMsg]
+    assert fast.take() == []
+    sock.free = False
+    fanout.publish([upd("G3", 3)])
+    assert len(sock.frames) == 2 and fast.pending_items() == 1  # left for the writer task
+    sock.free, fast.sending = True, True
+    assert not fast.pump()  # the writer task holds frames: writing now would reorder
+    fast.sending = False
+    assert fast.pump()
+    assert delta_keys([decode_hub(sock.frames[-1])]) == ["G3"]

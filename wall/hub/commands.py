@@ -6,22 +6,25 @@ a fresh ``command_id`` and the time; :func:`build_tune` does the same for a
 :class:`~domain.schemas.ConfigChange` (``tune`` permission). Both raise :class:`Rejected`
 with a code, the offending field and the reason; nothing else escapes. No I/O here.
 
-Rules per kind (``args`` unknown fields are refused):
+Rules per kind follow what the stream worker applies (:mod:`domain.alerts`,
+:mod:`streams.commands`); ``args`` unknown fields are refused:
 
-======== ======================= =====================================================
-kind     target                  args
-======== ======================= =====================================================
-ack      alert_id                note?
-unack    alert_id                note?
-assign   alert_id                assignee, note?
-comment  alert_id or case_id     text
-silence  alert_id                until_ms or duration_s (exactly one), reason?
-shelve   alert_id                until_ms or duration_s (exactly one), reason
-escalate alert_id or case_id     reason?, to_tier? (2..4)
-======== ======================= =====================================================
+========================================= ==================== ===============================
+kind                                      target               args
+========================================= ==================== ===============================
+ack, unack, unsilence, shelve, unshelve,  alert_id             comment?
+resolve
+assign                                    alert_id             assignee, comment?
+comment                                   alert_id             comment
+silence                                   alert_id             duration_s (1 s..7 days), comment
+escalate                                  alert_id or case_id  comment?
+========================================= ==================== ===============================
 
-An expiry must lie in the future and at most :data:`MAX_EXPIRY_MS` ahead; the record
-always carries the absolute ``until_ms`` (``duration_s`` is converted).
+A case command needs the case's grid: from ``grid_id``, else from the hub's state of the
+case; without either it is refused (the worker could not route it). An ack from the hub
+means the command is recorded in Kafka; whether the worker applied it shows in the alert's
+next update on the ``alerts`` channel (the worker may still refuse, e.g. a silence longer
+than its live ``alerts.max_silence_s``).
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from domain.schemas import Command, ConfigChange, EpochMs, Text
+from domain.alerts import grid_of_alert_id
+from domain.schemas import Command, ConfigChange, Text
 from domain.wire import WireError, decode
 from gridwall.auth import Principal
 from wall.hub.protocol import CommandMsg, ErrorCode, TuneMsg
 
-MAX_EXPIRY_MS = 7 * 24 * 3600 * 1000
+MAX_SILENCE_S = 7 * 24 * 3600  # a sanity bound; the worker applies its live policy
 NonEmptyShort = Annotated[str, Meta(min_length=1, max_length=128)]
 NonEmptyText = Annotated[str, Meta(min_length=1, max_length=2000)]
 
@@ -57,60 +61,33 @@ class _Args(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
-class NoteArgs(_Args):
-    note: Text = ""
+class CommentArgs(_Args):
+    comment: Text = ""
 
 
 class AssignArgs(_Args):
     assignee: NonEmptyShort
-    note: Text = ""
+    comment: Text = ""
 
 
-class CommentArgs(_Args):
-    text: NonEmptyText
+class RequiredCommentArgs(_Args):
+    comment: NonEmptyText
 
 
-Seconds = Annotated[int, Meta(ge=1, le=MAX_EXPIRY_MS // 1000)]
-
-
-def _one_expiry(until_ms: int | None, duration_s: int | None) -> None:
-    if (until_ms is None) == (duration_s is None):
-        raise ValueError("give exactly one of `until_ms` or `duration_s`")
-
-
-class ExpiryArgs(_Args):
-    until_ms: EpochMs | None = None
-    duration_s: Seconds | None = None
-    reason: Text = ""
-
-    def __post_init__(self) -> None:
-        _one_expiry(self.until_ms, self.duration_s)
-
-
-class ShelveArgs(_Args):
-    reason: NonEmptyText
-    until_ms: EpochMs | None = None
-    duration_s: Seconds | None = None
-
-    def __post_init__(self) -> None:
-        _one_expiry(self.until_ms, self.duration_s)
-
-
-class EscalateArgs(_Args):
-    reason: Text = ""
-    to_tier: Annotated[int, Meta(ge=2, le=4)] | None = None
+class SilenceArgs(_Args):
+    duration_s: Annotated[int, Meta(ge=1, le=MAX_SILENCE_S)]
+    comment: NonEmptyText
 
 
 ARGS: dict[str, type[_Args]] = {
-    "ack": NoteArgs, "unack": NoteArgs, "assign": AssignArgs, "comment": CommentArgs,
-    "silence": ExpiryArgs, "shelve": ShelveArgs, "escalate": EscalateArgs,
+    "ack": CommentArgs, "unack": CommentArgs, "unsilence": CommentArgs,
+    "shelve": CommentArgs, "unshelve": CommentArgs, "resolve": CommentArgs,
+    "escalate": CommentArgs, "assign": AssignArgs, "comment": RequiredCommentArgs,
+    "silence": SilenceArgs,
 }
 # The target fields a kind accepts; one of them is required.
-TARGETS: dict[str, tuple[str, ...]] = {
-    "ack": ("alert_id",), "unack": ("alert_id",), "assign": ("alert_id",),
-    "silence": ("alert_id",), "shelve": ("alert_id",),
-    "comment": ("alert_id", "case_id"), "escalate": ("alert_id", "case_id"),
-}
+TARGETS: dict[str, tuple[str, ...]] = {kind: ("alert_id",) for kind in ARGS}
+TARGETS["escalate"] = ("alert_id", "case_id")
 
 # (channel, key) -> grid id, from the hub's state; None when unknown.
 GridLookup = Callable[[str, str], str | None]
@@ -131,32 +108,31 @@ def _check_target(msg: CommandMsg) -> None:
         raise Rejected("bad_request", "case_id", f"not allowed for '{msg.kind}'")
 
 
-def _args(msg: CommandMsg, now_ms: int) -> dict[str, object]:
+def _args(msg: CommandMsg) -> dict[str, object]:
     try:
         args = decode(msg.args, ARGS[msg.kind], root="args")
     except WireError as exc:
         raise Rejected("bad_request", exc.field or "args", exc.reason) from None
     out: dict[str, object] = msgspec.to_builtins(args)
-    if isinstance(args, ExpiryArgs | ShelveArgs):
-        if args.until_ms is not None:
-            until, field = args.until_ms, "args.until_ms"
-        else:
-            until, field = now_ms + (args.duration_s or 0) * 1000, "args.duration_s"
-        if until <= now_ms:
-            raise Rejected("bad_request", field, "expiry must be in the future")
-        if until > now_ms + MAX_EXPIRY_MS:
-            raise Rejected("bad_request", field, "expiry must be within 7 days")
-        out.pop("duration_s", None)
-        out["until_ms"] = until
     return out
 
 
 def _grid_of(msg: CommandMsg, lookup: GridLookup) -> str | None:
     if msg.grid_id:
         return msg.grid_id
-    if msg.alert_id and (grid := lookup("alerts", msg.alert_id)):
-        return grid
-    return lookup("cases", msg.case_id) if msg.case_id else None
+    if msg.alert_id:
+        known = lookup("alerts", msg.alert_id)
+        if known:
+            return known
+        # the worker's alert ids are "<grid>.<digest>.<opened ms>" (domain.alerts)
+        return grid_of_alert_id(msg.alert_id) if msg.alert_id.count(".") >= 2 else None
+    if msg.case_id:
+        known = lookup("cases", msg.case_id)
+        if not known:
+            raise Rejected("bad_request", "grid_id",
+                           "required for a case command (the hub has not seen this case)")
+        return known
+    return None
 
 
 def build_command(msg: CommandMsg, who: Principal, now_ms: int,
@@ -164,13 +140,14 @@ def build_command(msg: CommandMsg, who: Principal, now_ms: int,
     """Validate ``msg`` for ``who`` and stamp it; raise :class:`Rejected` on any problem.
 
     ``grid_id`` is taken from the message, else from the hub's state of the alert or case
-    (``lookup``), else left empty: a command is never refused for an entity the hub has not
-    seen, since its state is bounded.
+    (``lookup``), else from the alert id's grid prefix. An alert command is never refused
+    for an alert the hub has not seen (its state is bounded); a case command without a known
+    grid is (see the module docstring).
     """
     if not who.may("act"):
         raise Rejected("forbidden", None, f"role '{who.role}' may not send commands")
     _check_target(msg)
-    args = _args(msg, now_ms)
+    args = _args(msg)
     return Command(command_id=new_command_id(), kind=msg.kind, actor=who.name, role=who.role,
                    ts=now_ms, alert_id=msg.alert_id, case_id=msg.case_id,
                    grid_id=_grid_of(msg, lookup), args=args)

@@ -29,13 +29,15 @@ class HubConfig:
     close_timeout_s: float = 5.0
     auth_timeout_s: float = 10.0
     max_message_bytes: int = 65_536  # largest client frame; larger closes with 1009
+    write_limit: int = 65_536  # socket write buffer high-water mark per client (bytes)
     compression: bool = False  # per-message deflate costs CPU per client per frame
 
     def __post_init__(self) -> None:
         if self.poll_max_records >= self.client_queue:
             raise ValueError("poll_max_records must be smaller than client_queue")
         for name in ("client_queue", "reply_limit", "frame_items", "snapshot_frame_items",
-                     "max_keys_per_channel", "poll_max_records", "max_message_bytes"):
+                     "max_keys_per_channel", "poll_max_records", "max_message_bytes",
+                     "write_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
         if self.replay_per_partition < 0:

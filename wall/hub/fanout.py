@@ -49,11 +49,18 @@ class Fanout:
         for channel in channels:
             self._by_channel.get(channel, set()).discard(outbox)
 
-    def publish(self, updates: Iterable[WallUpdate]) -> None:
-        """Apply each update to the state and offer the fresh ones to their subscribers."""
+    def publish(self, updates: Iterable[WallUpdate], merge: bool = False) -> None:
+        """Apply each update to the state, offer the fresh ones to their subscribers, then
+        pump every client offered something (one frame per client per batch when it keeps
+        up; see :meth:`Outbox.pump`). ``merge``: see :meth:`SnapshotStore.apply`."""
+        touched: set[Outbox] = set()
         for update in updates:
-            item = self.store.apply(update)
+            item = self.store.apply(update, merge)
             if item is None:
                 continue
-            for outbox in self._by_channel.get(update.channel, ()):
+            subscribers = self._by_channel.get(update.channel, ())
+            for outbox in subscribers:
                 outbox.offer(update.channel, item)
+            touched.update(subscribers)
+        for outbox in touched:
+            outbox.pump()

@@ -10,7 +10,9 @@ consumer group, no commits: every hub reads everything and keeps no offsets).
   hub's snapshots (the Panel wall hydrates from ClickHouse anyway).
 - **Live** (:meth:`WallFeed.run`): batches of at most ``max_records`` records go to the
   sink in partition order; per key, order is topic order (a key lives in one partition).
-- Alerts become ``WallUpdate(channel="alerts", key=alert_id, ts=updated_ms, data=alert)``.
+- Alerts become ``WallUpdate(channel="alerts", key=alert_id, ts=updated_ms, data=alert)``
+  and are handed to the sink with ``merge=True`` (see :mod:`wall.hub.state`): the worker
+  also publishes each alert change, with more fields, on the wall updates topic.
 - A record that does not decode, or names an unknown channel, is counted in
   ``records_rejected``, logged (at most once per :data:`LOG_EVERY_S` seconds) and skipped;
   it never stops the feed.
@@ -22,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -37,7 +39,14 @@ from wall.hub.stats import HubStats
 log = logging.getLogger("gridwall.hub.feed")
 LOG_EVERY_S = 10.0
 TOPIC_WAIT_S = 10.0
-Sink = Callable[[list[WallUpdate]], None]
+
+
+class Sink(Protocol):
+    """Where decoded updates go (:meth:`wall.hub.fanout.Fanout.publish`)."""
+
+    def __call__(self, updates: list[WallUpdate], merge: bool = False) -> None:
+        """Apply ``updates`` in order."""
+
 
 _updates = msgspec.json.Decoder(WallUpdate)
 _alerts = msgspec.json.Decoder(Alert)
@@ -186,16 +195,20 @@ class WallFeed:
 
     def _handle(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         updates: list[WallUpdate] = []
+        alerts: list[WallUpdate] = []
         for tp, records in batch.items():
             is_alert = tp.topic == self._alerts_topic
+            into = alerts if is_alert else updates
             for record in records:
                 try:
-                    updates.append(decode_record(is_alert, record.value))
+                    into.append(decode_record(is_alert, record.value))
                 except WireError as exc:
                     self._reject(tp, record.offset, exc)
             self.stats.records_in += len(records)
         if updates:
             self.sink(updates)
+        if alerts:
+            self.sink(alerts, merge=True)
 
     def _reject(self, tp: TopicPartition, offset: int, exc: WireError) -> None:
         self.stats.records_rejected += 1

@@ -14,6 +14,11 @@ client: a slow client cannot slow the hub or the other clients. Guarantees:
   receives an item older than a snapshot sent before it.
 - Replies (acks, errors, health) are never dropped; more than ``reply_limit`` unread
   replies raise :class:`RepliesOverflow` (the session closes the connection).
+- Two ways out, one order: the session's writer task (``wait``/``take``, then awaited sends
+  that respect the socket's backpressure) and :meth:`Outbox.pump`, which hands what waits
+  to a :class:`DirectWriter` synchronously when the socket can take it at once. ``pump``
+  does nothing while the writer task holds taken frames (:attr:`Outbox.sending`), so frames
+  always leave in ``take`` order.
 """
 
 from __future__ import annotations
@@ -21,13 +26,25 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Literal, Protocol
 
 from wall.hub.protocol import deltas_frame
 
 Reason = Literal["subscribe", "resync"]
 # (channel, reason) -> snapshot frames of the channel as of now.
 SnapshotSource = Callable[[str, str], list[bytes]]
+
+
+class DirectWriter(Protocol):
+    """Writes frames to a socket without waiting, when its buffer has room."""
+
+    def can_write(self) -> bool:
+        """True if a write now would not exceed the socket's write buffer high-water mark."""
+        ...
+
+    def write(self, frame: bytes) -> None:
+        """Write one frame now (never blocks, never raises for a closed socket)."""
+        ...
 
 
 class RepliesOverflow(RuntimeError):
@@ -51,6 +68,8 @@ class Outbox:
         self._replies: deque[bytes] = deque()
         self._ready = asyncio.Event()
         self.closed = False
+        self.sending = False  # the writer task holds taken frames it has not sent yet
+        self.direct: DirectWriter | None = None
         self.overflows = 0
         self.dropped_items = 0
         self.frames_taken = 0
@@ -114,6 +133,19 @@ class Outbox:
         if not self.closed:
             self._ready.clear()
         return frames
+
+    def pump(self) -> bool:
+        """Write what waits through :attr:`direct` now if it can; True if it did.
+
+        Otherwise the writer task (woken by the same event) sends it with backpressure.
+        """
+        direct = self.direct
+        if (direct is None or self.sending or not self._ready.is_set() or self.closed
+                or not direct.can_write()):
+            return False
+        for frame in self.take():
+            direct.write(frame)
+        return True
 
     async def wait(self) -> None:
         """Return when there is something to take or the outbox was closed."""

@@ -24,7 +24,9 @@ from domain.wire import WireError, decode, encode
 Channel = Literal["grid_metrics", "cases", "alerts", "ranking", "job_health", "registers",
                   "events"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
-CommandKind = Literal["ack", "unack", "assign", "comment", "silence", "escalate", "shelve"]
+# The same kinds as domain.alerts.COMMAND_KINDS (a unit test keeps them equal).
+CommandKind = Literal["ack", "unack", "assign", "comment", "silence", "unsilence", "shelve",
+                      "unshelve", "escalate", "resolve"]
 COMMAND_KINDS: tuple[str, ...] = get_args(CommandKind)
 Ref = Annotated[str, Meta(max_length=64)]
 ConfigKey = Annotated[str, Meta(min_length=1, max_length=128,

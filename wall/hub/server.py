@@ -66,7 +66,7 @@ class Hub:
                 self.settings.hub_port if cfg.port is None else cfg.port,
                 process_request=self._http, ping_interval=cfg.ping_interval_s,
                 ping_timeout=cfg.ping_timeout_s, close_timeout=cfg.close_timeout_s,
-                max_size=cfg.max_message_bytes,
+                max_size=cfg.max_message_bytes, write_limit=cfg.write_limit,
                 compression="deflate" if cfg.compression else None)
         except BaseException:
             await self.feed.stop()

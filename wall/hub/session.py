@@ -8,7 +8,9 @@ a first message that is not ``auth``, or an unknown token close with 4001; a rol
 
 After that the connection survives any bad input: each invalid request gets an ``error``
 reply naming the field. Only a client that stops reading its replies is closed (1008).
-The writer task is the only one sending on the socket, so frames leave in outbox order.
+Frames leave in outbox order: a direct synchronous write while the socket keeps up
+(:class:`SocketWriter`, used by :meth:`~wall.hub.outbox.Outbox.pump`), else the writer task,
+which awaits the socket's backpressure; the outbox never lets both hold frames at once.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import logging
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from domain.wire import WireError
 from gridwall.auth import PERMISSIONS, Principal, TokenBook
@@ -122,6 +125,7 @@ async def serve_client(ws: ServerConnection, hub: HubServices) -> None:
     cfg = hub.config
     outbox = Outbox(hub.fanout.store.snapshot_frames, limit=cfg.client_queue,
                     reply_limit=cfg.reply_limit, frame_items=cfg.frame_items)
+    outbox.direct = SocketWriter(ws, cfg.write_limit)
     hub.fanout.attach(outbox)
     outbox.reply(frame(WelcomeMsg(actor=who.name, role=who.role,
                                   permissions=sorted(PERMISSIONS[who.role]),
@@ -140,12 +144,33 @@ async def serve_client(ws: ServerConnection, hub: HubServices) -> None:
         await asyncio.gather(writer, return_exceptions=True)
 
 
+class SocketWriter:
+    """The outbox's direct path: a synchronous write while the socket buffer has room."""
+
+    def __init__(self, ws: ServerConnection, high_water: int) -> None:
+        self.ws = ws
+        self.high_water = high_water
+
+    def can_write(self) -> bool:
+        """True while the connection is open and its write buffer is below the mark."""
+        return (self.ws.state is State.OPEN
+                and self.ws.transport.get_write_buffer_size() < self.high_water)
+
+    def write(self, data: bytes) -> None:
+        """Write one text frame now (``broadcast`` skips a connection that is closing)."""
+        broadcast((self.ws,), data, text=True)
+
+
 async def _write(ws: ServerConnection, outbox: Outbox) -> None:
+    """The backpressured path: what :meth:`Outbox.pump` could not write at once."""
     try:
         while not outbox.closed:
             await outbox.wait()
-            for data in outbox.take():
+            frames = outbox.take()
+            outbox.sending = True
+            for data in frames:
                 await ws.send(data, text=True)
+            outbox.sending = False
     except ConnectionClosed:
         pass
     except Exception:
@@ -160,8 +185,9 @@ async def _read(ws: ServerConnection, who: Principal, outbox: Outbox,
             msg = decode_client(raw)
         except WireError as exc:
             outbox.reply(error_frame(ref_of(raw), "bad_request", exc.field, exc.reason))
-            continue
-        outbox.reply(await _answer(msg, who, outbox, hub))
+        else:
+            outbox.reply(await _answer(msg, who, outbox, hub))
+        outbox.pump()
 
 
 async def _answer(msg: ClientMessage, who: Principal, outbox: Outbox,
