@@ -194,6 +194,7 @@ async def test_a_bad_record_is_skipped_and_counted(infra: Settings, writer: Kafk
             assert response.headers["Content-Type"] == "application/json"
             figures = json.loads(response.read())
         assert figures["clients"] == 1 and figures["consumer_lag"] is not None
+        assert figures["feed"] == "running" and figures["kafka_fetch_age_s"] < 15
 
 
 # --- commands ---------------------------------------------------------------------------

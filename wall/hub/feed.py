@@ -181,6 +181,18 @@ class WallFeed:
                 total += max(0, high - await self._consumer.position(tp))
         return total
 
+    def fetch_age_s(self) -> float | None:
+        """Seconds since the broker last answered a fetch (None before the first answer).
+
+        While connected it stays below a second even when no records come (empty fetches
+        answer every ``fetch_max_wait_ms``); a growing age means the broker is unreachable.
+        """
+        if self._consumer is None:
+            return None
+        stamps = [self._consumer.last_poll_timestamp(tp) for tp in self._partitions]
+        known = [stamp for stamp in stamps if stamp is not None]
+        return round(time.time() - max(known) / 1000, 3) if known else None
+
     async def stop(self) -> None:
         """Close the consumer (idempotent)."""
         consumer, self._consumer = self._consumer, None

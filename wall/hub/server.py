@@ -7,7 +7,8 @@ afterwards always get a snapshot at least as new as the topics were at start.
 the producer. :meth:`~Hub.wait` returns when the feed task ends (a failure: the process
 should exit rather than serve a frozen wall).
 
-``GET /healthz`` answers the hub's figures as JSON (200 while the feed runs, else 503);
+``GET /healthz`` answers the hub's figures as JSON (200 while the feed runs and the broker
+answers, else 503);
 any other plain HTTP request gets websockets' usual 426 Upgrade Required.
 """
 
@@ -33,6 +34,7 @@ from wall.hub.state import SnapshotStore
 from wall.hub.stats import HubStats
 
 log = logging.getLogger("gridwall.hub")
+STALLED_AFTER_S = 15.0
 
 
 class Hub:
@@ -115,12 +117,21 @@ class Hub:
         await self.stop()
 
     async def figures(self) -> dict[str, Any]:
-        """The hub's own figures (clients, records in, messages out, drops, lag, ...)."""
+        """The hub's own figures (clients, records in, messages out, drops, lag, ...).
+
+        ``feed`` is ``failed`` when the feed task ended and ``stalled`` when the broker has
+        not answered a fetch for :data:`STALLED_AFTER_S` seconds.
+        """
         state = self.feed.state
+        age = self.feed.fetch_age_s()
         if state == "running" and self._feed_task is not None and self._feed_task.done():
             state = "failed"
-        return self.stats.figures(self.fanout.clients, self.store.counts(),
-                                  await self.feed.lag(), state)
+        elif state == "running" and age is not None and age > STALLED_AFTER_S:
+            state = "stalled"
+        figures = self.stats.figures(self.fanout.clients, self.store.counts(),
+                                     await self.feed.lag(), state)
+        figures["kafka_fetch_age_s"] = age
+        return figures
 
     async def _handle(self, ws: ServerConnection) -> None:
         await serve_client(ws, self)
