@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "gridwall.commands.simulate",
     "gridwall.commands.import_cmd",
     "gridwall.commands.gateway",
+    "gridwall.commands.wall",
 )
 
 

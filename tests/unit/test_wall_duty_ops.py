@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from tests.unit.wall_support import MIN, NOW, alert, case, store_of, upd
 from wall.app.history import CaseHistory, Transition, timeline
-from wall.app.opsview import agent_rates, check_change, diff, partition_lags, workers
+from wall.app.opsview import (
+    agent_rates,
+    check_change,
+    diff,
+    partition_lags,
+    startup_config,
+    workers,
+)
 from wall.app.queue import age_text, alert_queue
 
 
@@ -53,16 +60,17 @@ def test_timeline_marks_reached_steps_with_times_and_actors() -> None:
 
 
 def test_job_health_tables() -> None:
-    store = store_of(upd("job_health", "w1", ts=NOW - 2000,
-                         events_per_s={"cases": 100.0, "sensors": 2400.5},
-                         lag={"0": 5, "1": 250}, latency_ms={"p50": 12.0, "p99": 80.0},
-                         sink_batch_rows=5000, insert_rows_per_s=42000.0,
-                         recovery={"progress": 0.5}))
+    store = store_of(upd("job_health", "w1", ts=NOW - 2000, worker_id="w1", agents={
+        "cases": {"events_per_s": 100.0, "latency_p50_ms": 3.0, "latency_p99_ms": 20.0},
+        "sensors": {"events_per_s": 2400.5, "latency_p50_ms": 12.0, "latency_p99_ms": 80.0}},
+        lag={"gridwall.cases.events": {"0": 5, "1": 250}}, lag_total=255,
+        sink={"rows_per_s": 42000.0, "batch_mean": 5000.0}, recovery={"cases": 0.5}))
     (w,) = workers(store, NOW)
     assert (w.events_per_s, w.total_lag, w.latency_p99_ms, w.recovery, w.age_s) == (
         2500.5, 255, 80.0, 0.5, 2.0)
-    assert partition_lags(store)[0] == ("w1", "1", 250)
-    assert agent_rates(store) == [("w1", "cases", 100.0), ("w1", "sensors", 2400.5)]
+    assert (w.sink_batch_rows, w.insert_rows_per_s) == (5000.0, 42000.0)
+    assert partition_lags(store)[0] == ("w1", "gridwall.cases.events/1", 250)
+    assert agent_rates(store) == [("w1", "cases", 100.0, 20.0), ("w1", "sensors", 2400.5, 80.0)]
 
 
 def test_check_change_uses_the_workers_validators() -> None:
@@ -74,8 +82,18 @@ def test_check_change_uses_the_workers_validators() -> None:
     assert check_change("sink", {"batch_size": 0}) is not None
     assert check_change("sink", {"batch_size": 1000}) is None
     assert check_change("alerts", {"ack_timeout_s": 60}) is None
-    assert check_change("thresholds", {"smoke": {"max": 3}}) is None  # the workers decide
+    assert check_change("thresholds", {"smoke": {"max": 3}}) is not None
+    assert check_change("windows", {"minute_s": 60}) is None  # unknown here: workers decide
     assert check_change("sla", [1, 2]) is not None
+
+
+def test_startup_config_validates_with_the_workers_validators() -> None:
+    from gridwall.settings import REPO_ROOT
+
+    config = startup_config(REPO_ROOT / "config")
+    assert {"sla", "alerts", "sink", "thresholds", "scoring"} <= set(config)
+    for key, value in config.items():
+        assert check_change(key, value) is None, key
 
 
 def test_diff_lists_changed_leaves_only() -> None:

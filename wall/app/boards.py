@@ -75,17 +75,30 @@ class Countdown:
     remaining_s: float
 
 
+def _rank_row(entry: Mapping[str, Any], key: str) -> RankRow:
+    rank = integer(entry, "rank")
+    if "rank_change" in entry:
+        trend = integer(entry, "rank_change")
+    else:
+        prev = integer(entry, "prev_rank", rank)
+        trend = prev - rank if prev and rank else 0
+    return RankRow(rank, text(entry, "subject", text(entry, "grid_id", key)),
+                   num(entry, "score"), trend)
+
+
 def ranking(store: WallStore, limit: int = 10) -> list[RankRow]:
-    """Grids from the ``ranking`` channel, best first (by rank, else by score)."""
-    rows = []
-    for key, item in store.channel("ranking").items():
-        data = item.data
-        if text(data, "kind", "grid") != "grid":
-            continue
-        rank = integer(data, "rank")
-        prev = integer(data, "prev_rank", rank)
-        rows.append(RankRow(rank, text(data, "grid_id", key), num(data, "score"),
-                            prev - rank if prev and rank else 0))
+    """Grids best first: the street item's ``ranking`` list, else one item per grid.
+
+    Ranked subjects come by rank; unranked ones (rank missing or null: too few cases) after
+    them by score, then id.
+    """
+    street = store.get("ranking", "street") or {}
+    entries = street.get("ranking")
+    if isinstance(entries, list):
+        rows = [_rank_row(e, "") for e in entries if isinstance(e, Mapping)]
+    else:
+        rows = [_rank_row(item.data, key) for key, item in store.channel("ranking").items()
+                if key != "street" and text(item.data, "kind", "grid") == "grid"]
     rows.sort(key=lambda r: (r.rank if r.rank > 0 else 10**9, -r.score, r.grid_id))
     return rows[:limit]
 

@@ -43,7 +43,7 @@ def view_state(street: Street) -> dict[str, float]:
     """A camera that frames the whole street at a 2.5D pitch."""
     min_lon, min_lat, max_lon, max_lat = street.bbox
     return {"longitude": (min_lon + max_lon) / 2, "latitude": (min_lat + max_lat) / 2 - 0.002,
-            "zoom": 14.1, "pitch": PITCH, "bearing": BEARING, "maxZoom": 18, "minZoom": 11}
+            "zoom": 13.75, "pitch": PITCH, "bearing": BEARING, "maxZoom": 18, "minZoom": 11}
 
 
 # Marks, labels and dots are drawn over the extruded grids instead of hidden inside them.

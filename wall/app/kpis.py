@@ -1,8 +1,9 @@
 """KPI tiles, the six-step funnel and the category breakdown, from the wall's state (pure).
 
-Sources, in order of preference: the street-level ``grid_metrics`` item (key ``street``),
-which the stream jobs compute over every case; else figures derived from the ``cases``
-channel the wall holds. "Today" is the local (UTC+8) day containing ``now_ms``.
+Figures are derived from the ``cases`` and ``alerts`` items the wall holds (hydrated from
+ClickHouse, then kept current by the hub), not from the street-level ``grid_metrics`` item:
+each worker computes that one over the grids it owns only, so with several workers it is
+partial. "Today" is the local (UTC+8) day containing ``now_ms``.
 
 Guarantees: every function is total over any store content and never mutates it; counts
 are non-negative; the funnel is non-increasing from step 1 to step 6.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from domain.vocab import OPEN_STEPS
-from wall.app.fields import day_start_ms, integer, num, text
+from wall.app.fields import day_start_ms, integer, text
 from wall.app.store import WallStore
 
 Tone = Literal["ok", "warn", "bad", "neutral"]
@@ -107,11 +108,7 @@ def percent(rate: float | None) -> str:
 
 
 def sensors_online(store: WallStore, sensor_total: int) -> tuple[int, int]:
-    """(online, total): street metrics if present, else total minus dead-sensor alerts."""
-    street = store.get("grid_metrics", "street") or {}
-    if "sensors_online" in street:
-        total = integer(street, "sensors_total", sensor_total)
-        return min(integer(street, "sensors_online"), total), total
+    """(online, total): the street's sensors minus those with an open dead-sensor alert."""
     dead = {text(a, "sensor_id") for a in store.data("alerts")
             if text(a, "kind") in DEAD_SENSOR_KINDS and text(a, "status") != "resolved"}
     dead.discard("")
@@ -134,20 +131,14 @@ def alert_counts(alerts: Iterable[Mapping[str, Any]], now_ms: int) -> tuple[int,
 def kpi_tiles(store: WallStore, counts: CaseCounts, sensor_total: int,
               now_ms: int) -> list[Tile]:
     """The eight KPI tiles, in display order."""
-    street = store.get("grid_metrics", "street") or {}
-
-    def figure(name: str, derived: int) -> int:
-        return integer(street, name, derived) if name in street else derived
-
-    rate = num(street, "on_time_rate") if "on_time_rate" in street else counts.on_time_rate
-    overdue = figure("overdue", counts.overdue)
+    rate, overdue = counts.on_time_rate, counts.overdue
     online, total = sensors_online(store, sensor_total)
     open_alerts, unacked = alert_counts(store.data("alerts"), now_ms)
     return [
-        Tile("kpi.reported", str(figure("reported_today", counts.reported_today))),
-        Tile("kpi.closed", str(figure("closed_today", counts.closed_today))),
+        Tile("kpi.reported", str(counts.reported_today)),
+        Tile("kpi.closed", str(counts.closed_today)),
         Tile("kpi.on_time", percent(rate), _rate_tone(rate)),
-        Tile("kpi.open", str(figure("open", counts.open))),
+        Tile("kpi.open", str(counts.open)),
         Tile("kpi.overdue", str(overdue), "bad" if overdue else "ok"),
         Tile("kpi.sensors", f"{online}/{total}",
              "ok" if online == total else "warn" if online >= 0.95 * total else "bad"),

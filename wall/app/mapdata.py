@@ -92,8 +92,9 @@ class GridFigures:
 def grid_figures(store: WallStore, now_ms: int) -> dict[str, GridFigures]:
     """Per grid: open, overdue and due-soon cases and open alerts.
 
-    A grid's ``grid_metrics`` item (``open``, ``overdue``) overrides the counts derived from
-    the cases the wall holds, as it covers every case.
+    A grid's own ``grid_metrics`` item (``open_backlog``, ``overdue``; grid items only, the
+    one worker owning the grid computes them over every case) overrides the counts derived
+    from the cases the wall holds.
     """
     out: dict[str, GridFigures] = {}
     for case in store.data("cases"):
@@ -109,11 +110,11 @@ def grid_figures(store: WallStore, now_ms: int) -> dict[str, GridFigures]:
         if row.status != "resolved" and not row.silenced(now_ms):
             out.setdefault(row.grid_id, GridFigures()).alerts += 1
     for key, item in store.channel("grid_metrics").items():
-        grid_id = text(item.data, "grid_id", key)
-        if "open" in item.data or "overdue" in item.data:
-            fig = out.setdefault(grid_id, GridFigures())
-            fig.open = integer(item.data, "open", fig.open)
-            fig.overdue = integer(item.data, "overdue", fig.overdue)
+        if text(item.data, "level", "grid") != "grid":
+            continue
+        fig = out.setdefault(text(item.data, "key", key), GridFigures())
+        fig.open = integer(item.data, "open_backlog", fig.open)
+        fig.overdue = integer(item.data, "overdue", fig.overdue)
     return out
 
 

@@ -1,0 +1,141 @@
+"""``/wall``: the command-centre big screen.
+
+Layout: header (title, freshness strip, language switch) and banner; left column KPI tiles,
+six-step funnel, categories; centre the 2.5D map with layer toggles and legend; right
+column ranking, alert ticker, SLA countdowns, per-community sparklines, latest events.
+
+Every second a per-session callback redraws what changed: the header always (ages move),
+panels and map only when the store changed, the language switched, or live dots are
+fading. Views are computed once per (store version, second, language) for all sessions;
+the map's spec object is built once per session and only its layer data is replaced, so
+the camera stays where the viewer left it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+
+from wall.app import boards, kpis, render
+from wall.app.context import WallContext
+from wall.app.deckspec import TOOLTIP, base_spec, layer_frames, with_data
+from wall.app.i18n import Lang, tr
+from wall.app.mapdata import FADE_S, POI_LAYERS
+from wall.app.panes import PAGE_STYLES, REFRESH_MS, Header, html, session_lang, wrap
+
+TOGGLES: tuple[str, ...] = (*POI_LAYERS, "sensor")
+
+
+def side_styles(width: str) -> dict[str, str]:
+    """A side column of a fixed share of the screen width."""
+    return {"width": width, "min-width": width, "max-width": width, "flex": f"0 0 {width}",
+            "overflow": "hidden"}
+
+
+def left_html(ctx: WallContext, now: int, lang: Lang) -> str:
+    """KPI tiles, funnel and category breakdown."""
+    counts = kpis.count_cases(ctx.store.data("cases"), now)
+    tiles = kpis.kpi_tiles(ctx.store, counts, len(ctx.street.sensors), now)
+    return (render.tiles(tiles, lang)
+            + render.card("panel.funnel", render.bars(kpis.funnel(counts), lang), lang,
+                          "funnel")
+            + render.card("panel.categories", render.bars(kpis.categories(counts), lang),
+                          lang, "categories"))
+
+
+def right_html(ctx: WallContext, now: int, lang: Lang) -> str:
+    """Ranking, ticker, countdowns, sparklines, latest events."""
+    names = ctx.names(lang)
+    cases = [(k, i.data) for k, i in ctx.store.channel("cases").items()]
+    spark = boards.sparklines(ctx.store, ctx.community_of, now)
+    return (render.card("panel.ranking", render.ranking(boards.ranking(ctx.store, 8), names,
+                                                        lang), lang, "ranking")
+            + render.card("panel.ticker", render.ticker(boards.ticker(ctx.store, 6), names,
+                                                        now, lang), lang, "ticker")
+            + render.card("panel.countdown", render.countdowns(
+                boards.countdowns(cases, now, 5), names, lang), lang, "countdown")
+            + render.card("panel.sparklines", render.sparklines(
+                spark, ctx.community_names(lang), lang), lang, "sparklines")
+            + render.card("panel.live", render.live_feed(
+                boards.live_feed(ctx.store, now, limit=5), names, lang), lang, "live"))
+
+
+class WallPage:
+    """One session's big screen."""
+
+    def __init__(self, ctx: WallContext) -> None:
+        self.ctx = ctx
+        self.lang: Lang = session_lang()
+        self.visible: dict[str, bool] = {kind: kind == "sensor" for kind in TOGGLES}
+        self.spec = base_spec(ctx.street, self.visible)
+        self.header = Header(ctx, "title.wall", self.lang, self.set_lang)
+        self.left = html()
+        self.right = html()
+        self.legend = html()
+        self.toggles = pn.widgets.CheckButtonGroup(
+            options=self._toggle_options(), value=[k for k, v in self.visible.items() if v],
+            button_type="primary", button_style="outline", margin=(4, 8))
+        self.toggles.param.watch(self._on_toggle, "value")
+        self.map = pn.pane.DeckGL(self._map_object(), tooltips=TOOLTIP,
+                                  sizing_mode="stretch_both", min_height=500, margin=0,
+                                  throttle={"view": 300, "hover": 150})
+        self._drawn: tuple[Any, ...] = ()
+        self.view = pn.Column(
+            self.header.view,
+            pn.Row(pn.Column(self.left, sizing_mode="stretch_height", margin=(6, 6),
+                             styles=side_styles("20vw")),
+                   pn.Column(pn.Row(self.toggles, self.legend, sizing_mode="stretch_width"),
+                             self.map, sizing_mode="stretch_both", margin=(6, 4)),
+                   pn.Column(self.right, sizing_mode="stretch_height", margin=(6, 6),
+                             styles=side_styles("26vw")),
+                   sizing_mode="stretch_both"),
+            sizing_mode="stretch_both", styles=PAGE_STYLES, margin=0)
+        self.refresh()
+
+    def _toggle_options(self) -> dict[str, str]:
+        return {tr(f"layer.{kind}", self.lang): kind for kind in TOGGLES}
+
+    def _map_object(self) -> dict[str, Any]:
+        now = self.ctx.clock()
+        second = now // 1000
+        frames = self.ctx.cached(("frames", self.ctx.store.version, second, self.lang),
+                                 lambda: layer_frames(self.ctx.street, self.ctx.store, now,
+                                                      self.lang))
+        return with_data(self.spec, frames, self.visible)
+
+    def _on_toggle(self, event: Any) -> None:
+        self.visible = {kind: kind in event.new for kind in TOGGLES}
+        self.map.object = self._map_object()
+
+    def set_lang(self, lang: Lang) -> None:
+        """Redraw everything in ``lang``."""
+        self.lang = lang
+        self.toggles.options = self._toggle_options()
+        self._drawn = ()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """The per-second redraw; see the module docstring."""
+        self.header.refresh()
+        now = self.ctx.clock()
+        store = self.ctx.store
+        fading = bool(store.recent) and now - store.recent[-1].received_ms < FADE_S * 1000
+        state = (store.version, self.lang, now // 1000 if fading else 0)
+        if state == self._drawn:
+            return
+        self._drawn = state
+        second = now // 1000
+        self.left.object = wrap(self.ctx.cached(("left", store.version, second, self.lang),
+                                                lambda: left_html(self.ctx, now, self.lang)))
+        self.right.object = wrap(self.ctx.cached(("right", store.version, second, self.lang),
+                                                 lambda: right_html(self.ctx, now, self.lang)))
+        self.legend.object = wrap(render.legend(self.lang))
+        self.map.object = self._map_object()
+
+
+def wall_page(ctx: WallContext) -> pn.viewable.Viewable:
+    """Build one session's ``/wall`` and start its refresh callback."""
+    page = WallPage(ctx)
+    pn.state.add_periodic_callback(page.refresh, period=REFRESH_MS)
+    return page.view
