@@ -159,12 +159,12 @@ def environment(folder: Path, run: str) -> dict[str, str]:
 
 
 def phase(env: dict[str, str], args: argparse.Namespace, script: Path, seconds: int,
-          per_request: bool = False) -> dict:
+          connections: int, per_request: bool = False) -> dict:
     """One gateway process, a short warm-up, then the measured wrk run."""
     gateway = Gateway(env, args.workers, per_request)
     try:
         run_wrk(gateway.url, script, 1, 8, 1)
-        return run_wrk(gateway.url, script, seconds, args.connections, args.threads)
+        return run_wrk(gateway.url, script, seconds, connections, args.threads)
     finally:
         gateway.stop()
 
@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--readings", type=int, default=1000, help="readings per request")
+    parser.add_argument("--readings-connections", type=int, default=8,
+                        help="wrk connections of the readings phase (big bodies: fewer)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("bench.gateway: needs wrk (apt-get install -y wrk)", file=sys.stderr)
@@ -192,9 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         body = folder / "readings.json"
         body.write_bytes(readings_body(args.readings, run))
         events_lua, readings_lua = write_scripts(folder, run, body)
-        events = phase(env, args, events_lua, seconds)
-        readings = phase(env, args, readings_lua, seconds)
-        baseline = phase(env, args, events_lua, seconds, per_request=True)
+        events = phase(env, args, events_lua, seconds, args.connections)
+        readings = phase(env, args, readings_lua, seconds, args.readings_connections)
+        baseline = phase(env, args, events_lua, seconds, args.connections, per_request=True)
     figures = {
         "events_per_s": round(events["per_s"], 1),
         "latency_p50_ms": events["p50_us"] / 1000, "latency_p99_ms": events["p99_us"] / 1000,
@@ -209,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "non_2xx": events["non_2xx"] + readings["non_2xx"] + baseline["non_2xx"],
         "socket_errors": events["errors"] + readings["errors"] + baseline["errors"],
         "phase_s": seconds, "connections": args.connections, "workers": args.workers,
+        "readings_connections": args.readings_connections,
         "readings_per_request": args.readings,
     }
     print_table([

@@ -1,9 +1,9 @@
 """The OpenAPI description of the gateway, with request bodies derived from the msgspec schemas.
 
-Handlers read raw bodies (no FastAPI body models), so each write operation declares its body
-through ``openapi_extra``; :func:`install` adds the msgspec-generated component schemas and
-the security schemes to the generated document. Fuzzers (schemathesis) read it from
-``/openapi.json``.
+Write handlers read raw bodies (no FastAPI body models) and are plain Starlette routes, so
+their operations are declared here (:data:`WRITES`); :func:`install` adds them, the
+msgspec-generated component schemas and the security schemes to the generated document.
+Fuzzers (schemathesis) read it from ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def one_or_many(name: str) -> dict[str, Any]:
 def write_operation(body: dict[str, Any], media: str = "application/json",
                     error: str = "Error", created: str = "202",
                     parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """``openapi_extra`` of a write: its body, bearer security and every answer it gives."""
+    """A write operation: its body, bearer security and every answer it gives."""
     error_content = _json(_ref(error))
     answers = {
         created: {"description": "acknowledged by Kafka", "content": _json(_ref("Accepted"))},
@@ -92,14 +92,27 @@ def write_operation(body: dict[str, Any], media: str = "application/json",
 
 DEPARTMENT_PARAMETER = {"name": "department", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(DEPARTMENTS)}}
-CASES_BODY = write_operation(one_or_many("CaseEvent"))
-SENSORS_BODY = write_operation({"anyOf": [
-    _ref("SensorReadingsRequest"),
-    {"type": "array", "items": _ref("SensorReading"), "minItems": 1}]})
-DEPARTMENTS_BODY = write_operation(one_or_many("DepartmentRecord"),
-                                   parameters=[DEPARTMENT_PARAMETER])
-OPEN311_POST = write_operation(OPEN311_FORM, media="application/x-www-form-urlencoded",
-                               error="Open311Error", created="201")
+# The write operations are plain Starlette routes (no per-request FastAPI machinery on the
+# hot path), so their operations are declared here, whole, by path.
+WRITES: dict[str, dict[str, Any]] = {
+    "/v1/cases/events": {
+        "operationId": "post_cases", "summary": "Case reports and workflow actions: one event "
+        "or a batch", **write_operation(one_or_many("CaseEvent"))},
+    "/v1/sensors/readings": {
+        "operationId": "post_sensors", "summary": "Sensor readings, produced as one message "
+        "per grid", **write_operation({"anyOf": [
+            _ref("SensorReadingsRequest"),
+            {"type": "array", "items": _ref("SensorReading"), "minItems": 1}]})},
+    "/v1/departments/{department}/records": {
+        "operationId": "post_departments", "summary": "Department records: one record or a "
+        "batch", **write_operation(one_or_many("DepartmentRecord"),
+                                   parameters=[DEPARTMENT_PARAMETER])},
+    "/open311/v2/requests.json": {
+        "operationId": "post_open311", "summary": "Open311 GeoReport v2: post a service "
+        "request (form)", **write_operation(OPEN311_FORM,
+                                            media="application/x-www-form-urlencoded",
+                                            error="Open311Error", created="201")},
+}
 
 
 def query_parameter(name: str, description: str, fmt: str | None = None) -> dict[str, Any]:
@@ -135,6 +148,8 @@ def install(app: FastAPI) -> None:
             components = document.setdefault("components", {})
             components.setdefault("schemas", {}).update(COMPONENTS)
             components["securitySchemes"] = SECURITY_SCHEMES
+            for path, operation in WRITES.items():
+                document.setdefault("paths", {}).setdefault(path, {})["post"] = operation
             app.openapi_schema = document
         return app.openapi_schema
 
