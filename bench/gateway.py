@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seconds = 3 if args.quick else 15
     run = uuid.uuid4().hex[:8]
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
         folder = Path(tmp)
         env = environment(folder, run)
@@ -212,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         "socket_errors": events["errors"] + readings["errors"] + baseline["errors"],
         "phase_s": seconds, "connections": args.connections, "workers": args.workers,
         "readings_connections": args.readings_connections,
+        # The machine is shared: a high load average means the figures are pessimistic.
+        "load_avg_1m_before": round(load_before, 2),
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),
         "readings_per_request": args.readings,
     }
     print_table([
@@ -226,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
          f"{figures['baseline_latency_p50_ms']} / {figures['baseline_latency_p99_ms']}"),
         ("ratio vs baseline", figures["ratio_vs_baseline"]),
         ("non-2xx answers / socket errors", f"{figures['non_2xx']} / {figures['socket_errors']}"),
+        ("load average before / after",
+         f"{figures['load_avg_1m_before']} / {figures['load_avg_1m_after']}"),
     ], title=f"gateway on loopback: wrk -c{args.connections}, {args.workers} worker(s), "
              f"{seconds} s per phase")
     print_figures(figures)
