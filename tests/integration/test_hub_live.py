@@ -228,6 +228,8 @@ async def test_commands_land_in_kafka_stamped_and_bad_ones_get_errors(
             assert isinstance(await officer.recv(), ErrorMsg)
             denied = await officer.request({"type": "tune", "key": "sla.policy", "value": {}})
             assert isinstance(denied, ErrorMsg) and denied.code == "forbidden"
+            again = await officer.request({"type": "auth", "token": "officer-token-1"})
+            assert isinstance(again, ErrorMsg) and again.reason == "already authenticated"
             # the connection survived all of it
             assert isinstance(await officer.request({"type": "health"}), HealthReplyMsg)
 

@@ -49,7 +49,7 @@ class CloseCode(IntEnum):
 
 
 class _ClientMsg(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
-    pass
+    ref: Ref | None = None  # echoed by the reply
 
 
 class AuthMsg(_ClientMsg, tag="auth"):
@@ -74,7 +74,6 @@ class CommandMsg(_ClientMsg, tag="command"):
     """A duty action. ``args`` is checked per ``kind`` by :mod:`wall.hub.commands`."""
 
     kind: CommandKind
-    ref: Ref | None = None
     alert_id: Id | None = None
     case_id: Id | None = None
     grid_id: GridId | None = None
@@ -86,13 +85,10 @@ class TuneMsg(_ClientMsg, tag="tune"):
 
     key: ConfigKey
     value: dict[str, Any]
-    ref: Ref | None = None
 
 
 class HealthMsg(_ClientMsg, tag="health"):
     """Ask for the hub's own figures."""
-
-    ref: Ref | None = None
 
 
 ClientMessage = AuthMsg | SubscribeMsg | UnsubscribeMsg | CommandMsg | TuneMsg | HealthMsg
@@ -145,6 +141,7 @@ class SubscribedMsg(_HubMsg, tag="subscribed"):
     """The client's channels after a subscribe or unsubscribe."""
 
     channels: list[str]
+    ref: str | None = None
 
 
 class SnapshotMsg(_HubMsg, tag="snapshot"):

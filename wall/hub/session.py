@@ -195,14 +195,14 @@ async def _answer(msg: ClientMessage, who: Principal, outbox: Outbox,
     """The reply frame to one valid request."""
     if isinstance(msg, SubscribeMsg):
         hub.fanout.subscribe(outbox, msg.channels)
-        return frame(SubscribedMsg(channels=list(outbox.channels)))
+        return frame(SubscribedMsg(channels=list(outbox.channels), ref=msg.ref))
     if isinstance(msg, UnsubscribeMsg):
         hub.fanout.unsubscribe(outbox, msg.channels)
-        return frame(SubscribedMsg(channels=list(outbox.channels)))
+        return frame(SubscribedMsg(channels=list(outbox.channels), ref=msg.ref))
     if isinstance(msg, CommandMsg):
         return await hub.intake.command(msg, who)
     if isinstance(msg, TuneMsg):
         return await hub.intake.tune(msg, who)
     if isinstance(msg, HealthMsg):
         return frame(HealthReplyMsg(ref=msg.ref, figures=await hub.figures()))
-    return error_frame(None, "bad_request", "type", "already authenticated")
+    return error_frame(msg.ref, "bad_request", "type", "already authenticated")
