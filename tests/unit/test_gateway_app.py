@@ -117,6 +117,17 @@ async def test_an_oversized_body_keeps_only_a_capped_raw_copy(gw: Gateway) -> No
     assert letter.raw_truncated and len(letter.raw) == 65536
 
 
+async def test_a_chunked_body_is_cut_off_once_it_passes_the_limit(gw: Gateway) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(50):  # 50 x 10 kB, never declared: read only until the limit passes
+            yield b"z" * 10_000
+
+    response = await gw.client.post(EVENTS, content=chunks(), headers=bearer(FEED))
+    assert response.status_code == 413 and response.json()["field"] == "body"
+    [letter] = gw.dead_letters()
+    assert letter.raw_truncated
+
+
 @pytest.mark.parametrize(("token", "status", "field"), [
     (None, 401, "authorization"),
     ("not-a-known-token", 401, "authorization"),
