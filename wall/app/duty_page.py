@@ -30,18 +30,16 @@ AUDIT_EVERY_S = 5
 
 
 def command_message(kind: str, alert_id: str, text: str, minutes: int) -> dict[str, Any]:
-    """The hub ``command`` for a button press (see ``wall.hub.commands`` for the rules)."""
-    args: dict[str, Any]
+    """The hub ``command`` for a button press (the args of ``docs/hub-protocol.md``).
+
+    ``text`` is the comment (the assignee for ``assign``); a silence always carries a
+    comment, as the hub requires one.
+    """
+    args: dict[str, Any] = {"comment": text} if text else {}
     if kind == "assign":
         args = {"assignee": text}
-    elif kind == "comment":
-        args = {"text": text}
     elif kind == "silence":
-        args = {"duration_s": max(1, minutes) * 60, "reason": text}
-    elif kind == "escalate":
-        args = {"reason": text}
-    else:
-        args = {"note": text}
+        args = {"duration_s": max(1, minutes) * 60, "comment": text or "duty console"}
     return {"type": "command", "kind": kind, "alert_id": alert_id, "args": args}
 
 
@@ -180,18 +178,19 @@ class DutyPage:
         facts = [(tr("duty.status", lang), tr(display_status(row, now), lang)),
                  (tr("duty.severity", lang), tr(row.severity, lang)),
                  (tr("col.grid", lang), self.ctx.names(lang).get(row.grid_id, row.grid_id)),
-                 ("acked_by", row.acked_by or "—"), ("assignee", row.assignee or "—"),
-                 ("silenced_until", local_time(row.silenced_until_ms, True)
+                 (tr("col.acked_by", lang), row.acked_by or "—"),
+                 (tr("col.assignee", lang), row.assignee or "—"),
+                 (tr("col.silenced_until", lang), local_time(row.silenced_until_ms, True)
                   if row.silenced(now) else "—"),
                  (tr("col.when", lang), local_time(row.updated_ms, True))]
-        out = render.card("duty.selected", render.table(("col.what", "col.alert"), facts, lang,
+        out = render.card("duty.selected", render.table(("col.field", "col.value"), facts, lang,
                                                         "alert-detail"), lang)
         actions = [(local_time(ts, True), action, actor, outcome, detail)
                    for ts, aid, action, actor, outcome, detail in self.audit if aid == alert_id]
         actions += [(local_time(ts, True), kind, actor, result, "")
                     for ts, kind, aid, actor, result in reversed(self.sent) if aid == alert_id]
         out += render.card("panel.actions", render.table(
-            ("col.when", "col.what", "col.who", "duty.status", "duty.comment"), actions, lang,
+            ("col.when", "col.what", "col.who", "col.outcome", "duty.comment"), actions, lang,
             "actions"), lang)
         if row.case_id:
             case = self.ctx.store.get("cases", row.case_id) or {"step": ""}

@@ -41,16 +41,16 @@ def health_html(ctx: WallContext, now: int, lang: Lang) -> str:
     """Workers, agents and the largest partition lags."""
     rows = workers(ctx.store, now)
     summary = render.table(
-        ("panel.jobs", "ops.events_per_s", "ops.latency", "ops.sink", "ops.insert_rate",
+        ("col.worker", "ops.events_per_s", "ops.latency", "ops.sink", "ops.insert_rate",
          "ops.recovery", "panel.lag", "fresh.age"),
         ((w.worker, f"{w.events_per_s:,.1f}", f"{w.latency_p50_ms:.0f} / {w.latency_p99_ms:.0f}"
           " ms", f"{w.sink_batch_rows:,.0f}", f"{w.insert_rows_per_s:,.0f}/s",
           f"{w.recovery * 100:.0f}%", f"{w.total_lag:,}", f"{w.age_s:.0f}s") for w in rows),
         lang, "workers")
-    agents = render.table(("panel.jobs", "col.what", "ops.events_per_s", "ops.latency"),
+    agents = render.table(("col.worker", "col.agent", "ops.events_per_s", "ops.latency"),
                           ((w, a, f"{r:,.1f}", f"p99 {p99:.0f} ms")
                            for w, a, r, p99 in agent_rates(ctx.store)), lang, "agents")
-    lags = render.table(("panel.jobs", "panel.lag", "ops.key"),
+    lags = render.table(("col.worker", "panel.lag", "col.partition"),
                         ((w, f"{lag:,}", part) for w, part, lag in
                          partition_lags(ctx.store)[:16]), lang, "lags")
     return (render.card("panel.jobs", summary, lang) + render.card("ops.events_per_s", agents,
@@ -140,7 +140,8 @@ class OpsPage:
             return self._show(True, tr("ops.nochange", self.lang))
         self.checked = (key, text)
         self.apply.disabled = False
-        table = render.table(("ops.key", "col.what", "col.what"), changes, self.lang, "diff")
+        table = render.table(("ops.key", "col.before", "col.after"), changes, self.lang,
+                             "diff")
         self._show(True, tr("ops.valid", self.lang), table)
 
     def _show(self, ok: bool, text: str, extra: str = "") -> None:
@@ -177,7 +178,7 @@ class OpsPage:
                  _short(before), _short(after))
                 for ts, key, actor, ok, reason, before, after in self.audit]
         self.audit_pane.object = wrap(render.card("panel.audit", render.table(
-            ("col.when", "ops.key", "col.who", "duty.status", "col.what", "col.what"), rows,
+            ("col.when", "ops.key", "col.who", "col.outcome", "col.before", "col.after"), rows,
             self.lang, "audit"), self.lang))
 
     def refresh(self) -> None:
