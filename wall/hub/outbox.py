@@ -1,7 +1,8 @@
 """One client's bounded outgoing queue, which turns overflow into a fresh snapshot.
 
-The fan-out only ever calls :meth:`Outbox.offer`, which never blocks and never waits for the
-client: a slow client cannot slow the hub or the other clients. Guarantees:
+The fan-out only calls :meth:`Outbox.offer` and :meth:`Outbox.pump`, which never block and
+never wait for the client: a slow client cannot slow the hub or the other clients.
+Guarantees:
 
 - At most ``limit`` delta items wait per client. The one that would exceed it drops every
   waiting item and marks each subscribed channel for a ``resync`` snapshot instead; until

@@ -14,7 +14,8 @@ Guarantees of :class:`SnapshotStore`:
   is evicted (counted in :attr:`~SnapshotStore.evicted`).
 - :meth:`~SnapshotStore.snapshot_frames` returns the channel's items, oldest update first,
   in frames of at most ``frame_items`` items; the frames are built once per change of the
-  channel and shared by every client that asks until the next change.
+  channel and shared by every client that asks until the next change (so the cache holds
+  at most two copies of the state: one per reason).
 """
 
 from __future__ import annotations
