@@ -36,6 +36,7 @@ SERVICES: tuple[Service, ...] = (
     # it plans are the ones the wall shows.
     Service("simulator", ("simulate", "--rate", "20")),
     Service("hub", ("hub",)),
+    Service("wall", ("wall",)),
 )
 
 
@@ -75,7 +76,29 @@ def up_cmd(args: argparse.Namespace) -> int:
     if not services:
         print("infra, migrations and topics ready; no GridWall processes to run yet")
         return 0
+    print("\n".join(access_lines()), flush=True)
     return supervise(services)
+
+
+def access_lines() -> list[str]:
+    """Where to look and how to sign in: the wall's URLs and the dev tokens.
+
+    Creates the dev tokens file first if there is none (the gateway and the hub need it).
+    """
+    from gridwall.auth import ensure_dev_tokens
+    from gridwall.settings import settings
+
+    cfg = settings()
+    tokens = ensure_dev_tokens(cfg.resolved_tokens_file)
+    base = f"http://{cfg.wall_host}:{cfg.wall_port}"
+    lines = [f"big screen   {base}/wall   (English: {base}/wall?lang=en)",
+             f"duty console {base}/duty   (officer token)",
+             f"ops console  {base}/ops    (ops token)",
+             f"gateway      http://{cfg.gateway_host}:{cfg.gateway_port}  "
+             f"hub ws://{cfg.hub_host}:{cfg.hub_port}/",
+             f"dev tokens ({cfg.resolved_tokens_file}):"]
+    lines += [f"  {role:<8} {token}" for role, token in sorted(tokens.items())]
+    return lines
 
 
 def supervise(services: list[Service]) -> int:

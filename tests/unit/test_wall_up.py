@@ -1,0 +1,44 @@
+"""``gridwall up`` runs the wall and prints its URLs and the dev tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gridwall.cli import build_parser
+from gridwall.commands.run import SERVICES, access_lines
+from gridwall.settings import settings
+from wall.app.server import viewer_token
+
+
+def test_up_runs_the_wall_and_wall_is_a_command() -> None:
+    assert ("wall", ("wall",)) in [(s.name, s.argv) for s in SERVICES]
+    args = build_parser().parse_args(["wall", "--port", "5999"])
+    assert args.port == 5999 and args.host is None
+
+
+def test_access_lines_print_urls_and_every_dev_token(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDWALL_TOKENS_FILE", str(tmp_path / "tokens.yaml"))
+    settings.cache_clear()
+    try:
+        text = "\n".join(access_lines())
+        cfg = settings()
+    finally:
+        settings.cache_clear()
+    for path in ("/wall", "/duty", "/ops"):
+        assert f"http://{cfg.wall_host}:{cfg.wall_port}{path}" in text
+    for role in ("viewer", "officer", "ops", "feed"):
+        assert f"  {role} " in text
+    assert (tmp_path / "tokens.yaml").exists()
+
+
+def test_the_wall_picks_a_viewer_token(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.yaml"
+    path.write_text("feed-token-1234: {role: feed}\nofficer-token-1: {role: officer}\n"
+                    "viewer-token-12: {role: viewer}\n")
+    assert viewer_token(path) == "viewer-token-12"
+    path.write_text("feed-token-1234: {role: feed}\nofficer-token-1: {role: officer}\n")
+    assert viewer_token(path) == "officer-token-1"
+    assert viewer_token(tmp_path / "missing.yaml") is None
