@@ -46,7 +46,7 @@ from streams.commands import Route, route
 from streams.config import LiveConfig
 from streams.control import Applied, ControlFollower
 from streams.deadlines import DeadlineIndex
-from streams.outbox import Outbox
+from streams.outbox import Outbox, Send
 from streams.rows import alert_action_row, alert_row, case_row, transition_row
 from streams.sink import ClickHouseSink, case_events_decoder, dead_letters_decoder, rows_decoder
 from streams.topics import ALERT_OPS, ROWS
@@ -130,8 +130,12 @@ class StreamsApp:
 def make_app(settings: Settings, config: LiveConfig | None = None,
              clock: Callable[[], int] = wall_clock_ms, *, control_start: int = 0,
              control_backlog: list[Applied] | None = None, services: bool = True,
-             worker_id: str = "worker") -> StreamsApp:
-    """Build the Faust app; ``services=False`` leaves out the sink and control follower."""
+             worker_id: str = "worker", send: Send | None = None) -> StreamsApp:
+    """Build the Faust app.
+
+    ``services=False`` leaves out the sink and control follower; ``send`` replaces the
+    producer for agent outputs (tests with ``agent.test_context()``).
+    """
     config = config or LiveConfig.from_config_dir(settings.config_dir)
     rt = Runtime(settings, config, clock)
     datadir = Path(settings.data_dir) / "faust" / app_id(settings) / worker_id
@@ -142,6 +146,8 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         topic_partitions=settings.topic_partitions, topic_replication_factor=1,
         topic_allow_declare=True, web_enabled=False, producer_linger_ms=5,
         consumer_auto_offset_reset="earliest", broker_max_poll_records=5_000,
+        # A SIGKILLed worker holds its partitions until its session times out.
+        broker_session_timeout=10.0, broker_heartbeat_interval=1.0,
         datadir=str(datadir),
     )
     names = {spec.base: spec.name(settings) for spec in
@@ -149,17 +155,17 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
     case_topic = app.topic(CASE_EVENTS.name(settings))
     commands_topic = app.topic(COMMANDS.name(settings))
     ops_topic = app.topic(ALERT_OPS.name(settings))
-    cases = app.tables.add(PartitionedTable(app, name="cases", default=None,
-                                            partitions=settings.topic_partitions))
-    alerts = app.tables.add(PartitionedTable(app, name="alerts", default=None,
-                                             partitions=settings.topic_partitions))
+    tables = {name: app.tables.add(PartitionedTable(
+        app, name=name, default=None, partitions=settings.topic_partitions,
+        key_type=bytes, value_type=bytes)) for name in ("cases", "alerts")}
+    cases, alerts = tables["cases"], tables["alerts"]
     assert isinstance(cases, PartitionedTable) and isinstance(alerts, PartitionedTable)
 
-    async def send(topic: str, key: bytes, value: bytes) -> Any:
+    async def produce(topic: str, key: bytes, value: bytes) -> Any:
         return await app.producer.send(topic, key, value, None, None, None)
 
     def outbox() -> Outbox:
-        return Outbox(send, names[ROWS.base], names[WALL_UPDATES.base],
+        return Outbox(send or produce, names[ROWS.base], names[WALL_UPDATES.base],
                       names[DEAD_LETTER.base])
 
     def load_case(case_id: str) -> CaseRecord | None:

@@ -8,6 +8,7 @@ the alerts and wall-updates topics in a thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,31 +74,47 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@pytest.fixture()
-def stream_env(infra: Settings, run_id: str, request: pytest.FixtureRequest,
-               tmp_path: Path) -> Iterator[StreamEnv]:
-    """A fresh prefix and database for one test, topics created and migrations applied."""
+@contextlib.contextmanager
+def make_stream_env(run_id: str, tmp_path: Path) -> Iterator[StreamEnv]:
+    """A fresh prefix and database, topics created and migrations applied; dropped after."""
     from clickhouse_driver import Client
 
     from infra.migrate import migrate
     from streams.topics import ensure_stream_topics
 
     tag = uuid.uuid4().hex[:6]
-    env = {k: v for k, v in os.environ.items()}
+    env = dict(os.environ)
     env.update({"GRIDWALL_TOPIC_PREFIX": f"t{run_id}{tag}.",
                 "GRIDWALL_CLICKHOUSE_DATABASE": f"gw_test_{run_id}_{tag}",
                 "GRIDWALL_TOPIC_PARTITIONS": "4"})
-    gw = {k: v for k, v in env.items() if k.startswith("GRIDWALL_")}
-    settings = settings_from(gw)
+    settings = settings_from({k: v for k, v in env.items() if k.startswith("GRIDWALL_")})
     client = Client(settings.clickhouse_host, port=settings.clickhouse_port)
     list(migrate(client, settings.clickhouse_database))
     ensure_stream_topics(settings)
     writer = KafkaWriter(settings, client_id=f"test-{tag}")
-    yield StreamEnv(env, settings, writer, tmp_path)
-    writer.close()
-    if not os.environ.get("GRIDWALL_TEST_KEEP_DATA"):
-        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
-    client.disconnect()
+    logs = tmp_path / tag
+    logs.mkdir()
+    try:
+        yield StreamEnv(env, settings, writer, logs)
+    finally:
+        writer.close()
+        if not os.environ.get("GRIDWALL_TEST_KEEP_DATA"):
+            client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        client.disconnect()
+
+
+@pytest.fixture()
+def stream_env(infra: Settings, run_id: str, tmp_path: Path) -> Iterator[StreamEnv]:
+    """One test's isolated world (see :func:`make_stream_env`)."""
+    with make_stream_env(run_id, tmp_path) as senv:
+        yield senv
+
+
+@pytest.fixture()
+def second_stream_env(infra: Settings, run_id: str, tmp_path: Path) -> Iterator[StreamEnv]:
+    """Another isolated world in the same test."""
+    with make_stream_env(run_id, tmp_path) as senv:
+        yield senv
 
 
 class WorkerProc:
@@ -242,3 +259,50 @@ def event(case_id: str, action: str, grid: str, n: int, **kw: Any) -> CaseEvent:
     return CaseEvent(event_id=f"{case_id}.{n}.{action}", case_id=case_id, action=action,
                      ts=now_ms(), source="grid_worker_app", actor="worker-1", grid_id=grid,
                      **defaults)
+
+
+LIFECYCLE = ("report", "verify", "dispatch", "handle", "close", "evaluate")
+
+
+def lifecycle_load(n_cases: int, prefix: str = "L", grids: int = 92, base_ts: int = 0
+                   ) -> list[CaseEvent]:
+    """Full six-step lifecycles of ``n_cases`` cases over ``grids`` grids, in causal order.
+
+    Timestamps are fixed (``base_ts`` + offsets), so two runs produce identical rows.
+    """
+    base = base_ts or now_ms()
+    events: list[CaseEvent] = []
+    for step, action in enumerate(LIFECYCLE):
+        for i in range(n_cases):
+            case_id = f"{prefix}{i:05d}"
+            extra: dict[str, Any] = {}
+            if action == "report":
+                extra = {"category": "environment", "description": f"case {i}"}
+            if action == "evaluate":
+                extra = {"rating": 1 + i % 5}
+            events.append(CaseEvent(
+                event_id=f"{case_id}.{step}", case_id=case_id, action=action,
+                ts=base + i * 10 + step * 1000, source="simulator", actor=f"w{i % 7}",
+                grid_id=f"G{i % grids:02d}", **extra))
+    return events
+
+
+def send_in_chunks(senv: StreamEnv, events: list[CaseEvent], chunk: int = 2_000,
+                   pause_s: float = 0.0) -> None:
+    """Produce ``events`` in acknowledged chunks."""
+    for start in range(0, len(events), chunk):
+        senv.send_events(*events[start:start + chunk])
+        if pause_s:
+            time.sleep(pause_s)
+
+
+def table_digest(ch: Any, db: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The logical content of the case tables (FINAL), comparable across runs."""
+    return {
+        "cases": ch.execute(
+            f"SELECT case_id, grid_id, step, tier, escalations, breaches, rating, version "
+            f"FROM {db}.cases FINAL ORDER BY case_id"),
+        "case_transitions": ch.execute(
+            f"SELECT case_id, event_id, from_step, to_step, from_tier, to_tier, version "
+            f"FROM {db}.case_transitions FINAL ORDER BY case_id, event_id"),
+    }
