@@ -52,3 +52,21 @@ def test_version_and_last_received_move_forward() -> None:
     assert store.last_received_ms == NOW + 10
     store.touch(NOW + 20)
     assert store.last_received_ms == NOW + 20
+
+
+def test_prune_forgets_only_what_no_view_needs() -> None:
+    from tests.unit.wall_support import MIN, alert
+    from wall.app.fields import day_start_ms
+    from wall.app.retention import prune
+
+    yesterday = day_start_ms(NOW) - 1
+    store = store_of(case("done-old", "closed", ts=yesterday),
+                     case("open-old", "handled", ts=yesterday),
+                     case("done-today", "evaluated"),
+                     alert("res-old", status="resolved", ts=yesterday),
+                     alert("open-old", status="open", ts=yesterday),
+                     upd("events", "e-old", ts=NOW - 20 * MIN), upd("events", "e-new"))
+    assert prune(store, NOW) == {"cases": 1, "alerts": 1, "events": 1}
+    assert sorted(store.channel("cases")) == ["done-today", "open-old"]
+    assert sorted(store.channel("alerts")) == ["open-old"]
+    assert sorted(store.channel("events")) == ["e-new"]

@@ -24,6 +24,7 @@ from wall.app.freshness import Freshness, assess
 from wall.app.history import CaseHistory
 from wall.app.hydrate import hydrate
 from wall.app.i18n import Lang
+from wall.app.retention import prune
 from wall.app.store import WallStore
 
 log = logging.getLogger("gridwall.wall")
@@ -79,6 +80,14 @@ class WallContext:
         log.info("hydrated %d items from ClickHouse", self.hydrated)
         assert self.feed is not None
         self._tasks.append(asyncio.create_task(self.feed.run(), name="wall-hub-feed"))
+        self._tasks.append(asyncio.create_task(self._prune_forever(), name="wall-prune"))
+
+    async def _prune_forever(self, every_s: float = 60.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            dropped = prune(self.store, self.clock())
+            if any(dropped.values()):
+                log.info("forgot %s", dropped)
 
     async def stop(self) -> None:
         """Cancel the feed task."""
@@ -92,9 +101,9 @@ class WallContext:
         return assess(link, self.store.last_received_ms, self.clock())
 
     def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per ``key`` (the cache holds the latest 64 keys)."""
+        """``compute()`` once per ``key`` (the cache holds the latest 8 keys)."""
         if key not in self._cache:
-            if len(self._cache) >= 64:
+            if len(self._cache) >= 8:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = compute()
         return self._cache[key]

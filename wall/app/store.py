@@ -18,7 +18,7 @@ Guarantees of :class:`WallStore` (pure; time is always passed in):
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +100,18 @@ class WallStore:
     def apply_all(self, updates: Iterable[WallUpdate], received_ms: int) -> int:
         """Apply each update in order; return how many were held."""
         return sum(self.apply(u, received_ms) for u in updates)
+
+    def drop_where(self, name: str, predicate: Callable[[Item], bool]) -> int:
+        """Forget the channel's items for which ``predicate`` holds; return how many."""
+        held = self._items.get(name)
+        if held is None:
+            return 0
+        doomed = [key for key, item in held.items() if predicate(item)]
+        for key in doomed:
+            del held[key]
+        if doomed:
+            self.version += 1
+        return len(doomed)
 
     def touch(self, received_ms: int) -> None:
         """Record that the feed delivered something (even nothing new) at ``received_ms``."""

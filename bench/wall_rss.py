@@ -1,0 +1,240 @@
+"""Wall server RSS over a simulated run: does the memory of ``gridwall wall`` stay flat?
+
+Runs a real ``gridwall wall`` process fed by a simulated hub (this script, speaking the hub
+protocol of ``docs/hub-protocol.md``) at street-like volumes: new cases moving through the
+six steps, alerts raised and acknowledged, grid metrics for every grid each second, job
+health; ``--browsers`` headless Chromium pages keep ``/wall`` sessions open and redrawing.
+The wall's RSS is sampled from ``/proc`` every ``--sample-s`` seconds.
+
+Figures: RSS at start (after the first minute of warm-up in the full run, after 10 s with
+``--quick``), at the end, the maximum, and the slope over the second half of the run
+(MB per 10 minutes); items sent. ``--quick`` runs 60 s. The full run is 30 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import free_port, print_figures, print_table, wait_for_http
+from domain.geo import street
+from domain.schemas import WallUpdate
+from wall.hub.protocol import CHANNELS, deltas_frame, encode_item, snapshot_frame
+
+STEPS = ("reported", "verified", "dispatched", "handled", "closed", "evaluated")
+
+
+class SyntheticStreet:
+    """Updates shaped like the stream worker's: cases, alerts, grid metrics, job health."""
+
+    def __init__(self, cases_per_s: float, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.grids = street().grid_ids
+        self.cases_per_s = cases_per_s
+        self.open: dict[str, tuple[str, int]] = {}  # case id -> (grid, step index)
+        self.alerts: dict[str, str] = {}
+        self.serial = 0
+        self.sent = 0
+
+    def tick(self, now: int, dt_s: float) -> list[WallUpdate]:
+        """The updates of ``dt_s`` seconds of street life ending at ``now``."""
+        out: list[WallUpdate] = []
+        for _ in range(self._count(self.cases_per_s * dt_s)):
+            self.serial += 1
+            case_id = f"SIM-{self.serial:08d}"
+            self.open[case_id] = (self.rng.choice(self.grids), 0)
+            out.append(self._case(case_id, now))
+        for case_id in self.rng.sample(sorted(self.open), min(len(self.open),
+                                                              self._count(2 * dt_s * 10))):
+            grid, step = self.open[case_id]
+            self.open[case_id] = (grid, step + 1)
+            out.append(self._case(case_id, now))
+            if step + 1 >= len(STEPS) - 1:
+                del self.open[case_id]
+        if self.rng.random() < dt_s * 2:
+            alert_id = f"ALERT-{self.serial:08d}"
+            self.alerts[alert_id] = "open"
+            out.append(self._alert(alert_id, "open", now))
+        for alert_id in [a for a, s in self.alerts.items() if s == "open"][:1]:
+            if self.rng.random() < dt_s:
+                self.alerts[alert_id] = "acknowledged"
+                out.append(self._alert(alert_id, "acknowledged", now))
+        if now // 1000 != (now - int(dt_s * 1000)) // 1000:
+            out += [WallUpdate(channel="grid_metrics", key=g, ts=now,
+                               data={"level": "grid", "key": g, "open_backlog":
+                                     self.rng.randint(0, 9), "overdue": self.rng.randint(0, 2)})
+                    for g in self.grids]
+            out.append(WallUpdate(channel="job_health", key="sim-worker", ts=now, data={
+                "worker_id": "sim-worker", "agents": {"cases": {"events_per_s": 20.0}},
+                "lag": {"cases": {"0": 0}}, "sink": {"rows_per_s": 100.0}}))
+        self.sent += len(out)
+        return out
+
+    def _count(self, expected: float) -> int:
+        whole = int(expected)
+        return whole + (self.rng.random() < expected - whole)
+
+    def _case(self, case_id: str, now: int) -> WallUpdate:
+        grid, step = self.open[case_id]
+        return WallUpdate(channel="cases", key=case_id, ts=now, data={
+            "case_id": case_id, "grid_id": grid, "step": STEPS[step], "category": "environment",
+            "priority": "normal", "tier": 1, "opened_ms": now, "step_entered_ms": now,
+            "updated_ms": now, "deadline_ms": now + 600_000, "breaches": 0})
+
+    def _alert(self, alert_id: str, status: str, now: int) -> WallUpdate:
+        return WallUpdate(channel="alerts", key=alert_id, ts=now, data={
+            "alert_id": alert_id, "grid_id": self.rng.choice(self.grids), "kind": "sla_breach",
+            "severity": "warning", "status": status, "title": f"sim {alert_id}",
+            "opened_ms": now, "updated_ms": now,
+            "acked_by": "sim" if status == "acknowledged" else None})
+
+
+class SimulatedHub:
+    """A websocket server that welcomes any client and streams the synthetic street."""
+
+    def __init__(self, port: int, world: SyntheticStreet, period_s: float = 0.2) -> None:
+        self.port = port
+        self.world = world
+        self.period_s = period_s
+        self.clients: set[Any] = set()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> None:
+        """Listen and start ticking, in a background thread."""
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._main(), self.loop).result(timeout=10)
+
+    async def _main(self) -> None:
+        from websockets.asyncio.server import serve
+
+        await serve(self._client, "127.0.0.1", self.port, max_size=None)
+        self.loop.create_task(self._tick())
+
+    async def _client(self, ws: Any) -> None:
+        await ws.recv()  # auth
+        await ws.send(b'{"type":"welcome","actor":"bench","role":"viewer","permissions":'
+                      b'["view"],"channels":[],"heartbeat_s":null}', text=True)
+        await ws.recv()  # subscribe
+        for channel in CHANNELS:
+            await ws.send(snapshot_frame(channel, "subscribe", 1, 1, []), text=True)
+        self.clients.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            self.clients.discard(ws)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.period_s)
+            items = [encode_item(u) for u in self.world.tick(int(time.time() * 1000),
+                                                             self.period_s)]
+            for ws in list(self.clients):
+                for i in range(0, len(items), 256):
+                    await ws.send(deltas_frame(items[i:i + 256]), text=True)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` in MB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def open_browsers(url: str, n: int) -> Any:
+    """``n`` headless Chromium pages on ``url`` (None when n is 0 or Playwright is absent)."""
+    if n <= 0:
+        return None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("playwright not installed: running without browser sessions", file=sys.stderr)
+        return None
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    for _ in range(n):
+        browser.new_page(viewport={"width": 1920, "height": 1080}).goto(url)
+    return playwright, browser
+
+
+def main() -> None:
+    """Run the benchmark; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="60 s instead of 30 minutes")
+    parser.add_argument("--duration-s", type=float, default=None)
+    parser.add_argument("--cases-per-s", type=float, default=20.0)
+    parser.add_argument("--browsers", type=int, default=2)
+    parser.add_argument("--sample-s", type=float, default=5.0)
+    args = parser.parse_args()
+    duration = args.duration_s or (60.0 if args.quick else 1800.0)
+    warmup = min(60.0, duration / 6)
+    world = SyntheticStreet(args.cases_per_s)
+    hub = SimulatedHub(free_port(), world)
+    hub.start()
+    tmp = Path(tempfile.mkdtemp(prefix="wall-rss-"))
+    (tmp / "tokens.yaml").write_text("bench-viewer-token: {name: bench, role: viewer}\n")
+    wall_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWALL_")}
+    env.update({"GRIDWALL_TOKENS_FILE": str(tmp / "tokens.yaml"),
+                "GRIDWALL_DATA_DIR": str(tmp), "GRIDWALL_WALL_PORT": str(wall_port),
+                "GRIDWALL_CLICKHOUSE_DATABASE": "gw_bench_wall_rss_empty"})
+    wall = subprocess.Popen([sys.executable, "-m", "gridwall.cli", "wall", "--hub-url",
+                             f"ws://127.0.0.1:{hub.port}/"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    browsers = None
+    samples: list[tuple[float, float]] = []
+    try:
+        url = f"http://127.0.0.1:{wall_port}/wall"
+        if not wait_for_http(url, 60):
+            raise SystemExit("the wall did not start")
+        browsers = open_browsers(url, args.browsers)
+        start = time.monotonic()
+        while (elapsed := time.monotonic() - start) < duration:
+            samples.append((elapsed, rss_mb(wall.pid)))
+            time.sleep(args.sample_s)
+        samples.append((time.monotonic() - start, rss_mb(wall.pid)))
+    finally:
+        if browsers is not None:
+            browsers[1].close()
+            browsers[0].stop()
+        wall.terminate()
+        wall.wait(timeout=30)
+    figures = summarize(samples, warmup, duration, world, args)
+    print_table([(k, v) for k, v in figures.items()], "wall server RSS over a simulated run")
+    print_figures(figures)
+
+
+def summarize(samples: list[tuple[float, float]], warmup: float, duration: float,
+              world: SyntheticStreet, args: argparse.Namespace) -> dict[str, Any]:
+    """The figures: RSS after warm-up, at the end, max, and second-half slope."""
+    after = [(t, r) for t, r in samples if t >= warmup] or samples
+    half = [(t, r) for t, r in samples if t >= duration / 2] or samples
+    n = len(half)
+    mean_t = sum(t for t, _ in half) / n
+    mean_r = sum(r for _, r in half) / n
+    var_t = sum((t - mean_t) ** 2 for t, _ in half) or 1.0
+    slope_per_s = sum((t - mean_t) * (r - mean_r) for t, r in half) / var_t
+    return {"duration_s": round(duration, 1), "browsers": args.browsers,
+            "cases_per_s": args.cases_per_s, "items_sent": world.sent,
+            "items_per_s": round(world.sent / max(duration, 1), 1),
+            "rss_first_mb": round(samples[0][1], 1),
+            "rss_after_warmup_mb": round(after[0][1], 1),
+            "rss_end_mb": round(samples[-1][1], 1),
+            "rss_max_mb": round(max(r for _, r in samples), 1),
+            "rss_slope_second_half_mb_per_10min": round(slope_per_s * 600, 2)}
+
+
+if __name__ == "__main__":
+    main()
