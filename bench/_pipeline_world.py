@@ -1,0 +1,282 @@
+"""The pieces of ``bench.pipeline``: an isolated world, the load, the watchers, the worker.
+
+Each run gets its own topic prefix and ClickHouse database (dropped at the end), so runs
+never see each other's data or consumer groups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from domain.schemas import CaseEvent, ConfigChange, WallUpdate
+from domain.wire import encode
+from gridwall.settings import Settings, settings_from
+from infra.topics import CASE_EVENTS, CONTROL, WALL_UPDATES, TopicSpec, ensure_topics
+from ingest.kafka_out import KafkaWriter, OutRecord
+from ingest.simulator.engine import Event, generate
+from ingest.simulator.kafka_sink import out_records
+
+REPO = Path(__file__).resolve().parents[1]
+CHUNK_EVENTS = 5_000  # events per simulated request: ~50 readings per grid message
+# Sensor hubs push what they read every half second (one request, one message per grid).
+LIVE_PUSH_S = 0.5
+BREACH_SLA = {"defaults": {"reported": 5, "verified": 5, "dispatched": 60, "handled": 60,
+                           "closed": 600},
+              "priority_factor": {"low": 1.0, "normal": 1.0, "high": 1.0, "emergency": 1.0},
+              "categories": {}}
+
+
+def now_ms() -> int:
+    """Wall clock, epoch ms."""
+    return int(time.time() * 1000)
+
+
+@dataclass
+class World:
+    """This run's prefix, database, settings, environment and producer."""
+
+    tag: str
+    settings: Settings
+    env: dict[str, str]
+    writer: KafkaWriter
+    client: Any
+    logs: Path
+
+    @property
+    def db(self) -> str:
+        """The run's ClickHouse database."""
+        return self.settings.clickhouse_database
+
+    def count(self, table: str) -> int:
+        """Rows in one of the run's tables."""
+        return int(self.client.execute(f"SELECT count() FROM {self.db}.{table}")[0][0])
+
+    def rolled_up(self) -> int:
+        """Readings the sensors agent has rolled up (its output, read FINAL)."""
+        rows = self.client.execute(
+            f"SELECT sum(readings) FROM {self.db}.sensor_rollup_1m FINAL")
+        return int(rows[0][0] or 0)
+
+
+@contextlib.contextmanager
+def make_world() -> Iterator[World]:
+    """Create topics and database for one run; drop them afterwards."""
+    from clickhouse_driver import Client
+
+    from infra.migrate import migrate
+    from streams.topics import ensure_stream_topics
+
+    tag = uuid.uuid4().hex[:6]
+    env = dict(os.environ, GRIDWALL_TOPIC_PREFIX=f"bench{tag}.",
+               GRIDWALL_CLICKHOUSE_DATABASE=f"gw_bench_{tag}")
+    env.pop("GRIDWALL_DATA_DIR", None)
+    env["GRIDWALL_DATA_DIR"] = f"/tmp/gridwall-bench-{tag}"
+    settings = settings_from({k: v for k, v in env.items() if k.startswith("GRIDWALL_")})
+    client = Client(settings.clickhouse_host, port=settings.clickhouse_port)
+    list(migrate(client, settings.clickhouse_database))
+    ensure_stream_topics(settings)
+    ensure_topics(settings, [TopicSpec("baseline.readings", "baseline input"),
+                             TopicSpec("baseline.rows", "baseline output")])
+    writer = KafkaWriter(settings, client_id=f"bench-{tag}", linger_ms=5)
+    logs = Path(settings.data_dir)
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        yield World(tag, settings, env, writer, client, logs)
+    finally:
+        writer.close()
+        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        client.disconnect()
+        _delete_topics(settings)
+
+
+def _delete_topics(settings: Settings) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)
+                or t.startswith(f"{settings.topic_prefix}gridwall-streams")]
+        if mine:
+            with contextlib.suppress(Exception):
+                admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+@dataclass
+class Load:
+    """What was produced: counts by kind and the encoded records."""
+
+    readings: int = 0
+    cases: int = 0
+    records: int = 0
+    messages: int = 0
+
+    @property
+    def events(self) -> int:
+        """Readings plus case events (department records are not counted as events)."""
+        return self.readings + self.cases
+
+    def add(self, events: Sequence[Event], records: Sequence[OutRecord]) -> None:
+        """Count one chunk."""
+        for event in events:
+            name = type(event).__name__
+            if name == "SensorReading":
+                self.readings += 1
+            elif name == "CaseEvent":
+                self.cases += 1
+            else:
+                self.records += 1
+        self.messages += len(records)
+
+
+def preload(world: World, n_events: int, start_ms: int) -> Load:
+    """Generate ``n_events`` simulator events and produce them (acknowledged) before timing."""
+    load = Load()
+    events = list(generate(7, n_events, start_ms, rate=30_000.0))
+    received = now_ms()
+    pending: list[OutRecord] = []
+    for i in range(0, len(events), CHUNK_EVENTS):
+        chunk = events[i:i + CHUNK_EVENTS]
+        records = out_records(chunk, f"pre{world.tag}.{i}", received)
+        load.add(chunk, records)
+        pending.extend(records)
+        if len(pending) >= 2_000:
+            world.writer.send_all(pending)
+            pending = []
+    if pending:
+        world.writer.send_all(pending)
+    return load
+
+
+def set_sla(world: World, policy: dict[str, Any]) -> None:
+    """Put an SLA policy on the control topic (the worker starts from it)."""
+    change = ConfigChange(key="sla", value=policy, actor="bench", ts=now_ms())
+    world.writer.send_all([OutRecord(CONTROL, "sla", encode(change))])
+
+
+def produce_live(world: World, rate: float, duration_s: float, load: Load) -> tuple[int, int]:
+    """Produce simulator events in real time at ``rate`` events/s; return (start, end) ms."""
+    start = now_ms() + 200
+    events = list(generate(11, int(rate * duration_s), start, rate=rate, speedup=1.0,
+                           run_tag=f"live{world.tag}"))
+    i = 0
+    while i < len(events):
+        now = now_ms()
+        j = i
+        while j < len(events) and events[j].ts <= now:
+            j += 1
+        if j > i:
+            chunk = events[i:j]
+            records = out_records(chunk, f"live{world.tag}.{i}", now)
+            load.add(chunk, records)
+            world.writer.send_all(records)
+            i = j
+        time.sleep(LIVE_PUSH_S)
+    return start, now_ms()
+
+
+@dataclass
+class Watch:
+    """Follows the wall updates and case events topics in a thread."""
+
+    world: World
+    wall: list[tuple[int, WallUpdate]] = field(default_factory=list)
+    breaches: list[tuple[int, int]] = field(default_factory=list)  # (seen ms, deadline ms)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin following from the start of both topics."""
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        from kafka import KafkaConsumer
+
+        s = self.world.settings
+        wall_topic, case_topic = WALL_UPDATES.name(s), CASE_EVENTS.name(s)
+        consumer = KafkaConsumer(wall_topic, case_topic, bootstrap_servers=s.kafka_bootstrap,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 group_id=None, fetch_max_wait_ms=50)
+        wall_decoder = msgspec.json.Decoder(WallUpdate)
+        case_decoder = msgspec.json.Decoder(CaseEvent)
+        try:
+            while not self._stop.is_set():
+                for tp, records in consumer.poll(timeout_ms=100).items():
+                    seen = now_ms()
+                    for record in records:
+                        if tp.topic == wall_topic:
+                            self.wall.append((seen, wall_decoder.decode(record.value)))
+                        elif b"sla-timer" in record.value:
+                            event = case_decoder.decode(record.value)
+                            if event.actor == "sla-timer":
+                                self.breaches.append((record.timestamp, event.ts))
+        finally:
+            consumer.close()
+
+
+class Worker:
+    """``gridwall worker`` in a subprocess with the run's environment; samples its RSS."""
+
+    def __init__(self, world: World, name: str = "bench") -> None:
+        self.log_path = world.logs / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gridwall.cli", "worker", "--worker-id", name,
+             "--loglevel", "info"], cwd=REPO, env=world.env, stdout=self._log,
+            stderr=subprocess.STDOUT)
+        self.max_rss_mb = 0.0
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        """Wait for Faust's "Ready"; raise with the log's tail if it never comes."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if "Worker]: Ready" in self.log_path.read_text(errors="replace"):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"worker not ready:\n{tail}")
+
+    def _sample(self) -> None:
+        status = Path(f"/proc/{self.proc.pid}/status")
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.max_rss_mb = max(self.max_rss_mb, int(line.split()[1]) / 1024)
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not stop within 20 s."""
+        self._stop.set()
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()

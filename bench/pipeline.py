@@ -1,0 +1,200 @@
+"""``gridwall bench pipeline [--quick]``: sustained events/s from Kafka into ClickHouse.
+
+1. Throughput: a realistic mix from the street simulator (mostly sensor readings, packed per
+   grid as SensorBatch messages of ~50 readings, plus case events and department records) is
+   produced *before* timing; then one worker (``gridwall worker``, subprocess, this run's own
+   topics and database) drains it. Events/s = readings + case events that reached ClickHouse
+   per second, measured from the first rows seen to the last (sustained, start-up excluded).
+2. Latency: the simulator produces in real time at a moderate rate under an SLA policy of a
+   few seconds; event-to-wall-update latency is wall update seen − the oldest input time it
+   covers (``source_ms``: ingest time of sensor batches, event time of case events), over
+   ``grid_metrics`` updates; SLA breach detection delay is the SLA timer's escalation record
+   time − the deadline it fires for.
+3. Baseline: the same sensor job the documented Faust way (:mod:`bench._faust_baseline`:
+   faust.Record + json, one message per reading, per-event table update and send).
+
+Prints a table, then as the last line one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from bench._faust_baseline import topic_names
+from bench._pipeline_world import (
+    BREACH_SLA,
+    REPO,
+    Load,
+    Watch,
+    Worker,
+    World,
+    make_world,
+    now_ms,
+    preload,
+    produce_live,
+    set_sla,
+)
+from bench.common import percentile, print_figures, print_table
+from domain.schemas import SensorReading
+from ingest.simulator.engine import generate
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one run."""
+
+    preload_events: int
+    live_rate: float
+    live_s: float
+    baseline_readings: int
+    drain_timeout_s: float
+
+
+FULL = Plan(preload_events=1_500_000, live_rate=10_000, live_s=30, baseline_readings=30_000,
+            drain_timeout_s=240)
+QUICK = Plan(preload_events=300_000, live_rate=5_000, live_s=8, baseline_readings=6_000,
+             drain_timeout_s=60)
+
+
+def drain(world: World, load: Load, timeout_s: float, verbose: bool = False
+          ) -> dict[str, float]:
+    """Poll ClickHouse until the preload is stored by the sink *and* processed by the agents.
+
+    Done when every reading and case event is stored and the sensors agent's rollups account
+    for every reading. Rates are counted from the first rows seen (start-up excluded).
+    """
+    first: tuple[float, int] | None = None
+    sink_done = done = None
+    deadline = time.monotonic() + timeout_s
+    stored = 0
+    while time.monotonic() < deadline:
+        stored = world.count("sensor_readings") + world.count("case_events")
+        moment = time.monotonic()
+        if stored and first is None:
+            first = (moment, stored)
+        if stored >= load.events and sink_done is None:
+            sink_done = moment
+        rolled = world.rolled_up() if stored else 0
+        if sink_done is not None and rolled >= load.readings:
+            done = moment
+            break
+        if verbose:
+            print(f"  drain {moment - (first or (moment, 0))[0]:5.1f} s: stored {stored:,} "
+                  f"rolled up {rolled:,}", file=sys.stderr)
+        time.sleep(0.5 if verbose else 0.2)
+    if first is None:
+        raise RuntimeError("no rows reached ClickHouse")
+    seconds = max(1e-3, (done or time.monotonic()) - first[0])
+    sink_seconds = max(1e-3, (sink_done or time.monotonic()) - first[0])
+    counted = min(stored, load.events) - first[1]
+    rate = counted / seconds
+    return {"events_per_s": rate, "messages_per_s": rate * load.messages / load.events,
+            "sink_events_per_s": counted / sink_seconds, "drain_s": seconds,
+            "complete": float(done is not None)}
+
+
+def latency(watch: Watch, start_ms: int, end_ms: int) -> dict[str, float]:
+    """Wall-update latency and breach detection delay of the live phase."""
+    lat = [seen - u.data["source_ms"] for seen, u in list(watch.wall)
+           if u.channel == "grid_metrics" and u.data.get("source_ms")
+           and start_ms <= u.data["source_ms"] <= end_ms]
+    delays = [seen - deadline for seen, deadline in list(watch.breaches)
+              if start_ms <= deadline <= end_ms + 1_000]
+    return {"latency_p50_ms": percentile(lat, 50), "latency_p99_ms": percentile(lat, 99),
+            "latency_samples": float(len(lat)), "breach_delay_p50_ms": percentile(delays, 50),
+            "breach_delay_p99_ms": percentile(delays, 99), "breaches": float(len(delays))}
+
+
+def baseline(world: World, n_readings: int, timeout_s: float) -> float:
+    """Readings/s of the documented-style Faust job over ``n_readings`` one-per-message."""
+    from infra.topics import TopicSpec
+    from ingest.kafka_out import OutRecord
+
+    readings_topic = TopicSpec("baseline.readings", "baseline input")
+    source = (e for e in generate(5, n_readings * 2, now_ms(), rate=30_000.0)
+              if isinstance(e, SensorReading))
+    records = []
+    for _, r in zip(range(n_readings), source, strict=False):
+        body = {"sensor_id": r.sensor_id, "grid_id": r.grid_id, "kind": r.kind,
+                "value": r.value, "ts": r.ts}
+        records.append(OutRecord(readings_topic, r.grid_id or "", json.dumps(body).encode()))
+    for i in range(0, len(records), 5_000):
+        world.writer.send_all(records[i:i + 5_000])
+    assert topic_names(world.settings.topic_prefix)[0] == readings_topic.name(world.settings)
+    result = world.logs / "baseline.result"
+    log = open(world.logs / "baseline.log", "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench._faust_baseline", world.settings.topic_prefix,
+         world.settings.kafka_bootstrap, str(len(records)), str(result)], cwd=REPO,
+        env=world.env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not result.exists():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"baseline did not finish; see {log.name}")
+            time.sleep(0.2)
+        first, last, count = (int(x) for x in result.read_text().split())
+        return count * 1000 / max(1, last - first)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def run(plan: Plan) -> dict[str, float]:
+    """One full measurement; returns every figure."""
+    figures: dict[str, float] = {}
+    with make_world() as world:
+        load = preload(world, plan.preload_events, now_ms() - 60_000)
+        watch = Watch(world)
+        watch.start()
+        worker = Worker(world)
+        try:
+            worker.wait_ready()
+            figures.update(drain(world, load, plan.drain_timeout_s))
+            set_sla(world, BREACH_SLA)  # short SLAs for the live phase only
+            time.sleep(2.0)  # the control follower applies it within a second or so
+            live_load = Load()
+            start, end = produce_live(world, plan.live_rate, plan.live_s, live_load)
+            time.sleep(3.0)
+            figures.update(latency(watch, start, end))
+            figures["worker_rss_mb"] = worker.max_rss_mb
+        finally:
+            worker.stop()
+            watch.stop()
+        figures["preload_events"] = float(load.events)
+        figures["preload_messages"] = float(load.messages)
+        figures["readings_per_message"] = load.readings / max(1, load.messages)
+        figures["live_rate_events_per_s"] = plan.live_rate
+        figures["baseline_events_per_s"] = baseline(world, plan.baseline_readings, 120)
+    figures["ratio_vs_baseline"] = figures["events_per_s"] / figures["baseline_events_per_s"]
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run, print the table and the JSON line."""
+    parser = argparse.ArgumentParser(prog="gridwall bench pipeline", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
+    args = parser.parse_args(argv)
+    figures = run(QUICK if args.quick else FULL)
+    rows = [(name, figures[name]) for name in (
+        "events_per_s", "messages_per_s", "sink_events_per_s", "readings_per_message",
+        "preload_events", "drain_s",
+        "latency_p50_ms", "latency_p99_ms", "latency_samples", "breach_delay_p50_ms",
+        "breach_delay_p99_ms", "breaches", "worker_rss_mb", "baseline_events_per_s",
+        "ratio_vs_baseline")]
+    print_table(rows, "pipeline: simulator mix -> Kafka -> one worker -> ClickHouse / wall")
+    print_figures({k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
