@@ -42,6 +42,9 @@ class CaseRecord(msgspec.Struct, kw_only=True):
     breaches: int = 0
     breached_step: str = ""
     seen: dict[str, int] = {}
+    lon: float | None = None  # where it was reported (Open311 reads need it)
+    lat: float | None = None
+    note: str = ""  # the latest note of any event
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,10 @@ def process(record: CaseRecord | None, event: CaseEvent, offset: int) -> Outcome
                      breaches=(record.breaches if record else 0) + int(is_breach),
                      breached_step=after.step if is_breach else (
                          "" if step_changed else (record.breached_step if record else "")),
-                     seen=_remember(record.seen if record else {}, event.event_id, offset))
+                     seen=_remember(record.seen if record else {}, event.event_id, offset),
+                     lon=record.lon if record else event.lon,
+                     lat=record.lat if record else event.lat,
+                     note=event.note or (record.note if record else ""))
     signals: list[Signal] = []
     if record is not None and step_changed and record.breached_step:
         signals.append(_clear(record, event.ts))

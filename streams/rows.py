@@ -31,7 +31,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "cases": ("opened_date", "opened_at", "opened_ms", "case_id", "grid_id", "category",
               "priority", "step", "tier", "step_entered_ms", "updated_at", "updated_ms",
               "deadline_ms", "on_spot", "reopen_count", "escalations", "breaches", "rating",
-              "source", "description", "actor", "last_event_id", "version"),
+              "source", "description", "actor", "last_event_id", "version", "lon", "lat",
+              "note"),
     "alerts": ("opened_date", "opened_at", "opened_ms", "alert_id", "fingerprint",
                "group_key", "grid_id", "kind", "category", "severity", "status", "title",
                "detail", "case_id", "sensor_id", "tier", "assignee", "acked_by",
@@ -113,7 +114,8 @@ def case_row(record: CaseRecord, deadline: int | None) -> dict[str, Any]:
             "reopen_count": s.reopen_count, "escalations": s.escalations,
             "breaches": record.breaches, "rating": s.rating or 0, "source": s.source,
             "description": s.description, "actor": s.actor,
-            "last_event_id": s.last_event_id, "version": record.version}
+            "last_event_id": s.last_event_id, "version": record.version, "lon": record.lon,
+            "lat": record.lat, "note": record.note}
 
 
 def alert_row(state: AlertState) -> dict[str, Any]:

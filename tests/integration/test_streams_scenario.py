@@ -9,13 +9,13 @@ the breach detection delay (deadline → alert on the alerts topic); no assertio
 from __future__ import annotations
 
 import statistics
-import time
 from typing import Any
 
 import pytest
 
 from domain.schemas import Command
 from infra.topics import CASE_EVENTS
+from streams.queries import case_by_id, cases_opened_between
 from tests.integration.test_streams_support import (
     FAST_SLA,
     Observer,
@@ -46,12 +46,12 @@ def test_scenario_breaches_escalations_and_alert_lifecycle(stream_env: StreamEnv
                                                            ch: Any) -> None:
     senv = stream_env
     db = senv.settings.clickhouse_database
-    senv.send_config("sla", FAST_SLA)
-    senv.send_config("alerts", {"ack_timeout_s": 2})
+    senv.send_config("sla", FAST_SLA)  # before start: the worker starts from it
     worker = WorkerProc(senv, "w1")
     observer = Observer(senv.settings).start()
     try:
         worker.wait_ready()
+        senv.send_config("alerts", {"ack_timeout_s": 2})  # live: B's re-escalation needs it
         senv.send_config("sla", {"defaults": {"reported": -1}})  # rejected, old one stays
         g = "G01"
         senv.send_events(event("A", "report", g, 1), event("B", "report", "G02", 1),
@@ -101,7 +101,9 @@ def test_scenario_breaches_escalations_and_alert_lifecycle(stream_env: StreamEnv
         observer.stop()
         worker.stop()
     print_figures(ch, db, observer, counts)
-    assert counts == EXPECTED, worker.tail()
+    letters = ch.execute(f"SELECT stage, source, reason FROM {db}.dead_letters FINAL "
+                         "ORDER BY stage, reason")
+    assert counts == EXPECTED, (letters, worker.tail())
     rows = dict(((r[0], (r[1], r[2], r[3], r[4], r[5]))) for r in ch.execute(
         f"SELECT case_id, step, tier, escalations, breaches, on_spot FROM {db}.cases FINAL"))
     assert rows == {"A": ("verified", 4, 3, 3, 0), "B": ("verified", 2, 1, 1, 0),
@@ -119,6 +121,11 @@ def test_scenario_breaches_escalations_and_alert_lifecycle(stream_env: StreamEnv
     assert actions == ["ack", "ack"]
     assert final_count(ch, db, "alert_actions", "action = 'silence_expired'") == 1
     assert final_count(ch, db, "config_changes", "accepted = 0") == 1
+    # the Open311 read side
+    a = case_by_id(ch, db, "A")
+    assert a is not None and (a.step, a.tier, a.breaches, a.status) == ("verified", 4, 3, "open")
+    recent = cases_opened_between(ch, db, now_ms() - 600_000, now_ms(), statuses=["closed"])
+    assert sorted(c.case_id for c in recent) == ["D", "E"]
 
 
 def print_figures(ch: Any, db: str, observer: Observer, counts: dict[str, int]) -> None:
@@ -153,5 +160,3 @@ def breach_delays(observer: Observer) -> list[int]:
         delays.append(received - alert.updated_ms)
     return delays
 
-
-_ = time
