@@ -1,0 +1,193 @@
+"""Streams II against the real broker and ClickHouse: a scripted day through one worker.
+
+Sensors of one grid report normal values and one gas leak; two cases run their loop (one
+resolved on the spot by a grid worker, one through all six steps); department records add
+residents, a special group and an enterprise with personal data. The ClickHouse rows of
+migrations 0030-0033 and the wall updates (grid_metrics, registers, ranking, job_health)
+must hold exactly the scripted figures, and no personal data. Nothing asserts on time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import msgspec
+import pytest
+
+from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading, WallUpdate
+from domain.wire import encode
+from infra.topics import DEPARTMENT_RECORDS, SENSOR_READINGS, WALL_UPDATES
+from ingest.kafka_out import OutRecord
+from tests.integration.test_streams_support import (
+    StreamEnv,
+    WorkerProc,
+    final_count,
+    now_ms,
+    stream_env,
+)
+
+__all__ = ["stream_env"]
+pytestmark = pytest.mark.integration
+GRID = "PL01-01"
+GAS = [0.5, 0.6, 12.0, 30.0, 0.4]  # ok, ok, warning, critical, ok
+PERSONAL = ("王小明", "370102199001011234", "13812345678")
+
+
+class WallLog:
+    """Every wall update, latest per (channel, key), followed in a thread."""
+
+    def __init__(self, senv: StreamEnv) -> None:
+        self.latest: dict[tuple[str, str], WallUpdate] = {}
+        self.raw: list[bytes] = []
+        self._stop = threading.Event()
+        self._senv = senv
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from kafka import KafkaConsumer
+
+        s = self._senv.settings
+        consumer = KafkaConsumer(WALL_UPDATES.name(s), bootstrap_servers=s.kafka_bootstrap,
+                                 group_id=None, auto_offset_reset="earliest",
+                                 enable_auto_commit=False, fetch_max_wait_ms=50)
+        try:
+            while not self._stop.is_set():
+                for records in consumer.poll(timeout_ms=100).values():
+                    for r in records:
+                        update = msgspec.json.decode(r.value, type=WallUpdate)
+                        self.raw.append(r.value)
+                        self.latest[(update.channel, update.key)] = update
+        finally:
+            consumer.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def wait_for(what: str, check: Any, timeout_s: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def event(case_id: str, action: str, n: int, actor: str, **kw: Any) -> CaseEvent:
+    """A case event in the scripted grid, by ``actor``."""
+    if action in ("report", "resolve_on_spot"):
+        kw.setdefault("category", "environment")
+    source = "grid_worker_app" if actor.startswith("W") else "command_centre"
+    return CaseEvent(event_id=f"{case_id}.{n}.{action}", case_id=case_id, action=action,  # type: ignore[arg-type]
+                     ts=now_ms(), source=source, actor=actor, grid_id=GRID, **kw)
+
+
+def script(senv: StreamEnv) -> int:
+    """Produce the scripted day; return the number of readings."""
+    t = now_ms()
+    readings = [SensorReading(sensor_id="GAS-1", kind="gas", value=v, ts=t + i * 1000)
+                for i, v in enumerate(GAS)]
+    readings += [SensorReading(sensor_id="NOISE-1", kind="noise", value=40.0 + i, ts=t + i)
+                 for i in range(20)]
+    batches = [SensorBatch(batch_id=f"day.{i}", grid_id=GRID, received_ms=t, source="sensor",
+                           readings=readings[i:i + 10]) for i in range(0, len(readings), 10)]
+    senv.writer.send_all([OutRecord(SENSOR_READINGS, GRID, encode(b)) for b in batches])
+    senv.send_events(event("D1", "resolve_on_spot", 1, "W1"))
+    senv.send_events(event("D2", "report", 1, "W1"))
+    for n, (action, actor) in enumerate((("verify", "centre"), ("dispatch", "centre"),
+                                         ("handle", "W2"), ("close", "centre")), start=2):
+        senv.send_events(event("D2", action, n, actor))
+    senv.send_events(event("D2", "evaluate", 6, "resident", rating=5))
+    people = [("r1", "resident", {"household_id": f"{GRID}-H1"}),
+              ("r2", "resident", {"household_id": f"{GRID}-H1", "residence": "floating"}),
+              ("r3", "resident", {"household_id": f"{GRID}-H2"}),
+              ("s1", "special_group", {"group": "veteran"}),
+              ("e1", "enterprise", {"employees": 12, "hazardous_chemicals": False}),
+              ("r1", "resident", {"household_id": f"{GRID}-H1"})]  # synced again
+    senv.writer.send_all([OutRecord(DEPARTMENT_RECORDS, GRID, encode(DepartmentRecord(
+        record_id=rid, record_type=kind, ts=t, grid_id=GRID, attributes=attrs,  # type: ignore[arg-type]
+        person_name=PERSONAL[0], person_id_number=PERSONAL[1], person_phone=PERSONAL[2])))
+        for rid, kind, attrs in people])
+    return len(readings)
+
+
+def test_scripted_day_rows_and_wall_updates(stream_env: StreamEnv, ch: Any) -> None:
+    senv = stream_env
+    db = senv.settings.clickhouse_database
+    worker = WorkerProc(senv, "day")
+    wall = WallLog(senv)
+    try:
+        worker.wait_ready()
+        n_readings = script(senv)
+
+        def q(sql: str) -> list[tuple[Any, ...]]:
+            return ch.execute(sql.replace("{db}", db))
+
+        wait_for("readings", lambda: final_count(ch, db, "sensor_readings") == n_readings)
+        levels = q("SELECT value, level FROM {db}.sensor_readings FINAL "
+                   "WHERE sensor_id = 'GAS-1' ORDER BY ts_ms")
+        assert levels == [(0.5, "ok"), (0.6, "ok"), (12.0, "warning"), (30.0, "critical"),
+                          (0.4, "ok")]
+        rollup = wait_for("rollup", lambda: q(
+            "SELECT sum(readings), min(value_min), max(value_max) FROM {db}.sensor_rollup_1m "
+            "FINAL WHERE kind = 'gas' HAVING sum(readings) = 5"))
+        assert rollup == [(5, 0.4, 30.0)]
+
+        metrics = wait_for("grid minutes", lambda: q(
+            "SELECT sum(reported), sum(closed), sum(completed), sum(on_time) "
+            "FROM {db}.grid_metrics_1m FINAL WHERE grid_id = 'PL01-01' "
+            "HAVING sum(closed) = 2 AND sum(completed) = 5"))
+        # D1 opens closed (reported, closed); D2: reported, closed and 5 step completions,
+        # all within the default SLA
+        assert metrics == [(2, 2, 5, 5)]
+
+        registers = wait_for("registers", lambda: dict(q(
+            "SELECT figure, value FROM {db}.grid_registers FINAL WHERE grid_id = 'PL01-01'"))
+            if final_count(ch, db, "grid_registers") >= 6 else None)
+        assert registers == {"population": 3, "floating": 1, "households": 2,
+                             "group.veteran": 1, "enterprises": 1, "employees": 12,
+                             "hazardous_enterprises": 0}
+
+        workers = wait_for("worker scores", lambda: dict(q(
+            "SELECT subject, cases FROM {db}.scores FINAL WHERE kind = 'worker'")) or None)
+        assert workers == {"W1": 3, "W2": 1}  # W1: 2 reports + D1 closed; W2: D2 closed
+        grid_score = q("SELECT score, breakdown FROM {db}.scores FINAL "
+                       "WHERE kind = 'grid' AND subject = 'PL01-01'")
+        assert len(grid_score) == 1 and '"component":"evaluation"' in grid_score[0][1]
+
+        alerts = wait_for("sensor alert", lambda: q(
+            "SELECT severity FROM {db}.alerts FINAL WHERE fingerprint = "
+            "'sensor_threshold:GAS-1'"))
+        assert alerts == [("critical",)]
+
+        def latest(channel: str, key: str) -> WallUpdate | None:
+            return wall.latest.get((channel, key))
+
+        grid_view = wait_for("grid view", lambda: (u := latest("grid_metrics", GRID)) and
+                             u.data["15m"]["closed"] == 2 and u.data["sensors"]["reporting"]
+                             and u)
+        assert grid_view.data["15m"]["reported"] == 2 and grid_view.data["open_backlog"] == 0
+        assert wait_for("street view", lambda: latest("grid_metrics", "street"))
+        assert wait_for("community view", lambda: latest("grid_metrics", "PL01"))
+        reg = wait_for("registers update", lambda: (u := latest("registers", GRID)) and
+                       u.data.get("population") == 3 and u)
+        assert reg.data["households"] == 2
+        ranking = wait_for("ranking", lambda: latest("ranking", "street"))
+        assert [e["subject"] for e in ranking.data["ranking"]] == [GRID]
+        assert wait_for("worker ranking", lambda: latest("ranking", "W2"))
+        health = wait_for("job health", lambda: latest("job_health", "day"))
+        assert health.data["agents"]["sensors"]["events_total"] == n_readings
+
+        stored = q("SELECT * FROM {db}.grid_registers") + q("SELECT * FROM {db}.scores")
+        for personal in PERSONAL:
+            assert all(personal not in raw.decode() for raw in wall.raw)
+            assert personal not in repr(stored)
+    finally:
+        wall.stop()
+        worker.stop()
