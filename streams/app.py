@@ -148,6 +148,10 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         consumer_auto_offset_reset="earliest", broker_max_poll_records=5_000,
         # A SIGKILLed worker holds its partitions until its session times out.
         broker_session_timeout=10.0, broker_heartbeat_interval=1.0,
+        # Standby copies would land in the same in-memory stores, so the deadline index and
+        # the alert timer would see other workers' cases; the memory store replays the
+        # changelog on takeover anyway.
+        table_standby_replicas=0,
         datadir=str(datadir),
     )
     names = {spec.base: spec.name(settings) for spec in
