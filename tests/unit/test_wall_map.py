@@ -68,7 +68,9 @@ def test_grid_health_colours_and_extrusion(st) -> None:  # type: ignore[no-untyp
 
 def test_grid_metrics_override_derived_counts(st) -> None:  # type: ignore[no-untyped-def]
     g = st.grid_ids[0]
-    store = store_of(case("A", grid_id=g), upd("grid_metrics", g, open=7, overdue=2))
+    store = store_of(case("A", grid_id=g),
+                     upd("grid_metrics", g, level="grid", open_backlog=7, overdue=2),
+                     upd("grid_metrics", "street", level="street", open_backlog=99))
     fig = grid_figures(store, NOW)[g]
     assert (fig.open, fig.overdue, fig.health) == (7, 2, "late")
 
@@ -104,3 +106,11 @@ def test_alert_markers_and_dead_sensors(st) -> None:  # type: ignore[no-untyped-
     assert set(fills) == {"a1", "a2"}
     assert fills["a1"] == ACKED_COLOUR
     assert SENSOR_OFF in list(frames["sensors"]["sensor_fill"])
+
+
+def test_a_wider_screen_is_one_zoom_level_closer_with_larger_pixel_sizes(st) -> None:  # type: ignore[no-untyped-def]
+    hd, uhd = base_spec(st, {}, 1.0), base_spec(st, {}, 2.0)
+    assert uhd["initialViewState"]["zoom"] - hd["initialViewState"]["zoom"] == pytest.approx(1)
+    labels = {s: next(la for la in spec["layers"] if la["id"] == "community_labels")
+              for s, spec in ((1, hd), (2, uhd))}
+    assert labels[2]["getSize"] == 2 * labels[1]["getSize"]

@@ -10,6 +10,7 @@ data sources (and only their changed columns): the camera stays where the viewer
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,13 +38,20 @@ TOOLTIP = {"html": "{tip}", "style": {"backgroundColor": "rgba(8,16,32,0.92)",
                                       "border": "1px solid #2b6cb0", "padding": "8px"}}
 PITCH = 45
 BEARING = -12
+BASE_ZOOM = 13.65  # frames the street in the map area of a 1920 px wide screen
 
 
-def view_state(street: Street) -> dict[str, float]:
-    """A camera that frames the whole street at a 2.5D pitch."""
+def view_state(street: Street, scale: float = 1.0) -> dict[str, float]:
+    """A camera that frames the whole street at a 2.5D pitch.
+
+    ``scale`` is the screen width over 1920 px: a 3840 px screen (scale 2) is one zoom level
+    closer, so the street fills the same share of the screen.
+    """
     min_lon, min_lat, max_lon, max_lat = street.bbox
-    return {"longitude": (min_lon + max_lon) / 2, "latitude": (min_lat + max_lat) / 2 - 0.002,
-            "zoom": 13.75, "pitch": PITCH, "bearing": BEARING, "maxZoom": 18, "minZoom": 11}
+    return {"longitude": (min_lon + max_lon) / 2 - 0.0015,
+            "latitude": (min_lat + max_lat) / 2 - 0.002,
+            "zoom": round(BASE_ZOOM + math.log2(max(scale, 0.25)), 3), "pitch": PITCH,
+            "bearing": BEARING, "maxZoom": 19, "minZoom": 11}
 
 
 # Marks, labels and dots are drawn over the extruded grids instead of hidden inside them.
@@ -58,51 +66,55 @@ def _overlay(layer_id: str, kind: str, **props: Any) -> dict[str, Any]:
     return _layer(layer_id, kind, parameters=ON_TOP, **props)
 
 
-def base_layers(visible: Mapping[str, bool]) -> list[dict[str, Any]]:
-    """The layers, bottom to top, without data; ``visible`` toggles the POI layers."""
+def base_layers(visible: Mapping[str, bool], scale: float = 1.0) -> list[dict[str, Any]]:
+    """The layers, bottom to top, without data; ``visible`` toggles the POI layers.
+
+    Pixel sizes (labels, minimum radii, line widths) grow with ``scale`` (see view_state).
+    """
     layers = [
         _layer("street", "PolygonLayer", getPolygon="@@=outline", filled=True, stroked=True,
                getFillColor=[14, 26, 46, 255], getLineColor=[94, 160, 255, 255],
-               lineWidthMinPixels=3, pickable=False),
+               lineWidthMinPixels=3 * scale, pickable=False),
         _layer("grids", "PolygonLayer", getPolygon="@@=polygon", extruded=True,
                wireframe=True, getFillColor="@@=grid_fill", getElevation="@@=elevation",
                getLineColor=[140, 190, 255, 120], lineWidthMinPixels=1, pickable=True,
                autoHighlight=True, highlightColor=[255, 255, 255, 80]),
         _overlay("communities", "PathLayer", getPath="@@=path", getColor=[120, 200, 255, 255],
-               getWidth=6, widthMinPixels=3, pickable=False),
+               getWidth=6, widthMinPixels=3 * scale, pickable=False),
         _overlay("community_labels", "TextLayer", getPosition="@@=position",
-               getText="@@=label", getSize=20, getColor=[230, 240, 255, 255],
+               getText="@@=label", getSize=20 * scale, getColor=[230, 240, 255, 255],
                characterSet="auto", fontFamily="WenQuanYi Micro Hei, Noto Sans CJK SC, "
                "sans-serif", billboard=True, getTextAnchor="middle", getAlignmentBaseline="center",
                background=True, getBackgroundColor=[6, 14, 30, 200],
                backgroundPadding=[6, 3], pickable=False),
         _overlay("sensors", "ScatterplotLayer", getPosition="@@=position",
-               getFillColor="@@=sensor_fill", getRadius=10, radiusMinPixels=2,
+               getFillColor="@@=sensor_fill", getRadius=10, radiusMinPixels=2 * scale,
                pickable=True, visible=visible.get("sensor", True)),
     ]
     layers += [
         _overlay(kind, "ScatterplotLayer", getPosition="@@=position",
-               getFillColor=f"@@={FILL_COLUMN[kind]}", getRadius=22, radiusMinPixels=3,
+               getFillColor=f"@@={FILL_COLUMN[kind]}", getRadius=22, radiusMinPixels=3 * scale,
                pickable=True, visible=visible.get(kind, False))
         for kind in POI_LAYERS
     ]
     layers += [
         _overlay("events", "ScatterplotLayer", getPosition="@@=position",
                getFillColor="@@=event_fill", getRadius="@@=event_radius",
-               radiusMinPixels=4, pickable=False),
+               radiusMinPixels=4 * scale, pickable=False),
         _overlay("alerts", "ScatterplotLayer", getPosition="@@=position",
                getFillColor=[0, 0, 0, 0], getLineColor="@@=alert_fill",
-               getRadius="@@=alert_radius", stroked=True, filled=True, lineWidthMinPixels=4,
-               radiusMinPixels=8, pickable=True),
+               getRadius="@@=alert_radius", stroked=True, filled=True,
+               lineWidthMinPixels=4 * scale, radiusMinPixels=8 * scale, pickable=True),
     ]
     return layers
 
 
-def base_spec(street: Street, visible: Mapping[str, bool]) -> dict[str, Any]:
+def base_spec(street: Street, visible: Mapping[str, bool], scale: float = 1.0
+              ) -> dict[str, Any]:
     """The whole spec without data: camera, views, no basemap, layers."""
-    return {"initialViewState": view_state(street), "mapStyle": None,
+    return {"initialViewState": view_state(street, scale), "mapStyle": None,
             "views": [{"@@type": "MapView", "controller": True}],
-            "layers": base_layers(visible)}
+            "layers": base_layers(visible, scale)}
 
 
 def frame(layer_id: str, rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import panel as pn
+import param
 
 from gridwall.auth import Principal
 from wall.app.context import WallContext, local_time
@@ -18,6 +19,26 @@ from wall.app.render import banner, strip
 from wall.app.theme import BACKGROUND, CSS
 
 PAGE_STYLES = {"background": BACKGROUND, "color": "#e6f0ff"}
+# Widgets are sized in px by Panel; these make their text follow the screen like the panes.
+WIDGET_CSS = """
+:host { font-size: 0.72vw; }
+.bk-btn, .bk-input, select, input, textarea, label { font-size: 0.72vw !important; }
+.bk-btn { padding: 0.25vw 0.6vw; }
+"""
+
+
+class ScreenWidth(pn.custom.JSComponent):
+    """Reports the browser window's width (px) to the server, and again on resize."""
+
+    width_px = param.Integer(default=0, doc="window.innerWidth of the page")
+
+    _esm = """
+    export function render({ model }) {
+      const send = () => { model.width_px = window.innerWidth };
+      send();
+      window.addEventListener('resize', send);
+      return document.createElement('span');
+    }"""
 REFRESH_MS = 1000
 
 
@@ -51,7 +72,8 @@ class Header:
         self.strip = html(sizing_mode="stretch_width")
         self.banner = html(sizing_mode="stretch_width")
         self.switch = pn.widgets.Button(name=tr("lang.switch", lang), button_type="primary",
-                                        width=110, height=40, margin=(8, 8))
+                                        margin=(8, 8), stylesheets=[WIDGET_CSS],
+                                        styles={"min-width": "6vw"})
         self._on_lang = on_lang
         self.switch.on_click(lambda _e: self.toggle())
         self.view = pn.Column(

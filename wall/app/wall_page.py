@@ -22,7 +22,16 @@ from wall.app.context import WallContext
 from wall.app.deckspec import TOOLTIP, base_spec, layer_frames, with_data
 from wall.app.i18n import Lang, tr
 from wall.app.mapdata import FADE_S, POI_LAYERS
-from wall.app.panes import PAGE_STYLES, REFRESH_MS, Header, html, session_lang, wrap
+from wall.app.panes import (
+    PAGE_STYLES,
+    REFRESH_MS,
+    WIDGET_CSS,
+    Header,
+    ScreenWidth,
+    html,
+    session_lang,
+    wrap,
+)
 
 TOGGLES: tuple[str, ...] = (*POI_LAYERS, "sensor")
 
@@ -68,21 +77,25 @@ class WallPage:
         self.ctx = ctx
         self.lang: Lang = session_lang()
         self.visible: dict[str, bool] = {kind: kind == "sensor" for kind in TOGGLES}
+        self.scale = 1.0
         self.spec = base_spec(ctx.street, self.visible)
+        self.screen = ScreenWidth(width=0, height=0, margin=0)
+        self.screen.param.watch(self._on_screen, "width_px")
         self.header = Header(ctx, "title.wall", self.lang, self.set_lang)
         self.left = html()
         self.right = html()
         self.legend = html()
         self.toggles = pn.widgets.CheckButtonGroup(
             options=self._toggle_options(), value=[k for k, v in self.visible.items() if v],
-            button_type="primary", button_style="outline", margin=(4, 8))
+            button_type="primary", button_style="outline", margin=(4, 8),
+            stylesheets=[WIDGET_CSS])
         self.toggles.param.watch(self._on_toggle, "value")
         self.map = pn.pane.DeckGL(self._map_object(), tooltips=TOOLTIP,
                                   sizing_mode="stretch_both", min_height=500, margin=0,
                                   throttle={"view": 300, "hover": 150})
         self._drawn: tuple[Any, ...] = ()
         self.view = pn.Column(
-            self.header.view,
+            self.screen, self.header.view,
             pn.Row(pn.Column(self.left, sizing_mode="stretch_height", margin=(6, 6),
                              styles=side_styles("20vw")),
                    pn.Column(pn.Row(self.toggles, self.legend, sizing_mode="stretch_width"),
@@ -103,6 +116,14 @@ class WallPage:
                                  lambda: layer_frames(self.ctx.street, self.ctx.store, now,
                                                       self.lang))
         return with_data(self.spec, frames, self.visible)
+
+    def _on_screen(self, event: Any) -> None:
+        """Frame the street for this screen's width (moves the camera: only on load/resize)."""
+        scale = min(4.0, max(0.5, (event.new or 1920) / 1920))
+        if abs(scale - self.scale) / self.scale > 0.05:
+            self.scale = scale
+            self.spec = base_spec(self.ctx.street, self.visible, scale)
+            self.map.object = self._map_object()
 
     def _on_toggle(self, event: Any) -> None:
         self.visible = {kind: kind in event.new for kind in TOGGLES}
