@@ -139,8 +139,7 @@ def test_an_officer_acks_an_alert_and_the_wall_shows_it_acknowledged(browser: An
         wait_canvas_drawn(wall)
         screenshot(wall, "wall")
         wall.set_viewport_size({"width": 3840, "height": 2160})
-        wall.wait_for_timeout(1500)
-        wait_canvas_drawn(wall)
+        wall.wait_for_timeout(3000)  # let the map re-frame for the wider screen
         screenshot(wall, "wall-4k")
         wall.set_viewport_size({"width": 1920, "height": 1080})
         wall.goto(f"{stack.wall_url}/wall?lang=en")
