@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +111,8 @@ class Runtime:
     open_alerts: dict[str, AlertState] = field(default_factory=dict)
     open_by_fingerprint: dict[str, str] = field(default_factory=dict)
     ticks_sent: dict[str, str] = field(default_factory=dict)
-    breach_delays_ms: list[int] = field(default_factory=list)
+    # the last breaches' detection delays (timer tick - deadline), for job health
+    breach_delays_ms: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
     sink: ClickHouseSink | None = None
     # called with (record before, record after, event, input partition) per applied event
     case_hooks: list[Callable[[Any, Any, CaseEvent, int], None]] = field(default_factory=list)

@@ -48,6 +48,14 @@ class DeadlineIndex:
             return
         self._current[case_id] = entry
         heapq.heappush(self._heap, (deadline, case_id, clock_start_ms))
+        if len(self._heap) > 4 * len(self._current) + 1024:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop superseded entries (each case's clock change leaves one in the heap)."""
+        self._heap = [(e.deadline_ms, e.case_id, e.clock_start_ms)
+                      for e in self._current.values()]
+        heapq.heapify(self._heap)
 
     def rebuild(self, entries: Iterable[tuple[str, str, int, int | None]]) -> None:
         """Replace everything with ``(case_id, grid_id, clock_start_ms, deadline)`` entries."""

@@ -70,6 +70,8 @@ def test_scenario_breaches_escalations_and_alert_lifecycle(stream_env: StreamEnv
         wait = observer.wait
         a1 = wait("alert for A", lambda: observer.alert_for_case("A"))
         senv.send_command(command("ack", a1.alert_id, "1"))
+        wait("A acknowledged", lambda: (a := observer.alert_for_case("A"))
+             and a.status == "acknowledged")
         b1 = wait("alert for B", lambda: observer.alert_for_case("B"))
         c1 = wait("alert for C", lambda: observer.alert_for_case("C"))
         senv.send_command(command("silence", c1.alert_id, "2", duration_s=5,
@@ -87,6 +89,9 @@ def test_scenario_breaches_escalations_and_alert_lifecycle(stream_env: StreamEnv
              and a.updated_ms > c1.opened_ms and a.silenced_until_ms is None
              and a.tier >= 3, timeout_s=40)
         senv.send_command(command("ack", c1.alert_id, "5"))
+        # commands take one hop more than case events: let the ack land before the case moves
+        wait("C acknowledged", lambda: (a := observer.alert_for_case("C"))
+             and a.status == "acknowledged")
         senv.send_events(event("C", "verify", "G03", 2))
         # A: escalated tier by tier to the top, then the case moves on
         wait("A at tier 4", lambda: (a := observer.alert_for_case("A")) and a.tier == 4,

@@ -145,3 +145,11 @@ def test_deadline_index_rebuild_replaces_everything() -> None:
 def test_deadline_follows_priority(priority: str, expected: int) -> None:
     rec = applied(None, ev("report", 0, priority=priority), 0)
     assert deadline_ms(rec, POLICY) == expected
+
+
+def test_deadline_index_compacts_superseded_entries() -> None:
+    index = DeadlineIndex()
+    for clock in range(5_000):
+        index.set("a", "G1", clock, 10**9 + clock)
+    assert len(index) == 1 and len(index._heap) < 2_000
+    assert [(d.clock_start_ms) for d in index.due(2 * 10**9)] == [4_999]
