@@ -98,6 +98,18 @@ def drain(world: World, load: Load, timeout_s: float, verbose: bool = False
             "complete": float(done is not None)}
 
 
+def wait_applied(world: World, key: str, timeout_s: float) -> None:
+    """Wait until the worker audited an accepted change of ``key`` (it applies it first)."""
+    deadline = time.monotonic() + timeout_s
+    sql = (f"SELECT count() FROM {world.db}.config_changes WHERE config_key = '{key}' "
+           "AND accepted = 1")
+    while time.monotonic() < deadline:
+        if world.client.execute(sql)[0][0]:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the worker did not apply the {key} change in {timeout_s:.0f} s")
+
+
 def latency(watch: Watch, start_ms: int, end_ms: int) -> dict[str, float]:
     """Wall-update latency and breach detection delay of the live phase."""
     lat = [seen - u.data["source_ms"] for seen, u in list(watch.wall)
@@ -161,7 +173,7 @@ def run(plan: Plan) -> dict[str, float]:
             worker.wait_ready()
             figures.update(drain(world, load, plan.drain_timeout_s))
             set_sla(world, BREACH_SLA)  # short SLAs for the live phase only
-            time.sleep(2.0)  # the control follower applies it within a second or so
+            wait_applied(world, "sla", 30.0)
             live_load = Load()
             start, end = produce_live(world, plan.live_rate, plan.live_s, live_load)
             time.sleep(3.0)

@@ -3,7 +3,8 @@
 * Case facts come from the cases agent through its transition hook (``runtime.case_hooks``):
   every applied transition becomes a :class:`~streams.metrics.facts.StepFact` counted in the
   :class:`~streams.metrics.book.MetricsBook` and the :class:`~streams.scores.book.ScoreBook`.
-* The registers agent reads department records per batch into the
+* The registers job (a plain consumer loop, :class:`~streams.batchloop.BatchLoop`) reads
+  department records per batch into the
   :class:`~streams.registers.book.RegisterBook` (counts only; personal fields are never read).
 * :class:`WallPublisher` sends at most one ``grid_metrics`` update per grid, community and
   the street per second (and ``registers`` per grid), always the latest view, each carrying
@@ -15,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,6 @@ PUBLISH_TICK_S = 0.2
 ROWS_TICK_S = 1.0
 RANKING_TICK_S = 5.0
 TAKE_MAX = 2_000
-TAKE_WITHIN_S = 0.2
 WallKey = tuple[str, str, str]  # channel, level, key
 _record_decoder = msgspec.json.Decoder(DepartmentRecord)
 
@@ -131,28 +131,23 @@ def install(ext: Ext) -> None:
     rt.case_hooks.append(on_transition)
     app = ext.app
 
-    async def registers_batch(events: list[Any]) -> None:
+    async def registers_batch(kafka_records: Sequence[Any]) -> None:
         out = ext.outbox()
         records = []
-        for ev in events:
-            msg = ev.message
+        for rec in kafka_records:
             try:
-                records.append(_record_decoder.decode(msg.value))
+                records.append(_record_decoder.decode(rec.value))
             except msgspec.MsgspecError as exc:
-                out.dead("registers.decode", "department", str(exc),
-                         int(msg.timestamp * 1000), msg.value,
-                         msg.key.decode() if msg.key else None)
+                out.dead("registers.decode", "department", str(exc), rec.timestamp,
+                         rec.value, rec.key.decode() if rec.key else None)
         changed = registers.update(records)
         dirty_registers.update(changed)
         await out.flush()
         now = wall_ms()
         publisher.touch_grids(dict.fromkeys(changed, now), channel="registers")
-        ext.health.count("registers", len(records), len(events), now)
+        ext.health.count("registers", len(records), len(kafka_records), now)
 
-    @app.agent(app.topic(ext.topic(DEPARTMENT_RECORDS.base)), name="registers")
-    async def registers_agent(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
-            await registers_batch(events)
+    ext.add_loop("registers", [ext.topic(DEPARTMENT_RECORDS.base)], registers_batch, TAKE_MAX)
 
     @app.timer(interval=PUBLISH_TICK_S)
     async def wall_publish() -> None:
@@ -199,7 +194,7 @@ def install(ext: Ext) -> None:
         await publish_ranking()
 
     ext.handles.update(registers_batch=registers_batch, flush_rows=flush_rows,
-                       publish_ranking=publish_ranking, registers_agent=registers_agent)
+                       publish_ranking=publish_ranking)
 
 
 def _score_row(kind: str, entry: dict[str, Any], now: int) -> dict[str, Any]:

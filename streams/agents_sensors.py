@@ -1,10 +1,12 @@
-"""The sensors agent: whole SensorBatch messages in, alert signals and rollups out.
+"""The sensors job: whole SensorBatch messages in, alert signals and rollups out.
 
-Per batch of Kafka messages (``take_events``): decode each message as one
+It runs as a plain consumer loop inside the worker (:class:`~streams.batchloop.BatchLoop`,
+not a Faust stream: the readings are the volume, and Faust's cost is per message). Per
+fetched batch of Kafka records: decode each message as one
 :class:`~domain.schemas.SensorBatch` with msgspec, run the detector and the rollup over its
 readings in plain structures, send the condition changes as alert signals (alert-ops topic,
 deterministic op ids, so a replay is deduplicated by the alerts agent), flush, and only then
-return (Faust acks the input after the body). A heartbeat timer raises dead-sensor alerts;
+return (the loop commits the input after that). A heartbeat timer raises dead-sensor alerts;
 a rollup timer writes changed 1-minute rollups through the sink. Raw readings reach
 ClickHouse through the sink reading the readings topic itself (:mod:`streams.rows2`).
 The thresholds policy is live: control-topic key ``thresholds``.
@@ -12,6 +14,7 @@ The thresholds policy is live: control-topic key ``thresholds``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,7 @@ from streams.sensors.policy import SensorPolicy, load_sensor_policy
 from streams.sensors.rollup import SensorRollup
 from streams.topics import ALERT_OPS
 
-TAKE_MAX = 5_000
-TAKE_WITHIN_S = 0.1
+TAKE_MAX = 2_000  # records per fetched batch (~100k readings)
 HEARTBEAT_TICK_S = 0.5
 ROLLUP_TICK_S = 1.0
 _decoder = msgspec.json.Decoder(SensorBatch)
@@ -53,17 +55,16 @@ def install(ext: Ext) -> None:
     app = ext.app
     alert_ops = ext.topic(ALERT_OPS.base)
 
-    async def sensors_batch(events: list[Any]) -> None:
+    async def sensors_batch(records: Sequence[Any]) -> None:
         out = ext.outbox()
         readings = 0
         oldest: dict[str, int] = {}
-        for ev in events:
-            msg = ev.message
+        for rec in records:
             try:
-                batch = _decoder.decode(msg.value)
+                batch = _decoder.decode(rec.value)
             except msgspec.MsgspecError as exc:
-                out.dead("sensors.decode", "sensor", str(exc), int(msg.timestamp * 1000),
-                         msg.value, msg.key.decode() if msg.key else None)
+                out.dead("sensors.decode", "sensor", str(exc), rec.timestamp, rec.value,
+                         rec.key.decode() if rec.key else None)
                 continue
             for i, signal in enumerate(detector.update(batch)):
                 op = AlertOp(op_id=f"sen.{batch.batch_id}.{i}", kind="signal",
@@ -75,17 +76,14 @@ def install(ext: Ext) -> None:
             oldest[grid] = min(oldest.get(grid, batch.received_ms), batch.received_ms)
         await out.flush()
         now = wall_ms()
-        ext.health.count("sensors", readings, len(events), now)
+        ext.health.count("sensors", readings, len(records), now)
         if oldest:
             ext.health.latency("sensors", now - min(oldest.values()))
         publisher = ext.handles.get("wall")
         if publisher is not None:
             publisher.touch_grids(oldest)
 
-    @app.agent(app.topic(ext.topic(SENSOR_READINGS.base)), name="sensors")
-    async def sensors_agent(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
-            await sensors_batch(events)
+    ext.add_loop("sensors", [ext.topic(SENSOR_READINGS.base)], sensors_batch, TAKE_MAX)
 
     @app.timer(interval=HEARTBEAT_TICK_S)
     async def sensor_heartbeats() -> None:
@@ -122,7 +120,7 @@ def install(ext: Ext) -> None:
         return len(rows)
 
     ext.handles.update(sensors_batch=sensors_batch, fire_heartbeats=fire_heartbeats,
-                       flush_rollups=flush_rollups, sensors_agent=sensors_agent)
+                       flush_rollups=flush_rollups)
 
 
 def _live_policy(config: Any, policy: SensorPolicy, detector: SensorDetector) -> None:

@@ -8,11 +8,15 @@ agents and timers to the app (see :mod:`streams.agents_sensors`,
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from mode import Service
 
 from infra.topics import (
     CASE_EVENTS,
@@ -21,9 +25,12 @@ from infra.topics import (
     SENSOR_READINGS,
     WALL_UPDATES,
 )
+from streams.batchloop import BatchLoop, Handler
 from streams.health.job import JobHealth
 from streams.outbox import Outbox
 from streams.topics import ALERT_OPS, ROWS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +60,33 @@ class Ext:
 
         return Outbox(send, self.topic(ROWS.base), self.topic(WALL_UPDATES.base),
                       self.topic(DEAD_LETTER.base))
+
+    def add_loop(self, name: str, topics: Sequence[str], handler: Handler,
+                 max_records: int = 5_000) -> BatchLoop:
+        """Run ``handler`` over ``topics`` in a :class:`BatchLoop` started and stopped with
+        the app (consumer group ``<app id>-<name>``); a failing loop crashes the worker."""
+        loop = BatchLoop(self.runtime.settings.kafka_bootstrap, f"{self.app.conf.id}-{name}",
+                         topics, handler, max_records)
+        app = self.app
+
+        async def on_start(service: Any) -> None:
+            service.stopping = asyncio.Event()
+            service.task = asyncio.ensure_future(loop.run(service.stopping))
+            service.task.add_done_callback(_crash_on_error)
+
+        async def on_stop(service: Any) -> None:
+            service.stopping.set()
+            await asyncio.wait([service.task], timeout=10)
+
+        def _crash_on_error(task: asyncio.Future[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("%s loop failed: %r", name, task.exception())
+                asyncio.ensure_future(app.crash(task.exception()))  # type: ignore[arg-type]
+
+        app.service(type(f"{name.title()}Loop", (Service,),
+                         {"on_start": on_start, "on_stop": on_stop}))
+        self.handles[f"{name}_loop"] = loop
+        return loop
 
 
 def wall_ms() -> int:

@@ -23,8 +23,9 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] = {
                          "reported", "closed", "completed", "on_time", "open_backlog",
                          "overdue", "steps", "step_n", "step_mean_ms", "step_p90_ms",
                          "version"), (("minute_date", "minute", "minute_ms"),)),
-    "sensor_readings": (("reading_date", "ts", "ts_ms", "grid_id", "sensor_id", "kind",
-                         "value", "level", "batch_id"), (("reading_date", "ts", "ts_ms"),)),
+    # Date/DateTime of readings default from ts_ms in ClickHouse (see migration 0031)
+    "sensor_readings": (("ts_ms", "grid_id", "sensor_id", "kind", "value", "level",
+                         "batch_id"), ()),
     "sensor_rollup_1m": (("minute_date", "minute", "minute_ms", "grid_id", "kind", "readings",
                           "value_sum", "value_min", "value_max", "value_mean", "version"),
                          (("minute_date", "minute", "minute_ms"),)),
