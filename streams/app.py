@@ -45,7 +45,7 @@ from streams.case_logic import (
 )
 from streams.commands import Route, route
 from streams.config import LiveConfig
-from streams.control import Applied, ControlFollower
+from streams.control import ControlFollower, load_latest
 from streams.deadlines import DeadlineIndex
 from streams.outbox import Outbox, Send
 from streams.rows import alert_action_row, alert_row, case_row, transition_row
@@ -127,11 +127,23 @@ class StreamsApp:
     cases: PartitionedTable
     alerts: PartitionedTable
     agents: dict[str, Any]
+    follower: ControlFollower | None = None
+
+    def load_control(self) -> int:
+        """Apply the whole control topic now (before the worker starts); return the count.
+
+        Call it after :func:`make_app` (which registers every live config key) and before
+        starting the worker: the worker then starts from the latest config, and the control
+        follower audits these records and continues after them.
+        """
+        start, backlog = load_latest(self.runtime.settings, self.runtime.config)
+        if self.follower is not None:
+            self.follower.start_offset, self.follower.backlog = start, backlog
+        return len(backlog)
 
 
 def make_app(settings: Settings, config: LiveConfig | None = None,
-             clock: Callable[[], int] = wall_clock_ms, *, control_start: int = 0,
-             control_backlog: list[Applied] | None = None, services: bool = True,
+             clock: Callable[[], int] = wall_clock_ms, *, services: bool = True,
              worker_id: str = "worker", send: Send | None = None) -> StreamsApp:
     """Build the Faust app.
 
@@ -374,8 +386,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         await out.flush()
         return sent
 
-    if services:
-        _add_services(app, rt, outbox, names, control_start, control_backlog or [])
+    follower = _add_services(app, rt, outbox, names) if services else None
     from streams.ext import install as install_streams2  # metrics, sensors, scores, health
 
     install_streams2(app, rt, worker_id)
@@ -383,7 +394,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
               "fire_breaches": fire_breaches, "fire_alert_ticks": fire_alert_ticks,
               "cases_batch": cases_batch, "alerts_batch": alerts_batch,
               "commands_batch": commands_batch}
-    return StreamsApp(app, rt, cases, alerts, agents)
+    return StreamsApp(app, rt, cases, alerts, agents, follower)
 
 
 def _track_alert(rt: Runtime, state: AlertState) -> None:
@@ -414,7 +425,7 @@ def _alert_wall(state: AlertState) -> dict[str, Any]:
 
 
 def _add_services(app: faust.App, rt: Runtime, outbox: Callable[[], Outbox],
-                  names: dict[str, str], control_start: int, backlog: list[Applied]) -> None:
+                  names: dict[str, str]) -> ControlFollower:
     settings = rt.settings
 
     def client() -> Any:
@@ -429,7 +440,7 @@ def _add_services(app: faust.App, rt: Runtime, outbox: Callable[[], Outbox],
          names[DEAD_LETTER.base]: dead_letters_decoder},
         client, settings.clickhouse_database, lambda: rt.config.sink)
     rt.sink = sink
-    follower = ControlFollower(settings, rt.config, control_start, outbox, backlog)
+    follower = ControlFollower(settings, rt.config, 0, outbox, [])
 
     class Background(Service):
         """The sink and the control follower, started and stopped with the app."""
@@ -455,3 +466,4 @@ def _add_services(app: faust.App, rt: Runtime, outbox: Callable[[], Outbox],
             asyncio.ensure_future(app.crash(task.exception()))  # type: ignore[arg-type]
 
     app.service(Background)
+    return follower

@@ -73,6 +73,16 @@ _PARSERS: dict[str, Parser] = {
 _ERRORS = (PolicyError, AlertConfigError, ConfigError)
 
 
+def register_key(key: str, parser: Parser) -> None:
+    """Make ``key`` a live config key validated by ``parser``.
+
+    ``parser`` turns plain data into a value with ``to_mapping()`` or raises ``ValueError``
+    naming the path; the accepted value becomes ``LiveConfig.<key>``. Register before the
+    control topic is read (i.e. while the app is built), or start-up values are rejected.
+    """
+    _PARSERS.setdefault(key, parser)
+
+
 @dataclass
 class LiveConfig:
     """The values in force in this worker, and who wants to hear about changes."""
@@ -105,7 +115,7 @@ class LiveConfig:
                                  f"(known: {', '.join(_PARSERS)})", before, before)
         try:
             value = parser(change.value)
-        except _ERRORS as exc:
+        except (*_ERRORS, ValueError) as exc:
             return ConfigVerdict(change.key, False, str(exc), before, before)
         setattr(self, change.key, value)
         for listener in self._listeners.get(change.key, []):

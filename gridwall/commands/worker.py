@@ -32,17 +32,14 @@ def worker_cmd(args: argparse.Namespace) -> int:
 
     from streams.app import make_app
     from streams.config import LiveConfig
-    from streams.control import load_latest
     from streams.topics import ensure_stream_topics
 
     s = settings()
     if not args.no_uvloop:
         mode.loop.use("uvloop")
     ensure_stream_topics(s)
-    config = LiveConfig.from_config_dir(s.config_dir)
-    start, backlog = load_latest(s, config)
-    streams = make_app(s, config, control_start=start, control_backlog=backlog,
-                       worker_id=args.worker_id)
+    streams = make_app(s, LiveConfig.from_config_dir(s.config_dir), worker_id=args.worker_id)
+    streams.load_control()  # after make_app: every live config key is registered by then
     worker = faust.Worker(streams.app, loglevel=args.loglevel, quiet=True,
                           override_logging=True)
     worker.execute_from_commandline()
