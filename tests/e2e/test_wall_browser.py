@@ -85,15 +85,20 @@ def test_live_wall_map_and_freshness(page: Any, stack: Stack) -> None:
     assert wait_canvas_drawn(page) >= 8
 
 
+def report_case(stack: Stack) -> str:
+    """Post a new case report to the gateway; return its case id."""
+    case_id = f"E2E-{uuid.uuid4().hex[:8]}"
+    event = {"event_id": f"ev-{case_id}", "case_id": case_id, "action": "report",
+             "ts": int(time.time() * 1000), "source": "resident_app",
+             "category": "environment", "grid_id": street().grid_ids[5], "description": "e2e"}
+    assert post(f"{stack.gateway_url}/v1/cases/events", stack.tokens["feed"], event) == 202
+    return case_id
+
+
 def test_an_event_posted_to_the_gateway_shows_on_the_wall(page: Any, stack: Stack) -> None:
     page.goto(f"{stack.wall_url}/wall")
     page.locator("[data-testid=freshness][data-level=live]").wait_for(timeout=60_000)
-    case_id = f"E2E-{uuid.uuid4().hex[:8]}"
-    grid_id = street().grid_ids[5]
-    event = {"event_id": f"ev-{case_id}", "case_id": case_id, "action": "report",
-             "ts": int(time.time() * 1000), "source": "resident_app",
-             "category": "environment", "grid_id": grid_id, "description": "e2e"}
-    assert post(f"{stack.gateway_url}/v1/cases/events", stack.tokens["feed"], event) == 202
+    case_id = report_case(stack)
     page.locator(f"[data-testid=feed-row][data-key='{case_id}']").wait_for(
         timeout=LIVE_TIMEOUT_MS)
     assert page.locator("[data-testid='kpi.reported'] .v").inner_text() != "0"
@@ -115,6 +120,11 @@ def test_an_officer_acks_an_alert_and_the_wall_shows_it_acknowledged(browser: An
         duty.locator("input[type=password]").fill(stack.tokens["officer"])
         duty.get_by_role("button", name="登录").click()
         duty.locator("[data-testid=queue-table]").wait_for(timeout=LIVE_TIMEOUT_MS)
+        case_box = duty.locator("input[placeholder='输入案件编号查看轨迹']")
+        case_box.fill(report_case(stack))
+        case_box.press("Enter")
+        duty.locator("[data-testid=timeline] .gw-step.current").wait_for(
+            timeout=LIVE_TIMEOUT_MS)
         duty.locator("input[placeholder='筛选']").fill(sensor_id)
         duty.locator("input[placeholder='筛选']").press("Enter")
         select = duty.locator("select").first

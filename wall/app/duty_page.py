@@ -78,6 +78,10 @@ class DutyPage:
                                              else "primary", width=110) for k in ACTIONS}
         for kind, button in self.buttons.items():
             button.on_click(self._press(kind))
+        self.case_input = pn.widgets.TextInput(width=260)
+        self.case_input.param.watch(lambda _e: asyncio.ensure_future(self.show_case()),
+                                    "value")
+        self.case_pane = html()
         self.queue = html()
         self.detail = html()
         self.message = html()
@@ -102,6 +106,8 @@ class DutyPage:
         self.sort.options = {tr("duty.sort.severity", lang): "severity",
                              tr("duty.sort.age", lang): "age"}
         self.search.placeholder = tr("duty.filter", lang)
+        self.case_input.name = tr("panel.timeline", lang)
+        self.case_input.placeholder = tr("duty.case_id", lang)
         self.select.name = tr("duty.selected", lang)
         self.text.name = tr("duty.text", lang)
         self.minutes.name = tr("duty.minutes", lang)
@@ -119,7 +125,8 @@ class DutyPage:
         self.who, self.token = who, token
         console = pn.Row(
             pn.Column(pn.Row(self.severity, self.status), pn.Row(self.sort, self.search),
-                      self.queue, sizing_mode="stretch_both", margin=(6, 10)),
+                      self.queue, self.case_input, self.case_pane,
+                      sizing_mode="stretch_both", margin=(6, 10)),
             pn.Column(self.select, self.detail, pn.Row(self.text, self.minutes),
                       pn.Row(*self.buttons.values()), self.message,
                       sizing_mode="stretch_both", margin=(6, 10)),
@@ -193,13 +200,30 @@ class DutyPage:
             ("col.when", "col.what", "col.who", "col.outcome", "duty.comment"), actions, lang,
             "actions"), lang)
         if row.case_id:
-            case = self.ctx.store.get("cases", row.case_id) or {"step": ""}
-            moves = self.case_moves.get(row.case_id) or self.ctx.history.transitions(
-                row.case_id)
-            marks = timeline(case, moves)
-            out += render.card("panel.timeline", render.timeline(
-                marks, lambda ms: local_time(ms), lang), lang)
+            out += self.case_card(row.case_id)
         return out
+
+    def case_card(self, case_id: str) -> str:
+        """The six-step timeline of a case: ClickHouse transitions, else the steps seen live."""
+        case = self.ctx.store.get("cases", case_id)
+        moves = self.case_moves.get(case_id) or self.ctx.history.transitions(case_id)
+        if case is None and not moves:
+            return render.card("panel.timeline", render.empty(self.lang), self.lang)
+        if case is None:  # known from ClickHouse only: its last recorded step is current
+            case = {"step": max(moves, key=lambda t: t.ts_ms).to_step}
+        title = f"{tr('panel.timeline', self.lang)} · {case_id}"
+        body = render.timeline(timeline(case, moves), lambda ms: local_time(ms), self.lang)
+        return f'<div class="gw-card"><h3>{render.esc(title)}</h3>{body}</div>'
+
+    async def show_case(self) -> None:
+        """Look up the case typed in the case box and show its timeline."""
+        case_id = (self.case_input.value or "").strip()
+        if not case_id:
+            self.case_pane.object = wrap("")
+            return
+        self.case_moves[case_id] = await asyncio.to_thread(case_transitions,
+                                                           self.ctx.settings, case_id)
+        self.case_pane.object = wrap(self.case_card(case_id))
 
     async def load_audit(self) -> None:
         """Fetch the audited actions (and the case's transitions) from ClickHouse."""

@@ -87,6 +87,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "duty.minutes": ("静默分钟", "Silence minutes"),
     "duty.text": ("内容 / 指派对象", "Text / assignee"),
     "duty.selected": ("选中告警", "Selected alert"),
+    "duty.case_id": ("输入案件编号查看轨迹", "Case id to show its timeline"),
     "duty.sent": ("已提交", "Sent"),
     "duty.failed": ("失败", "Failed"),
     "col.alert": ("告警", "Alert"),
