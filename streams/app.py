@@ -238,7 +238,13 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
                 event = msgspec.structs.replace(event, grid_id=key_grid)
             held = changed.get(event.case_id)
             record = held[1] if held else load_case(event.case_id)
-            outcome = process(record, event, msg.offset)
+            try:
+                outcome = process(record, event, msg.offset)
+            except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
+                log.exception("cases: event %s failed", event.event_id)
+                out.dead("cases", event.source, f"internal error: {exc!r}", event.ts,
+                         msg.value, event.grid_id)
+                continue
             if outcome.rejection:
                 out.dead("cases", event.source, outcome.rejection, event.ts, msg.value,
                          event.grid_id)
@@ -281,7 +287,13 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
                 out.dead("alerts.decode", "alerts", exc.reason, int(msg.timestamp * 1000),
                          msg.value, None, exc.field)
                 continue
-            result = process_op(book, op, msg.offset, rt.config.alerts)
+            try:
+                result = process_op(book, op, msg.offset, rt.config.alerts)
+            except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
+                log.exception("alerts: op %s failed", op.op_id)
+                out.dead("alerts", "alerts", f"internal error: {exc!r}", op.ts, msg.value,
+                         op.grid_id)
+                continue
             if result.audit is not None:
                 out.row("alert_actions", result.audit,
                         (result.audit["alert_id"], result.audit["action_id"]))

@@ -72,11 +72,12 @@ def to_tuples(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     for row in rows:
         full = dict(row)
         for date_col, time_col, ms_col in TIME_COLUMNS[table]:
-            moment = datetime.fromtimestamp(int(full[ms_col]) / 1000, tz=UTC)
+            # aware UTC: the driver converts it exactly, whatever the client's time zone
+            moment = datetime.fromtimestamp(int(full[ms_col]) // 1000, tz=UTC)
             if date_col:
                 full[date_col] = date(moment.year, moment.month, moment.day)
             if time_col:
-                full[time_col] = moment.replace(tzinfo=None)
+                full[time_col] = moment
         out.append(tuple(full[c] for c in columns))
     return out
 
