@@ -61,6 +61,12 @@ def trend(delta: int) -> str:
     return '<span class="flat">–</span>'
 
 
+def fixed_table(widths: Sequence[int], body: str) -> str:
+    """A table whose columns get these percentage widths; long cells end in an ellipsis."""
+    cols = "".join(f'<col style="width:{w}%">' for w in widths)
+    return f'<table class="gw-table gw-fixed"><colgroup>{cols}</colgroup>{body}</table>'
+
+
 def ranking(rows: Sequence[RankRow], grid_names: Mapping[str, str], lang: Lang) -> str:
     """The ranking board."""
     if not rows:
@@ -86,7 +92,7 @@ def ticker(rows: Sequence[AlertRow], grid_names: Mapping[str, str], now_ms: int,
             f'{esc(tr(r.severity, lang))}</td><td>{esc(grid_names.get(r.grid_id, r.grid_id))}'
             f'</td><td>{esc(r.title)}</td><td class="st-{esc(status)}">'
             f'{esc(tr(status, lang))}{who}</td><td>{short_age(now_ms - r.opened_ms)}</td></tr>')
-    return f'<table class="gw-table">{"".join(out)}</table>'
+    return fixed_table((11, 24, 33, 22, 10), "".join(out))
 
 
 def countdowns(rows: Sequence[Countdown], grid_names: Mapping[str, str], lang: Lang) -> str:
@@ -135,7 +141,7 @@ def live_feed(items: Iterable[tuple[str, str, Mapping[str, Any]]],
         rows.append(f'<tr data-testid="feed-row" data-key="{esc(key)}"><td>{esc(key)}</td>'
                     f'<td>{esc(grid_names.get(grid, grid))}</td><td>{esc(category)}</td>'
                     f'<td>{esc(str(what or ""))}</td></tr>')
-    return f'<table class="gw-table">{"".join(rows)}</table>' if rows else empty(lang)
+    return fixed_table((26, 30, 20, 24), "".join(rows)) if rows else empty(lang)
 
 
 def banner(fresh: Freshness, lang: Lang) -> str:

@@ -55,6 +55,7 @@ table.gw-table td, table.gw-table th { padding: 0.16vw 0.3vw; border-bottom: 1px
   text-align: left; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
   max-width: 12vw; }
 table.gw-table th { color: #7cc4ff; font-weight: 600; }
+table.gw-fixed { table-layout: fixed; } table.gw-fixed td { max-width: none; }
 .up { color: #4ee39a; } .down { color: #ff6b6b; } .flat { color: #7f93b5; }
 .sev-critical { color: #ff5b57; font-weight: 700; } .sev-warning { color: #ffc04d; }
 .sev-info { color: #5ac8fa; }
@@ -62,7 +63,7 @@ table.gw-table th { color: #7cc4ff; font-weight: 600; }
 .st-open { color: #ff9f7a; } .st-resolved { color: #4ee39a; }
 .late { color: #ff6b6b; font-weight: 700; } .soon { color: #ffc04d; }
 .gw-spark { display: flex; align-items: center; gap: 0.4vw; margin: 0.1vw 0; }
-.gw-spark .n { width: 5.2vw; white-space: nowrap; overflow: hidden; }
+.gw-spark .n { width: 7.5vw; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .gw-spark svg { flex: 1; height: 1.3vw; }
 .gw-empty { color: #6f86ad; font-style: italic; }
 .gw-legend { display: flex; gap: 0.9vw; font-size: 0.75vw; color: #cfe3ff; }
