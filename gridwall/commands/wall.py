@@ -29,5 +29,6 @@ def wall_cmd(args: argparse.Namespace) -> int:
     from wall.app.server import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # one line per request
     cfg = settings()
     return run(cfg, args.host or cfg.wall_host, args.port or cfg.wall_port, args.hub_url)
