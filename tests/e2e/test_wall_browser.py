@@ -176,6 +176,10 @@ def test_ops_console_shows_job_health_and_validates_a_change(page: Any, stack: S
     editor.fill("batch_size: 2000\nflush_interval_s: 0.5\n")
     page.get_by_role("button", name="校验并对比").click()
     page.locator("[data-testid=diff]").wait_for(timeout=LIVE_TIMEOUT_MS)
+    page.get_by_role("button", name="应用").click()
+    page.locator("[data-testid=audit] td", has_text="sink").first.wait_for(
+        timeout=LIVE_TIMEOUT_MS)
+    assert "运维" in page.locator("[data-testid=audit]").inner_text()
     screenshot(page, "ops")
 
 

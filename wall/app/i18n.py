@@ -119,6 +119,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "ops.valid": ("校验通过", "Valid"),
     "ops.invalid": ("校验失败", "Invalid"),
     "ops.nochange": ("无变化", "No change"),
+    "ops.accepted": ("已生效", "Accepted"),
+    "ops.rejected": ("被拒绝", "Rejected"),
     # vocabulary: steps
     "reported": ("上报", "Reported"),
     "verified": ("立案", "Verified"),

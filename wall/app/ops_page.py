@@ -173,8 +173,8 @@ class OpsPage:
         if set(self.in_force) - set(self.key.options):
             self.key.options = sorted(self.in_force)
         rows = [(local_time(ts, True), key, actor,
-                 tr("ops.valid" if ok else "ops.invalid", self.lang) + (f": {reason}"
-                                                                         if reason else ""),
+                 tr("ops.accepted" if ok else "ops.rejected", self.lang)
+                 + (f": {reason}" if reason else ""),
                  _short(before), _short(after))
                 for ts, key, actor, ok, reason, before, after in self.audit]
         self.audit_pane.object = wrap(render.card("panel.audit", render.table(
