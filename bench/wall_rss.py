@@ -8,7 +8,7 @@ The wall's RSS is sampled from ``/proc`` every ``--sample-s`` seconds.
 
 Figures: RSS at start (after the first minute of warm-up in the full run, after 10 s with
 ``--quick``), at the end, the maximum, and the slope over the second half of the run
-(MB per 10 minutes); items sent. ``--quick`` runs 60 s. The full run is 30 minutes.
+(MB per 10 minutes); items sent; the wall's mean CPU use. ``--quick`` runs 60 s. The full run is 30 minutes.
 """
 
 from __future__ import annotations
@@ -151,6 +151,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used by ``pid`` so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def open_browsers(url: str, n: int) -> Any:
     """``n`` headless Chromium pages on ``url`` (None when n is 0 or Playwright is absent)."""
     if n <= 0:
@@ -201,10 +207,12 @@ def main() -> None:
             raise SystemExit("the wall did not start")
         browsers = open_browsers(url, args.browsers)
         start = time.monotonic()
+        cpu_start = cpu_s(wall.pid)
         while (elapsed := time.monotonic() - start) < duration:
             samples.append((elapsed, rss_mb(wall.pid)))
             time.sleep(args.sample_s)
         samples.append((time.monotonic() - start, rss_mb(wall.pid)))
+        cpu_percent = 100 * (cpu_s(wall.pid) - cpu_start) / (time.monotonic() - start)
     finally:
         if browsers is not None:
             browsers[1].close()
@@ -212,6 +220,7 @@ def main() -> None:
         wall.terminate()
         wall.wait(timeout=30)
     figures = summarize(samples, warmup, duration, world, args)
+    figures["wall_cpu_percent_of_one_core"] = round(cpu_percent, 1)
     print_table([(k, v) for k, v in figures.items()], "wall server RSS over a simulated run")
     print_figures(figures)
 

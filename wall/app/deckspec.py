@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -25,6 +26,7 @@ from wall.app.mapdata import (
     alert_marker_rows,
     community_label_rows,
     community_rows,
+    dead_sensors,
     event_rows,
     grid_rows,
     poi_rows,
@@ -125,20 +127,33 @@ def frame(layer_id: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame({c: [row[c] for row in rows] for c in columns})
 
 
-def layer_frames(street: Street, store: WallStore, now_ms: int, lang: Lang
-                 ) -> dict[str, pd.DataFrame]:
-    """The data of every layer of :func:`base_layers`, keyed by layer id."""
+@lru_cache(maxsize=8)
+def static_frames(street: Street, lang: Lang) -> dict[str, pd.DataFrame]:
+    """The layers that never change for a street and language (built once, shared)."""
     rows: dict[str, list[dict[str, Any]]] = {
-        "street": street_rows(street),
-        "grids": grid_rows(street, store, now_ms, lang),
-        "communities": community_rows(street),
-        "community_labels": community_label_rows(street, lang),
-        "sensors": sensor_rows(street, store, lang),
-        "events": event_rows(street, store, now_ms),
-        "alerts": alert_marker_rows(street, store, now_ms, lang),
-    }
+        "street": street_rows(street), "communities": community_rows(street),
+        "community_labels": community_label_rows(street, lang)}
     rows.update({kind: poi_rows(street, kind, lang) for kind in POI_LAYERS})
     return {layer_id: frame(layer_id, layer_rows) for layer_id, layer_rows in rows.items()}
+
+
+@lru_cache(maxsize=8)
+def sensor_frame(street: Street, dead: frozenset[str], lang: Lang) -> pd.DataFrame:
+    """The sensors layer, which changes only when the set of dead sensors does."""
+    return frame("sensors", sensor_rows(street, dead, lang))
+
+
+def layer_frames(street: Street, store: WallStore, now_ms: int, lang: Lang
+                 ) -> dict[str, pd.DataFrame]:
+    """The data of every layer of :func:`base_layers`, keyed by layer id.
+
+    Static layers and an unchanged sensors layer are the very same frames as last time.
+    """
+    return {**static_frames(street, lang),
+            "grids": frame("grids", grid_rows(street, store, now_ms, lang)),
+            "sensors": sensor_frame(street, frozenset(dead_sensors(store)), lang),
+            "events": frame("events", event_rows(street, store, now_ms)),
+            "alerts": frame("alerts", alert_marker_rows(street, store, now_ms, lang))}
 
 
 def with_data(spec: Mapping[str, Any], frames: Mapping[str, pd.DataFrame],

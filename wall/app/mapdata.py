@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import html
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,9 +254,8 @@ def dead_sensors(store: WallStore) -> set[str]:
             if text(a, "kind") in DEAD_SENSOR_KINDS and text(a, "status") != "resolved"}
 
 
-def sensor_rows(street: Street, store: WallStore, lang: Lang) -> list[dict[str, Any]]:
-    """Every sensor; dead ones red."""
-    dead = dead_sensors(store)
+def sensor_rows(street: Street, dead: Collection[str], lang: Lang) -> list[dict[str, Any]]:
+    """Every sensor; the ``dead`` ones red."""
     return [{"position": [p.lon, p.lat],
              "sensor_fill": SENSOR_OFF if sensor_id in dead else SENSOR_ON,
              "tip": _tip(p.name, [(tr("layer.sensor", lang), f"{p.sensor_kind} {sensor_id}"),
