@@ -8,7 +8,8 @@ The wall's RSS is sampled from ``/proc`` every ``--sample-s`` seconds.
 
 Figures: RSS at start (after the first minute of warm-up in the full run, after 10 s with
 ``--quick``), at the end, the maximum, and the slope over the second half of the run
-(MB per 10 minutes); items sent; the wall's mean CPU use. ``--quick`` runs 60 s. The full run is 30 minutes.
+(MB per 10 minutes); items sent; the wall's mean CPU use. ``--quick`` runs 60 s; the full
+run is 30 minutes.
 """
 
 from __future__ import annotations
