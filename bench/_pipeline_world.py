@@ -198,6 +198,13 @@ class Watch:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
+    def lag_after(self, since_ms: int) -> int | None:
+        """Faust consumer lag in the latest job-health report made after ``since_ms``."""
+        for _, update in reversed(list(self.wall)):
+            if update.channel == "job_health":
+                return int(update.data["lag_total"]) if update.ts > since_ms else None
+        return None
+
     def start(self) -> None:
         """Begin following from the start of both topics."""
         self._thread = threading.Thread(target=self._run, daemon=True)

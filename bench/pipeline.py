@@ -61,15 +61,18 @@ QUICK = Plan(preload_events=300_000, live_rate=5_000, live_s=8, baseline_reading
              drain_timeout_s=60)
 
 
-def drain(world: World, load: Load, timeout_s: float, verbose: bool = False
+def drain(world: World, load: Load, watch: Watch, timeout_s: float, verbose: bool = False
           ) -> dict[str, float]:
-    """Poll ClickHouse until the preload is stored by the sink *and* processed by the agents.
+    """Poll ClickHouse until the preload is stored by the sink *and* processed by the jobs.
 
-    Done when every reading and case event is stored and the sensors agent's rollups account
-    for every reading. Rates are counted from the first rows seen (start-up excluded).
+    Done when every reading and case event is stored, the sensors job's rollups account for
+    every reading, and a job-health report taken after that shows no Faust consumer lag
+    (the cases agent has caught up). Rates count from the first rows seen (start-up
+    excluded).
     """
     first: tuple[float, int] | None = None
     sink_done = done = None
+    rolled_at: int | None = None
     deadline = time.monotonic() + timeout_s
     stored = 0
     while time.monotonic() < deadline:
@@ -80,7 +83,9 @@ def drain(world: World, load: Load, timeout_s: float, verbose: bool = False
         if stored >= load.events and sink_done is None:
             sink_done = moment
         rolled = world.rolled_up() if stored else 0
-        if sink_done is not None and rolled >= load.readings:
+        if sink_done is not None and rolled >= load.readings and rolled_at is None:
+            rolled_at = now_ms()
+        if rolled_at is not None and watch.lag_after(rolled_at) == 0:
             done = moment
             break
         if verbose:
@@ -171,7 +176,7 @@ def run(plan: Plan) -> dict[str, float]:
         worker = Worker(world)
         try:
             worker.wait_ready()
-            figures.update(drain(world, load, plan.drain_timeout_s))
+            figures.update(drain(world, load, watch, plan.drain_timeout_s))
             set_sla(world, BREACH_SLA)  # short SLAs for the live phase only
             wait_applied(world, "sla", 30.0)
             live_load = Load()

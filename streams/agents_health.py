@@ -19,6 +19,7 @@ from streams.ext import Ext, wall_ms
 from streams.health.job import prometheus_text
 
 HEALTH_TICK_S = 2.0
+_NOT_INPUT = ("-changelog", "__assignor-__leader")
 
 
 def install(ext: Ext) -> None:
@@ -34,6 +35,8 @@ def install(ext: Ext) -> None:
         if consumer is None:
             return
         for tp in list(consumer.assignment()):
+            if tp.topic.endswith(_NOT_INPUT):
+                continue  # changelogs are read only in recovery; their position goes stale
             with contextlib.suppress(Exception):  # partition moving in a rebalance
                 position = await consumer.position(tp)
                 highwater = consumer.highwater(tp)
