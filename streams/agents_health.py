@@ -2,7 +2,8 @@
 
 Figures (see :class:`~streams.health.job.JobHealth`): events/s and messages/s per agent,
 processing latency, consumer lag per input partition (highwater minus position), sink batch
-sizes and insert rate (from the sink's own counters), and table recovery. Published as a
+sizes and insert rate (from the sink's own counters), table recovery, and the SLA timer's
+breach detection delays (``sla_timer``). Published as a
 ``job_health`` wall update keyed by the worker id, and written in the Prometheus text format
 to ``<data dir>/metrics/<worker id>.prom`` (the textfile-collector convention: a scraper
 reads it; the file is replaced atomically).
@@ -17,6 +18,7 @@ from typing import Any
 
 from streams.ext import Ext, wall_ms
 from streams.health.job import prometheus_text
+from streams.metrics.stats import percentile
 
 HEALTH_TICK_S = 2.0
 _NOT_INPUT = ("-changelog", "__assignor-__leader")
@@ -60,6 +62,10 @@ def install(ext: Ext) -> None:
         await sample_lag()
         sample_sink(now)
         snapshot = health.snapshot(now)
+        delays = list(rt.breach_delays_ms)  # the SLA timer's recent delays, kept by Streams I
+        snapshot["sla_timer"] = {"breaches": len(delays),
+                                 "delay_p50_ms": percentile(delays, 50),
+                                 "delay_p99_ms": percentile(delays, 99)}
         out = ext.outbox()
         out.wall("job_health", ext.worker_id, now, snapshot, ext.worker_id)
         await out.flush()

@@ -208,9 +208,9 @@ def _score_row(kind: str, entry: dict[str, Any], now: int) -> dict[str, Any]:
 def _live_scoring(config: Any, policy: ScoringPolicy, scores: ScoreBook,
                   ranking: Ranking) -> None:
     """Make ``scoring`` a live config key."""
-    from streams import config as config_module
+    from streams.config import register_key
 
-    config_module._PARSERS.setdefault("scoring", ScoringPolicy.from_mapping)
+    register_key("scoring", ScoringPolicy.from_mapping)
     if getattr(config, "scoring", None) is None:
         config.scoring = policy
 

@@ -125,9 +125,9 @@ def install(ext: Ext) -> None:
 
 def _live_policy(config: Any, policy: SensorPolicy, detector: SensorDetector) -> None:
     """Make ``thresholds`` a live config key (validated, audited by the control follower)."""
-    from streams import config as config_module
+    from streams.config import register_key
 
-    config_module._PARSERS.setdefault("thresholds", SensorPolicy.from_mapping)
+    register_key("thresholds", SensorPolicy.from_mapping)
     if getattr(config, "thresholds", None) is None:
         config.thresholds = policy
     config.on_change("thresholds", lambda: detector.set_policy(config.thresholds))
