@@ -32,10 +32,12 @@ REPO = Path(__file__).resolve().parents[1]
 CHUNK_EVENTS = 5_000  # events per simulated request: ~50 readings per grid message
 # Sensor hubs push what they read every half second (one request, one message per grid).
 LIVE_PUSH_S = 0.5
-BREACH_SLA = {"defaults": {"reported": 5, "verified": 5, "dispatched": 60, "handled": 60,
-                           "closed": 600},
+# Short SLAs for one category only: every open case breaches again each period at the top
+# tier, so short SLAs for all cases would measure that flood instead of the timer.
+BREACH_SLA = {"defaults": {"reported": 1800, "verified": 900, "dispatched": 14400,
+                           "handled": 3600, "closed": 172800},
               "priority_factor": {"low": 1.0, "normal": 1.0, "high": 1.0, "emergency": 1.0},
-              "categories": {}}
+              "categories": {"noise": {"reported": 5, "verified": 5}}}
 
 
 def now_ms() -> int:
