@@ -1,10 +1,10 @@
 """Wall server RSS over a simulated run: does the memory of ``gridwall wall`` stay flat?
 
 Runs a real ``gridwall wall`` process fed by a simulated hub (this script, speaking the hub
-protocol of ``docs/hub-protocol.md``) at street-like volumes: new cases moving through the
-six steps, alerts raised and acknowledged, grid metrics for every grid each second, job
-health; ``--browsers`` headless Chromium pages keep ``/wall`` sessions open and redrawing.
-The wall's RSS is sampled from ``/proc`` every ``--sample-s`` seconds.
+protocol of ``docs/hub-protocol.md``) at busy-street volumes: new cases moving through the
+six steps, live events, alerts raised and acknowledged, grid metrics for every grid each
+second, job health; ``--browsers`` headless Chromium pages keep ``/wall`` sessions open
+and redrawing. The wall's RSS is sampled from ``/proc`` every ``--sample-s`` seconds.
 
 Figures: RSS at start (after the first minute of warm-up in the full run, after 10 s with
 ``--quick``), at the end, the maximum, and the slope over the second half of the run
@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
+
 from bench.common import free_port, print_figures, print_table, wait_for_http
 from domain.geo import street
 from domain.schemas import WallUpdate
@@ -37,10 +39,11 @@ STEPS = ("reported", "verified", "dispatched", "handled", "closed", "evaluated")
 class SyntheticStreet:
     """Updates shaped like the stream worker's: cases, alerts, grid metrics, job health."""
 
-    def __init__(self, cases_per_s: float, seed: int = 7) -> None:
+    def __init__(self, cases_per_s: float, events_per_s: float, seed: int = 7) -> None:
         self.rng = random.Random(seed)
         self.grids = street().grid_ids
         self.cases_per_s = cases_per_s
+        self.events_per_s = events_per_s
         self.open: dict[str, tuple[str, int]] = {}  # case id -> (grid, step index)
         self.alerts: dict[str, str] = {}
         self.serial = 0
@@ -54,8 +57,13 @@ class SyntheticStreet:
             case_id = f"SIM-{self.serial:08d}"
             self.open[case_id] = (self.rng.choice(self.grids), 0)
             out.append(self._case(case_id, now))
-        for case_id in self.rng.sample(sorted(self.open), min(len(self.open),
-                                                              self._count(2 * dt_s * 10))):
+        for _ in range(self._count(self.events_per_s * dt_s)):
+            self.serial += 1
+            out.append(WallUpdate(channel="events", key=f"EV-{self.serial:09d}", ts=now,
+                                  data={"grid_id": self.rng.choice(self.grids), "ts": now,
+                                        "kind": "sensor_reading"}))
+        moves = self._count(3 * self.cases_per_s * dt_s)
+        for case_id in self.rng.sample(sorted(self.open), min(len(self.open), moves)):
             grid, step = self.open[case_id]
             self.open[case_id] = (grid, step + 1)
             out.append(self._case(case_id, now))
@@ -140,8 +148,11 @@ class SimulatedHub:
             items = [encode_item(u) for u in self.world.tick(int(time.time() * 1000),
                                                              self.period_s)]
             for ws in list(self.clients):
-                for i in range(0, len(items), 256):
-                    await ws.send(deltas_frame(items[i:i + 256]), text=True)
+                try:
+                    for i in range(0, len(items), 256):
+                        await ws.send(deltas_frame(items[i:i + 256]), text=True)
+                except ConnectionClosed:
+                    self.clients.discard(ws)  # the wall reconnects; counted from its log
 
 
 def rss_mb(pid: int) -> float:
@@ -181,13 +192,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 s instead of 30 minutes")
     parser.add_argument("--duration-s", type=float, default=None)
-    parser.add_argument("--cases-per-s", type=float, default=20.0)
+    parser.add_argument("--cases-per-s", type=float, default=2.0,
+                        help="new cases per second (2/s is ~170k a day, a very busy street)")
+    parser.add_argument("--events-per-s", type=float, default=20.0,
+                        help="live events per second (dots and sparklines)")
     parser.add_argument("--browsers", type=int, default=2)
     parser.add_argument("--sample-s", type=float, default=5.0)
     args = parser.parse_args()
     duration = args.duration_s or (60.0 if args.quick else 1800.0)
     warmup = min(60.0, duration / 6)
-    world = SyntheticStreet(args.cases_per_s)
+    world = SyntheticStreet(args.cases_per_s, args.events_per_s)
     hub = SimulatedHub(free_port(), world)
     hub.start()
     tmp = Path(tempfile.mkdtemp(prefix="wall-rss-"))
@@ -197,9 +211,11 @@ def main() -> None:
     env.update({"GRIDWALL_TOKENS_FILE": str(tmp / "tokens.yaml"),
                 "GRIDWALL_DATA_DIR": str(tmp), "GRIDWALL_WALL_PORT": str(wall_port),
                 "GRIDWALL_CLICKHOUSE_DATABASE": "gw_bench_wall_rss_empty"})
+    log_path = tmp / "wall.log"
+    wall_log = open(log_path, "wb")  # noqa: SIM115 - closed below
     wall = subprocess.Popen([sys.executable, "-m", "gridwall.cli", "wall", "--hub-url",
                              f"ws://127.0.0.1:{hub.port}/"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=wall_log, stderr=subprocess.STDOUT)
     browsers = None
     samples: list[tuple[float, float]] = []
     try:
@@ -220,8 +236,11 @@ def main() -> None:
             browsers[0].stop()
         wall.terminate()
         wall.wait(timeout=30)
+        wall_log.close()
     figures = summarize(samples, warmup, duration, world, args)
     figures["wall_cpu_percent_of_one_core"] = round(cpu_percent, 1)
+    figures["hub_feed_drops"] = log_path.read_text(errors="replace").count("hub feed down")
+    print(f"wall log: {log_path}")
     print_table([(k, v) for k, v in figures.items()], "wall server RSS over a simulated run")
     print_figures(figures)
 
@@ -237,7 +256,8 @@ def summarize(samples: list[tuple[float, float]], warmup: float, duration: float
     var_t = sum((t - mean_t) ** 2 for t, _ in half) or 1.0
     slope_per_s = sum((t - mean_t) * (r - mean_r) for t, r in half) / var_t
     return {"duration_s": round(duration, 1), "browsers": args.browsers,
-            "cases_per_s": args.cases_per_s, "items_sent": world.sent,
+            "cases_per_s": args.cases_per_s, "events_per_s": args.events_per_s,
+            "items_sent": world.sent,
             "items_per_s": round(world.sent / max(duration, 1), 1),
             "rss_first_mb": round(samples[0][1], 1),
             "rss_after_warmup_mb": round(after[0][1], 1),

@@ -85,7 +85,7 @@ class HubFeed:
 
     async def _session(self) -> None:
         async with connect(self.url, max_size=None, open_timeout=self.open_timeout_s,
-                           ping_interval=10, ping_timeout=10, close_timeout=2) as ws:
+                           ping_interval=20, ping_timeout=20, close_timeout=2) as ws:
             await ws.send(encode({"type": "auth", "token": self.token or ""}), text=True)
             first = decode_hub(await asyncio.wait_for(ws.recv(), self.open_timeout_s))
             if not isinstance(first, WelcomeMsg):
