@@ -16,6 +16,16 @@ def test_ranking_orders_by_rank_and_computes_trend() -> None:
                                                            ("G3", 0, 0)]
 
 
+def test_ranking_reads_the_street_list_published_by_the_workers() -> None:
+    entries = [{"subject": "G7", "rank": 2, "score": 90.0, "rank_change": -1},
+               {"subject": "G3", "rank": 1, "score": 95.0, "rank_change": 3},
+               {"subject": "G9", "rank": None, "score": 99.0, "rank_change": None}]
+    store = store_of(upd("ranking", "street", kind="grid", ranking=entries),
+                     upd("ranking", "worker-1", kind="worker", subject="worker-1", rank=1))
+    assert [(r.grid_id, r.rank, r.trend) for r in ranking(store)] == [
+        ("G3", 1, 3), ("G7", 2, -1), ("G9", 0, 0)]
+
+
 def test_ticker_skips_resolved_and_puts_newest_first() -> None:
     store = store_of(alert("a1", ts=NOW), alert("a2", ts=NOW + 2),
                      alert("a3", status="resolved", ts=NOW + 3))

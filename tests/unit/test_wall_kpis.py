@@ -47,17 +47,14 @@ def test_funnel_never_increases() -> None:
     assert values == sorted(values, reverse=True)
 
 
-def test_tiles_prefer_street_metrics_when_present() -> None:
-    store = store_of(case("A", "reported"),
-                     upd("grid_metrics", "street", reported_today=120, closed_today=80,
-                         on_time_rate=0.931, open=40, overdue=0, sensors_online=590,
-                         sensors_total=600))
+def test_tiles_ignore_partial_street_metrics() -> None:
+    store = store_of(case("A", "reported"), case("B", "closed"),
+                     upd("grid_metrics", "street", level="street", open_backlog=40, overdue=3))
     tiles = _tiles(store)
-    assert tiles["kpi.reported"].value == "120"
-    assert tiles["kpi.on_time"].value == "93.1%"
+    assert (tiles["kpi.reported"].value, tiles["kpi.open"].value) == ("2", "1")
+    assert tiles["kpi.on_time"].value == "100.0%"
     assert tiles["kpi.on_time"].tone == "ok"
     assert tiles["kpi.overdue"].tone == "ok"
-    assert tiles["kpi.sensors"].value == "590/600"
 
 
 def test_alert_tiles_and_dead_sensors() -> None:
