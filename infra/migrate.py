@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from clickhouse_driver import Client
@@ -69,18 +70,32 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def _bootstrap(client: Client, db: str) -> None:
+    # One row per change of state; the latest (highest version) tells whether a migration
+    # is applied. Rows are only ever inserted: ALTER ... DELETE is asynchronous in
+    # ClickHouse, so a rollback recorded that way could still look applied right after.
     client.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     client.execute(
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
-        "(number UInt32, name String, applied_at DateTime) "
-        "ENGINE = MergeTree ORDER BY number"
+        "(number UInt32, name String, applied UInt8, changed_at DateTime, version UInt64) "
+        "ENGINE = ReplacingMergeTree(version) ORDER BY number"
     )
 
 
 def applied(client: Client, db: str) -> set[int]:
-    """Numbers of the migrations recorded as applied."""
+    """Numbers of the migrations whose latest record says applied."""
     _bootstrap(client, db)
-    return {row[0] for row in client.execute(f"SELECT number FROM {db}.schema_migrations")}
+    rows = client.execute(f"SELECT number, argMax(applied, version) FROM {db}.schema_migrations "
+                          "GROUP BY number")
+    return {number for number, state in rows if state}
+
+
+def _record(client: Client, db: str, migration: Migration, state: int) -> None:
+    client.execute(
+        f"INSERT INTO {db}.schema_migrations (number, name, applied, changed_at, version) "
+        "VALUES",
+        [(migration.number, migration.name, state, datetime.now(UTC).replace(tzinfo=None),
+          time.time_ns())],
+    )
 
 
 def pending(client: Client, db: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -101,10 +116,7 @@ def migrate(client: Client, db: str, directory: Path = MIGRATIONS_DIR) -> Iterat
     """Apply pending migrations in order, yielding each one after it is recorded."""
     for migration in pending(client, db, directory):
         _run(client, db, migration, migration.forwards)
-        client.execute(
-            f"INSERT INTO {db}.schema_migrations (number, name, applied_at) VALUES",
-            [(migration.number, migration.name, int(time.time()))],
-        )
+        _record(client, db, migration, 1)
         yield migration
 
 
@@ -114,4 +126,4 @@ def rollback(client: Client, db: str, number: int, directory: Path = MIGRATIONS_
     if migration is None or number not in applied(client, db):
         raise MigrationError(f"migration {number:04d} is not applied")
     _run(client, db, migration, migration.backwards)
-    client.execute(f"ALTER TABLE {db}.schema_migrations DELETE WHERE number = {number}")
+    _record(client, db, migration, 0)

@@ -146,9 +146,13 @@ def stack(infra: Settings, run_id: str, tmp_path_factory: pytest.TempPathFactory
         client.disconnect()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium (Playwright's own browsers are never downloaded)."""
+    """Headless Debian Chromium (Playwright's own browsers are never downloaded).
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, which would break every asyncio test collected after it.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -39,7 +39,16 @@ def _consume_all(settings: Settings, topic: str, expected: int,
     return records
 
 
+def _fresh_topics(infra: Settings) -> Settings:
+    """Settings with a prefix of its own, so no other test's records share the topics."""
+    fresh = settings_from({"GRIDWALL_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+                           "GRIDWALL_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}."})
+    ensure_topics(fresh)
+    return fresh
+
+
 def test_keys_land_on_the_partition_of_their_grid(infra: Settings) -> None:
+    infra = _fresh_topics(infra)
     topic = CASE_EVENTS.name(infra)
     producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
     grids = [f"PL0{c}-{g:02d}" for c in range(1, 10) for g in range(1, 6)]
@@ -67,7 +76,8 @@ def test_control_topic_is_compacted_on_the_broker(infra: Settings) -> None:
 
 def test_topics_ensure_is_idempotent(infra: Settings) -> None:
     assert ensure_topics(infra) == []
-    fresh = settings_from({"GRIDWALL_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}."})
+    fresh = settings_from({"GRIDWALL_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+                           "GRIDWALL_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}."})
     created = ensure_topics(fresh)
     assert sorted(created) == sorted(spec.name(fresh) for spec in CATALOG)
     assert ensure_topics(fresh) == []
