@@ -22,7 +22,8 @@ from domain.geo import Street, street
 from gridwall.auth import TokenBook
 from gridwall.settings import Settings, settings
 from ingest.gateway import openapi, ops
-from ingest.gateway.case_view import CaseView, MemoryCaseView
+from ingest.gateway.case_view import CaseView, LayeredCaseView, MemoryCaseView
+from ingest.gateway.case_view_clickhouse import ClickHouseCaseView
 from ingest.gateway.cases import CaseEventsFeed
 from ingest.gateway.context import GatewayContext
 from ingest.gateway.deadletter import DeadLetters
@@ -56,6 +57,11 @@ def kafka_writer(s: Settings, ack_timeout_s: float) -> Writer:
                                           ack_timeout_s=ack_timeout_s))
 
 
+def default_case_view(s: Settings) -> CaseView:
+    """ClickHouse's cases (written by the streams) with this process's recent ones beside."""
+    return LayeredCaseView(ClickHouseCaseView(s), MemoryCaseView())
+
+
 def build_context(s: Settings, *, tokens: TokenBook | None = None, geo: Street | None = None,
                   writer: Writer | None = None, group_commit: bool = True,
                   ack_timeout_s: float = 10.0, view: CaseView | None = None) -> GatewayContext:
@@ -67,7 +73,7 @@ def build_context(s: Settings, *, tokens: TokenBook | None = None, geo: Street |
         settings=s, tokens=tokens or TokenBook.load(s.resolved_tokens_file),
         placer=Placer(geo or street()), producer=producer,
         deduper=Deduper(s.dedup_window_s), deadletters=DeadLetters(producer, metrics),
-        metrics=metrics, cases=view or MemoryCaseView())
+        metrics=metrics, cases=view or default_case_view(s))
 
 
 class ScopedRoute(Route):
@@ -120,10 +126,10 @@ def add_read_routes(app: FastAPI, ctx: GatewayContext) -> None:
         return json_response(definition)
 
     async def requests_json(request: Request) -> Response:
-        return reads.list_requests(ctx.cases, request.query_params)
+        return await reads.list_requests(ctx.cases, request.query_params)
 
     async def request_json(request: Request) -> Response:
-        return reads.one_request(ctx.cases, request.path_params["service_request_id"])
+        return await reads.one_request(ctx.cases, request.path_params["service_request_id"])
 
     async def healthz(request: Request) -> Response:
         return await ops.healthz(ctx)
@@ -154,6 +160,7 @@ def create_app(s: Settings | None = None, **parts: Any) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await asyncio.to_thread(ctx.producer.close)
+        await asyncio.to_thread(ctx.cases.close)
 
     app = FastAPI(title="GridWall gateway", version="1", lifespan=lifespan, redoc_url=None,
                   description="Every feed of the street enters here: validated, geocoded "

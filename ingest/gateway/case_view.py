@@ -1,10 +1,17 @@
 """The read side of cases, as Open311 reads need it, behind a small interface.
 
-:class:`CaseView` is what the Open311 read endpoints use; :class:`MemoryCaseView` answers from
-the case events this gateway process accepted (until the streams write cases to ClickHouse;
-then a ClickHouse-backed view replaces it without touching the endpoints). It keeps at most
-``max_cases`` cases, forgetting the least recently updated first, and is not shared between
-worker processes.
+:class:`CaseView` is what the Open311 read endpoints use. Three implementations:
+
+* :class:`MemoryCaseView` answers from the case events this gateway process accepted. It keeps
+  at most ``max_cases`` cases, forgetting the least recently updated first, and is not shared
+  between worker processes.
+* :class:`~ingest.gateway.case_view_clickhouse.ClickHouseCaseView` answers from the ``cases``
+  table that the streams keep.
+* :class:`LayeredCaseView` (the gateway's default) combines the two. ClickHouse is the
+  authority: it survives restarts, sees every worker, and holds the state the streams judged
+  legal, so its version of a case wins. The memory view answers for cases ClickHouse does not
+  know yet (the streams write within a second or two), and stands in while ClickHouse cannot
+  answer.
 
 The six steps map onto Open311's two statuses: ``reported``, ``verified``, ``dispatched`` and
 ``handled`` are *open*; ``closed``, ``evaluated`` and ``rejected`` are *closed*; the step
@@ -13,15 +20,18 @@ itself is told in ``status_notes``.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from domain.case_machine import TRANSITIONS
 from domain.schemas import CaseEvent
 from domain.vocab import OPEN_STEPS
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 STEP_NOTES = {
     "reported": "reported, waiting for verification",
     "verified": "verified and registered",
@@ -79,11 +89,14 @@ class CaseView(Protocol):
     def apply(self, events: Sequence[CaseEvent]) -> None:
         """Take accepted events (with their grid filled in) into account."""
 
-    def get(self, case_id: str) -> CaseRecord | None:
+    async def get(self, case_id: str) -> CaseRecord | None:
         """The case with ``case_id``, or None."""
 
-    def search(self, query: CaseQuery) -> list[CaseRecord]:
+    async def search(self, query: CaseQuery) -> list[CaseRecord]:
         """Matching cases, newest opened first, at most ``query.limit``."""
+
+    def close(self) -> None:
+        """Release connections (the view is not used afterwards)."""
 
 
 def advanced(case: CaseRecord, event: CaseEvent) -> CaseRecord:
@@ -122,16 +135,64 @@ class MemoryCaseView:
         while len(self._cases) > self.max_cases:
             self._cases.popitem(last=False)
 
-    def get(self, case_id: str) -> CaseRecord | None:
+    async def get(self, case_id: str) -> CaseRecord | None:
         """The case with ``case_id``, or None."""
         return self._cases.get(case_id)
 
-    def search(self, query: CaseQuery) -> list[CaseRecord]:
+    async def search(self, query: CaseQuery) -> list[CaseRecord]:
         """Matching cases, newest opened first, at most ``query.limit``."""
         found = [c for c in self._cases.values()
                  if query.start_ms <= c.opened_ms <= query.end_ms
                  and (query.case_ids is None or c.case_id in query.case_ids)
                  and (query.categories is None or c.category in query.categories)
                  and (query.statuses is None or c.status in query.statuses)]
-        found.sort(key=lambda c: c.opened_ms, reverse=True)
-        return found[:query.limit]
+        return newest_first(found, query.limit)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def newest_first(cases: Iterable[CaseRecord], limit: int) -> list[CaseRecord]:
+    """``cases`` by opening time, newest first (ties by id), at most ``limit``."""
+    return sorted(cases, key=lambda c: (-c.opened_ms, c.case_id))[:limit]
+
+
+class LayeredCaseView:
+    """An authoritative view (ClickHouse) with a recent one (memory) beside it.
+
+    ``apply`` feeds the recent view. The authority's version of a case wins; the recent view
+    answers for cases the authority does not know (yet), and for everything while the
+    authority fails (the failure is logged).
+    """
+
+    def __init__(self, authority: CaseView, recent: CaseView) -> None:
+        self.authority = authority
+        self.recent = recent
+
+    def apply(self, events: Sequence[CaseEvent]) -> None:
+        """Feed the recent view (the streams feed the authority)."""
+        self.recent.apply(events)
+
+    async def _ask(self, call: Awaitable[T], empty: T) -> T:
+        try:
+            return await call
+        except Exception as exc:  # noqa: BLE001 - any failure of the authority: degrade
+            log.warning("case view: the authority did not answer (%s); using recent cases",
+                        exc)
+            return empty
+
+    async def get(self, case_id: str) -> CaseRecord | None:
+        """The authority's version of ``case_id``, else the recent one."""
+        known = await self._ask(self.authority.get(case_id), None)
+        return known if known is not None else await self.recent.get(case_id)
+
+    async def search(self, query: CaseQuery) -> list[CaseRecord]:
+        """The authority's matches plus recent cases it did not return, newest first."""
+        merged = {c.case_id: c for c in await self.recent.search(query)}
+        merged.update((c.case_id, c) for c in await self._ask(self.authority.search(query), []))
+        return newest_first(merged.values(), query.limit)
+
+    def close(self) -> None:
+        """Close both views."""
+        self.authority.close()
+        self.recent.close()

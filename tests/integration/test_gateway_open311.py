@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import msgspec
@@ -126,3 +127,30 @@ def test_list_reads_honour_the_date_window_and_filters(client: httpx.Client) -> 
     reversed_ = client.get(f"{V2}/requests.json", params={
         "start_date": now.isoformat(), "end_date": (now - timedelta(days=1)).isoformat()})
     assert reversed_.status_code == 400
+
+
+def test_reads_come_from_the_cases_the_streams_wrote(infra: Settings, ch: Any,
+                                                     client: httpx.Client) -> None:
+    posted = post_request(client, service_code="dispute").json()[0]["service_request_id"]
+    only_in_clickhouse = f"ch-{uuid.uuid4().hex[:10]}"
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    rows = [(only_in_clickhouse, "handled", "fixed the lamp", now_ms - 5000),
+            (posted, "verified", "checked on site", now_ms)]  # the streams moved it on
+    ch.execute(
+        f"INSERT INTO {infra.clickhouse_database}.cases (opened_date, opened_at, opened_ms, "
+        "case_id, grid_id, category, priority, step, tier, updated_at, updated_ms, note, "
+        "lon, lat, version) VALUES",
+        [(datetime.fromtimestamp(ms / 1000, UTC).date(),
+          datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None), ms, case_id,
+          inside(20)[2], "dispute", "normal", step, 2,
+          datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None), ms, note, None, None, 1)
+         for case_id, step, note, ms in rows])
+    one = client.get(f"{V2}/requests/{only_in_clickhouse}.json").json()[0]
+    assert one["status"] == "open"
+    assert one["status_notes"] == "handled, waiting for the check: fixed the lamp"
+    assert client.get(f"{V2}/requests/{posted}.json").json()[0]["status_notes"] == (
+        "verified and registered: checked on site")
+    listed = client.get(f"{V2}/requests.json", params={"service_code": "dispute"}).json()
+    steps = {r["service_request_id"]: r["status_notes"] for r in listed}
+    assert steps[only_in_clickhouse].startswith("handled")
+    assert steps[posted].startswith("verified")

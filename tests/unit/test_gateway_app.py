@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord, SensorBatch
 from gridwall.settings import settings_from
 from ingest.gateway.app import create_app
+from ingest.gateway.case_view import MemoryCaseView
 from tests.unit.test_gateway_support import (
     FEED,
     SENSOR_ONLY,
@@ -52,7 +53,7 @@ class Gateway:
 async def gw() -> AsyncIterator[Gateway]:
     writer = MemoryWriter()
     s = settings_from({"GRIDWALL_MAX_BODY_BYTES": str(MAX_BODY)})
-    app = create_app(s, tokens=token_book(), writer=writer)
+    app = create_app(s, tokens=token_book(), writer=writer, view=MemoryCaseView())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         yield Gateway(client, writer, app)

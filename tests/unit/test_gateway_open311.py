@@ -7,14 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from starlette.datastructures import QueryParams
 
-from domain.schemas import CaseEvent
-from ingest.gateway.case_view import CaseQuery, MemoryCaseView
-from ingest.gateway.open311.format import service_request
 from ingest.gateway.open311.post import form_fields, report_of
 from ingest.gateway.open311.reads import MAX_SPAN_MS, case_query, date_window
 from ingest.gateway.open311.services import service_definition, service_list
 from ingest.gateway.rejects import Rejected
-from tests.unit.test_gateway_support import report
 
 NOW = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp() * 1000)
 DAY = 24 * 3600 * 1000
@@ -90,40 +86,3 @@ def test_bad_read_parameters_are_400_naming_them(query: str, field: str) -> None
     with pytest.raises(Rejected) as caught:
         case_query(QueryParams(query), NOW)
     assert caught.value.status == 400 and caught.value.field == field
-
-
-def _event(action: str, case: str, ts: int, **extra: object) -> CaseEvent:
-    if action == "report":
-        return CaseEvent(**report(f"{case}-{action}", case_id=case, ts=ts, **extra))
-    return CaseEvent(event_id=f"{case}-{action}-{ts}", case_id=case, action=action,  # type: ignore[arg-type]
-                     ts=ts, source="grid_worker_app", grid_id="PL01-01", **extra)  # type: ignore[arg-type]
-
-
-def test_the_six_steps_map_onto_open_and_closed_with_notes() -> None:
-    view = MemoryCaseView()
-    view.apply([_event("report", "c1", NOW)])
-    assert view.get("c1").status == "open"  # type: ignore[union-attr]
-    for i, action in enumerate(("verify", "dispatch", "handle")):
-        view.apply([_event(action, "c1", NOW + i + 1)])
-        assert view.get("c1").status == "open"  # type: ignore[union-attr]
-    view.apply([_event("close", "c1", NOW + 10, note="fixed the pipe")])
-    closed = service_request(view.get("c1"))  # type: ignore[arg-type]
-    assert closed["status"] == "closed"
-    assert closed["status_notes"] == "checked and closed: fixed the pipe"
-    view.apply([_event("reopen", "c1", NOW + 11)])
-    assert view.get("c1").status == "open"  # type: ignore[union-attr]
-    view.apply([_event("verify", "unknown-case", NOW)])
-    assert view.get("unknown-case") is None
-
-
-def test_search_filters_by_window_status_code_and_bounds_memory() -> None:
-    view = MemoryCaseView(max_cases=3)
-    for i in range(5):
-        view.apply([_event("report", f"c{i}", NOW + i * DAY)])
-    assert view.get("c0") is None and view.get("c4") is not None  # oldest forgotten
-    everything = CaseQuery(start_ms=0, end_ms=NOW + 10 * DAY)
-    assert [c.case_id for c in view.search(everything)] == ["c4", "c3", "c2"]
-    window = CaseQuery(start_ms=NOW + 3 * DAY, end_ms=NOW + 10 * DAY)
-    assert [c.case_id for c in view.search(window)] == ["c4", "c3"]
-    closed = CaseQuery(start_ms=0, end_ms=NOW + 10 * DAY, statuses=frozenset({"closed"}))
-    assert view.search(closed) == []

@@ -81,18 +81,18 @@ def case_query(params: QueryParams, now_ms: int) -> CaseQuery:
                      limit=MAX_RESULTS)
 
 
-def list_requests(view: CaseView, params: QueryParams) -> Response:
+async def list_requests(view: CaseView, params: QueryParams) -> Response:
     """The matching service requests, or a 400 error array."""
     try:
         query = case_query(params, int(time.time() * 1000))
     except Rejected as exc:
         return refusal(exc)
-    return json_response([service_request(case) for case in view.search(query)])
+    return json_response([service_request(case) for case in await view.search(query)])
 
 
-def one_request(view: CaseView, request_id: str) -> Response:
+async def one_request(view: CaseView, request_id: str) -> Response:
     """A one-element array with the request, or a 404 error array."""
-    case = view.get(request_id)
+    case = await view.get(request_id)
     if case is None:
         return refusal(Rejected(404, "not_found", "no such service request",
                                 "service_request_id"))
