@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from bench.common import free_port, print_figures, print_table, wait_for_http
-from gridwall.settings import REPO_ROOT, settings_from
+from gridwall.settings import REPO_ROOT, Settings, settings_from
 
 TOKEN = "bench-feed-token-0000000000"
 
@@ -169,6 +169,22 @@ def phase(env: dict[str, str], args: argparse.Namespace, script: Path, seconds: 
         gateway.stop()
 
 
+def drop_topics(s: Settings) -> None:
+    """Delete this run's topics from the shared broker (best effort)."""
+    from kafka import KafkaAdminClient
+
+    from infra.topics import CATALOG
+
+    admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, client_id="bench-gateway")
+    try:
+        admin.delete_topics([spec.name(s) for spec in CATALOG])
+    except Exception as exc:  # noqa: BLE001 - leftovers are harmless, say so and go on
+        print(f"bench.gateway: could not delete topics {s.topic_prefix}*: {exc}",
+              file=sys.stderr)
+    finally:
+        admin.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the phases and print the table and the JSON figures."""
     parser = argparse.ArgumentParser(prog="bench.gateway", description=__doc__)
@@ -191,13 +207,15 @@ def main(argv: list[str] | None = None) -> int:
         env = environment(folder, run)
         from infra.topics import ensure_topics
 
-        ensure_topics(settings_from(env))
+        bench_settings = settings_from(env)
+        ensure_topics(bench_settings)
         body = folder / "readings.json"
         body.write_bytes(readings_body(args.readings, run))
         events_lua, readings_lua = write_scripts(folder, run, body)
         events = phase(env, args, events_lua, seconds, args.connections)
         readings = phase(env, args, readings_lua, seconds, args.readings_connections)
         baseline = phase(env, args, events_lua, seconds, args.connections, per_request=True)
+        drop_topics(bench_settings)
     figures = {
         "events_per_s": round(events["per_s"], 1),
         "latency_p50_ms": events["p50_us"] / 1000, "latency_p99_ms": events["p99_us"] / 1000,
