@@ -100,7 +100,7 @@ def run(n: int, batch: int) -> dict[str, float]:
             minute_rows.extend(book.minute_rows(0))
         aggregate_s = time.perf_counter() - began
         from streams.rows import to_tuples
-        from streams.rows2 import TABLES, register_tables
+        from streams.rows_metrics import TABLES, register_tables
 
         register_tables()
         columns = ", ".join(TABLES["grid_metrics_1m"][0])

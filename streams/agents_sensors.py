@@ -8,7 +8,7 @@ readings in plain structures, send the condition changes as alert signals (alert
 deterministic op ids, so a replay is deduplicated by the alerts agent), flush, and only then
 return (the loop commits the input after that). A heartbeat timer raises dead-sensor alerts;
 a rollup timer writes changed 1-minute rollups through the sink. Raw readings reach
-ClickHouse through the sink reading the readings topic itself (:mod:`streams.rows2`).
+ClickHouse through the sink reading the readings topic itself (:mod:`streams.rows_metrics`).
 The thresholds policy is live: control-topic key ``thresholds``.
 """
 
@@ -26,7 +26,7 @@ from domain.wire import encode
 from infra.topics import SENSOR_READINGS
 from streams.alert_logic import AlertOp
 from streams.ext import Ext, wall_ms
-from streams.rows2 import sensor_readings_decoder
+from streams.rows_metrics import sensor_readings_decoder
 from streams.sensors.detector import SensorDetector
 from streams.sensors.policy import SensorPolicy, load_sensor_policy
 from streams.sensors.rollup import SensorRollup

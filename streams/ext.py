@@ -97,7 +97,7 @@ def wall_ms() -> int:
 def install(app: faust.App, runtime: Any, worker_id: str = "worker") -> Ext:
     """Add the Streams II agents to ``app``; return the shared context (for tests)."""
     from streams import agents_health, agents_metrics, agents_sensors
-    from streams.rows2 import register_tables
+    from streams.rows_metrics import register_tables
 
     register_tables()
     settings = runtime.settings
