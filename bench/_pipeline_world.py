@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from domain.schemas import CaseEvent, ConfigChange, WallUpdate
-from domain.wire import encode
+from domain.wire import decode_one_or_many, encode
 from gridwall.settings import Settings, settings_from
 from infra.topics import CASE_EVENTS, CONTROL, WALL_UPDATES, TopicSpec, ensure_topics
 from ingest.kafka_out import KafkaWriter, OutRecord
@@ -227,7 +227,6 @@ class Watch:
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  group_id=None, fetch_max_wait_ms=50)
         wall_decoder = msgspec.json.Decoder(WallUpdate)
-        case_decoder = msgspec.json.Decoder(CaseEvent)
         try:
             while not self._stop.is_set():
                 for tp, records in consumer.poll(timeout_ms=100).items():
@@ -236,9 +235,9 @@ class Watch:
                         if tp.topic == wall_topic:
                             self.wall.append((seen, wall_decoder.decode(record.value)))
                         elif b"sla-timer" in record.value:
-                            event = case_decoder.decode(record.value)
-                            if event.actor == "sla-timer":
-                                self.breaches.append((record.timestamp, event.ts))
+                            for event in decode_one_or_many(record.value, CaseEvent):
+                                if event.actor == "sla-timer":
+                                    self.breaches.append((record.timestamp, event.ts))
         finally:
             consumer.close()
 

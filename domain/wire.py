@@ -63,18 +63,25 @@ def decode(raw: bytes | str, schema: type[T], root: str = "") -> T:
 def decode_one_or_many(raw: bytes | str, schema: type[T], root: str = "events") -> list[T]:
     """Decode one object or an array of objects of ``schema`` into a list.
 
-    An empty array is rejected: a request that carries nothing is a client bug.
+    The first non-blank character decides, so the body is decoded once. An empty array is
+    rejected: a request that carries nothing is a client bug. This is also how a message of
+    a packed topic (one record, or an array of records of one key) is read.
     """
+    data = raw.encode() if isinstance(raw, str) else raw
+    first = data.lstrip()[:1]
+    if first == b"[":
+        items = decode(data, list[schema], root)  # type: ignore[valid-type]
+        if not items:
+            raise WireError(root, "empty batch")
+        return items
+    if first == b"{":
+        return [decode(data, schema)]
+    if not first:
+        raise WireError(None, "malformed JSON: empty body")
     try:
-        probe = msgspec.json.decode(raw)
+        msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         raise WireError(None, f"malformed JSON: {exc}") from None
-    if isinstance(probe, list):
-        if not probe:
-            raise WireError(root, "empty batch")
-        return decode(raw, list[schema], root)  # type: ignore[valid-type]
-    if isinstance(probe, dict):
-        return [decode(raw, schema)]
     raise WireError(None, "expected a JSON object or an array of objects")
 
 

@@ -19,12 +19,19 @@ from gridwall.settings import Settings
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """One topic: its base name, partitions (``None``: the configured default), configs."""
+    """One topic: its base name, partitions (``None``: the configured default), configs.
+
+    ``packed``: producers may pack several records of one key into one message whose value
+    is a JSON array of them (see :func:`ingest.batching.pack_records`); consumers decode a
+    value as one record or an array of records. A Faust stream pays its cost per message,
+    so packing is what lets one worker keep up with a busy street.
+    """
 
     base: str
     doc: str
     partitions: int | None = None
     configs: dict[str, str] = field(default_factory=dict)
+    packed: bool = False
 
     def name(self, settings: Settings) -> str:
         """The topic's full name under the configured prefix."""
@@ -34,7 +41,8 @@ class TopicSpec:
 _COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.01",
               "segment.ms": "60000"}
 
-CASE_EVENTS = TopicSpec("gridwall.cases.events", "case reports and workflow actions")
+CASE_EVENTS = TopicSpec("gridwall.cases.events", "case reports and workflow actions",
+                        packed=True)
 SENSOR_READINGS = TopicSpec("gridwall.sensors.readings",
                             "sensor readings, one message per grid per batch")
 DEPARTMENT_RECORDS = TopicSpec("gridwall.departments.records", "department records")

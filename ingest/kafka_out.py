@@ -15,6 +15,7 @@ from kafka.errors import KafkaError
 
 from gridwall.settings import Settings
 from infra.topics import TopicSpec
+from ingest.batching import pack_records
 
 
 class KafkaUnavailable(RuntimeError):
@@ -51,10 +52,14 @@ class KafkaWriter:
         )
 
     def send_all(self, records: Sequence[OutRecord]) -> None:
-        """Produce ``records`` and wait until the broker acknowledged every one of them."""
+        """Produce ``records`` and wait until the broker acknowledged every one of them.
+
+        Records of packed topics are packed per key first (:func:`pack_records`), so a
+        round of many small case events costs the stream jobs a few messages, not many.
+        """
         try:
             futures = [self._producer.send(r.topic.name(self.settings), key=r.key.encode(),
-                                           value=r.value) for r in records]
+                                           value=r.value) for r in pack_records(records)]
             self._producer.flush(timeout=self.ack_timeout_s)
             for future in futures:
                 future.get(timeout=self.ack_timeout_s)

@@ -31,7 +31,7 @@ from mode import Service
 
 from domain.alerts import RESOLVED, AlertState, due_ticks
 from domain.schemas import CaseEvent, Command
-from domain.wire import WireError, decode, encode
+from domain.wire import WireError, decode, decode_one_or_many, encode
 from gridwall.settings import Settings
 from infra.topics import ALERTS, CASE_EVENTS, COMMANDS, DEAD_LETTER, WALL_UPDATES
 from streams.alert_logic import AlertBook, AlertOp, process_op
@@ -229,40 +229,45 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
             msg = ev.message
             key_grid = msg.key.decode() if msg.key else None
             try:
-                event = decode(msg.value, CaseEvent)
+                decoded = decode_one_or_many(msg.value, CaseEvent)
             except WireError as exc:
                 out.dead("cases.decode", "cases", exc.reason, int(msg.timestamp * 1000),
                          msg.value, key_grid, exc.field)
                 continue
-            if event.grid_id is None and key_grid:
-                event = msgspec.structs.replace(event, grid_id=key_grid)
-            held = changed.get(event.case_id)
-            record = held[1] if held else load_case(event.case_id)
-            try:
-                outcome = process(record, event, msg.offset)
-            except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
-                log.exception("cases: event %s failed", event.event_id)
-                out.dead("cases", event.source, f"internal error: {exc!r}", event.ts,
-                         msg.value, event.grid_id)
-                continue
-            if outcome.rejection:
-                out.dead("cases", event.source, outcome.rejection, event.ts, msg.value,
-                         event.grid_id)
-                continue
-            if outcome.record is None:
-                continue
-            new = outcome.record
-            changed[event.case_id] = (msg.partition, new)
-            for hook in rt.case_hooks:
-                hook(outcome.before, new, event, msg.partition)
-            out.row("case_transitions", transition_row(event, outcome.before, new,
-                                                       outcome.breach),
-                    (event.case_id, event.event_id))
-            for i, signal in enumerate(outcome.signals):
-                op = AlertOp(op_id=f"sig.{event.case_id}.{event.event_id}.{i}",
-                             kind="signal", grid_id=signal.grid_id, ts=signal.ts,
-                             signal=signal)
-                out.send(names[ALERT_OPS.base], signal.grid_id, encode(op))
+            packed = len(decoded) > 1
+            for event in decoded:
+                # A packed message's events share its offset: (event_id, offset) still
+                # identifies each one for replay detection.
+                raw = encode(event) if packed else msg.value
+                if event.grid_id is None and key_grid:
+                    event = msgspec.structs.replace(event, grid_id=key_grid)
+                held = changed.get(event.case_id)
+                record = held[1] if held else load_case(event.case_id)
+                try:
+                    outcome = process(record, event, msg.offset)
+                except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
+                    log.exception("cases: event %s failed", event.event_id)
+                    out.dead("cases", event.source, f"internal error: {exc!r}", event.ts,
+                             raw, event.grid_id)
+                    continue
+                if outcome.rejection:
+                    out.dead("cases", event.source, outcome.rejection, event.ts, raw,
+                             event.grid_id)
+                    continue
+                if outcome.record is None:
+                    continue
+                new = outcome.record
+                changed[event.case_id] = (msg.partition, new)
+                for hook in rt.case_hooks:
+                    hook(outcome.before, new, event, msg.partition)
+                out.row("case_transitions", transition_row(event, outcome.before, new,
+                                                           outcome.breach),
+                        (event.case_id, event.event_id))
+                for i, signal in enumerate(outcome.signals):
+                    op = AlertOp(op_id=f"sig.{event.case_id}.{event.event_id}.{i}",
+                                 kind="signal", grid_id=signal.grid_id, ts=signal.ts,
+                                 signal=signal)
+                    out.send(names[ALERT_OPS.base], signal.grid_id, encode(op))
         deadlines = {}
         for case_id, (_, rec) in changed.items():
             deadline = deadlines[case_id] = deadline_ms(rec, rt.config.sla)

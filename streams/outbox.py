@@ -4,7 +4,9 @@ Guarantees: :meth:`Outbox.flush` returns only when the broker acknowledged every
 an agent that flushes before writing its table and before returning from the batch body
 (after which Faust acks the input) never loses an output: a crash before the flush replays
 the input, which produces the same records again. Wall updates and alert snapshots are
-coalesced to the last one per key; rows are grouped per table into one message each.
+coalesced to the last one per key; rows are grouped per table into messages of at most
+:data:`ROWS_PER_MESSAGE` rows and :data:`MAX_MESSAGE_BYTES` bytes (a busy batch of packed
+input can change tens of thousands of cases at once).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from streams.rows import RowBatch
 # send(topic, key, value) -> awaitable that resolves when the broker acknowledged
 Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
 MAX_RAW = 8_192
+ROWS_PER_MESSAGE = 1_000
+MAX_MESSAGE_BYTES = 900_000  # under the producer's 1 MiB request limit
 
 
 class Outbox:
@@ -71,11 +75,22 @@ class Outbox:
         for (topic, _), (key, value) in self._latest.items():
             records.append((topic, key, value))
         for table, rows in self._rows.items():
-            batch = RowBatch(table=table, rows=list(rows.values()))
-            records.append((self._rows_topic, table.encode(), encode(batch)))
+            values = list(rows.values())
+            for start in range(0, len(values), ROWS_PER_MESSAGE):
+                for value in _row_messages(table, values[start:start + ROWS_PER_MESSAGE]):
+                    records.append((self._rows_topic, table.encode(), value))
         self._rows.clear()
         self._latest.clear()
         self._ordered.clear()
         if records:
             pending = [await self._send(topic, key, value) for topic, key, value in records]
             await asyncio.gather(*pending)
+
+
+def _row_messages(table: str, rows: list[dict[str, Any]]) -> list[bytes]:
+    """Encoded RowBatch messages for ``rows``, halved until each fits the size limit."""
+    value = encode(RowBatch(table=table, rows=rows))
+    if len(value) <= MAX_MESSAGE_BYTES or len(rows) == 1:
+        return [value]
+    middle = len(rows) // 2
+    return _row_messages(table, rows[:middle]) + _row_messages(table, rows[middle:])

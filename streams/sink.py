@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from domain.schemas import CaseEvent, DeadLetter
-from domain.wire import WireError, decode
+from domain.wire import WireError, decode, decode_one_or_many
 from streams.config import SinkConfig
 from streams.rows import COLUMNS, RowBatch, case_event_row, dead_letter_row, to_tuples
 
@@ -43,12 +43,15 @@ def rows_decoder(value: bytes, _partition: int, _offset: int) -> list[Row]:
 
 
 def case_events_decoder(value: bytes, partition: int, offset: int) -> list[Row]:
-    """Case events topic: the raw event (invalid ones are the cases agent's dead letters)."""
+    """Case events topic: the raw events of one message (one event or a packed array).
+
+    Invalid messages yield nothing: they are the cases agent's dead letters.
+    """
     try:
-        event = decode(value, CaseEvent)
+        events = decode_one_or_many(value, CaseEvent)
     except WireError:
         return []
-    return [("case_events", case_event_row(event, partition, offset))]
+    return [("case_events", case_event_row(event, partition, offset)) for event in events]
 
 
 def dead_letters_decoder(value: bytes, _partition: int, _offset: int) -> list[Row]:

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord, SensorBatch
+from domain.wire import decode_one_or_many
 from gridwall.settings import Settings
 from infra.topics import CASE_EVENTS, DEAD_LETTER, DEPARTMENT_RECORDS, SENSOR_READINGS
 from tests.integration.test_gateway_support import (
@@ -51,11 +52,11 @@ def test_case_events_land_keyed_by_grid_on_the_right_partition(infra: Settings,
     assert post(gateway, "/v1/cases/events", events[0]).json()["duplicate"] is True
 
     wanted = {e["event_id"] for e in events}
-    found = read_topic(infra, CASE_EVENTS, lambda rs: wanted <= {_event_id(r) for r in rs})
-    mine = [r for r in found if _event_id(r) in wanted]
+    found = read_topic(infra, CASE_EVENTS,
+                       lambda rs: wanted <= {e.event_id for r in rs for e in _events(r)})
+    mine = [(r, e) for r in found for e in _events(r) if e.event_id in wanted]
     assert len(mine) == len(events)  # each once: the duplicate was not produced again
-    for record in mine:
-        event = msgspec.json.decode(record.value, type=CaseEvent)
+    for record, event in mine:
         grid = inside(int(event.event_id.rsplit("-", 1)[1]) * 7)[2]
         assert event.grid_id == grid and record.key == grid.encode()
         assert record.partition == expected_partition(grid, infra.topic_partitions)
@@ -110,8 +111,9 @@ def test_refused_inputs_are_in_the_dead_letter_topic_with_the_reason(
     assert all(letter.stage == "gateway" and marker in letter.raw for letter in letters)
 
 
-def _event_id(record: Any) -> str:
-    return str(msgspec.json.decode(record.value).get("event_id", ""))
+def _events(record: Any) -> list[CaseEvent]:
+    """The case events of one message (the topic is packed: one event or an array)."""
+    return decode_one_or_many(record.value, CaseEvent)
 
 
 def _batches(records: list[Any], request_id: str) -> list[tuple[Any, SensorBatch]]:

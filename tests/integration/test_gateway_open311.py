@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 
 from domain.schemas import CaseEvent
+from domain.wire import decode_one_or_many
 from gridwall.settings import Settings
 from infra.topics import CASE_EVENTS
 from tests.integration.test_gateway_support import read_topic, serve_gateway
@@ -56,8 +56,9 @@ def test_post_by_form_with_api_key_lands_in_kafka(infra: Settings, client: httpx
     assert {"service_request_id", "service_notice", "account_id"} <= set(created)
     found = read_topic(infra, CASE_EVENTS,
                        lambda rs: any(request_id.encode() in r.value for r in rs))
-    [record] = [r for r in found if request_id.encode() in r.value]
-    event = msgspec.json.decode(record.value, type=CaseEvent)
+    [(record, event)] = [(r, e) for r in found if request_id.encode() in r.value
+                         for e in decode_one_or_many(r.value, CaseEvent)
+                         if request_id in e.case_id or request_id in e.event_id]
     assert (event.source, event.action, event.category) == ("open311", "report",
                                                              "road_facility")
     assert record.key == inside(20)[2].encode()

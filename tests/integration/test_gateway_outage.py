@@ -14,6 +14,8 @@ import httpx
 import msgspec
 import pytest
 
+from domain.schemas import CaseEvent
+from domain.wire import decode_one_or_many
 from gridwall.settings import Settings
 from infra.topics import CASE_EVENTS
 from ingest.kafka_out import KafkaWriter
@@ -33,8 +35,10 @@ def counts(infra: Settings, ids: set[str]) -> dict[str, int]:
     def tally(records: list[Any]) -> dict[str, int]:
         seen: dict[str, int] = {}
         for record in records:
-            event_id = msgspec.json.decode(record.value).get("event_id")
-            if event_id in ids:
+            for event in decode_one_or_many(record.value, CaseEvent):
+                event_id = event.event_id
+                if event_id not in ids:
+                    continue
                 seen[event_id] = seen.get(event_id, 0) + 1
         return seen
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading
-from domain.wire import decode, encode
+from domain.wire import decode, decode_one_or_many, encode
 from gridwall.settings import Settings
 from infra.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from ingest.import_scan import TopicLog
@@ -60,10 +60,10 @@ def test_direct_run_lands_keyed_by_grid_and_batched(infra: Settings,
             assert {r.grid_id for r in batch.readings} == {key}
             got_readings.update(encode(r) for r in batch.readings)
         elif message.topic == CASE_EVENTS.name(infra):
-            event = decode(message.value, CaseEvent)
-            if event.case_id.startswith(f"{tag}-"):
-                assert key == event.grid_id
-                got_cases[message.value] += 1
+            for event in decode_one_or_many(message.value, CaseEvent):  # packed topic
+                if event.case_id.startswith(f"{tag}-"):
+                    assert key == event.grid_id
+                    got_cases[encode(event)] += 1
         elif message.value in want_records:
             assert key == decode(message.value, DepartmentRecord).grid_id
             got_records[message.value] += 1

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from domain.schemas import CaseEvent, SensorBatch, SensorReading
-from domain.wire import decode, encode
+from domain.wire import decode, decode_one_or_many, encode
 from gridwall.auth import ensure_dev_tokens
 from gridwall.settings import Settings
 from infra.topics import CASE_EVENTS, SENSOR_READINGS
@@ -91,9 +91,9 @@ def test_through_the_gateway_everything_is_accepted(gateway: dict[str, str],
                 assert message.key == batch.grid_id.encode()
                 got_readings.update(encode(r) for r in batch.readings)
         else:
-            event = decode(message.value, CaseEvent)
-            if event.case_id.startswith(f"{tag}-"):
-                assert message.key == (event.grid_id or "").encode()
-                got_cases[event.event_id] += 1
+            for event in decode_one_or_many(message.value, CaseEvent):  # packed topic
+                if event.case_id.startswith(f"{tag}-"):
+                    assert message.key == (event.grid_id or "").encode()
+                    got_cases[event.event_id] += 1
     assert got_readings == want_readings
     assert got_cases == Counter(want_cases)

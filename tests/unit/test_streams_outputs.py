@@ -15,7 +15,7 @@ from domain.wire import encode
 from gridwall.settings import REPO_ROOT
 from streams.config import LiveConfig
 from streams.control import apply_record, audit
-from streams.outbox import Outbox
+from streams.outbox import MAX_MESSAGE_BYTES, Outbox
 from streams.rows import COLUMNS, RowBatch, case_event_row, dead_letter_row, to_tuples
 
 
@@ -56,6 +56,19 @@ async def test_outbox_coalesces_wall_updates_and_rows_and_keeps_ordered_sends() 
     (dead,) = by_topic["dead"]
     letter = msgspec.json.decode(dead, type=DeadLetter)
     assert letter.raw_truncated and len(letter.raw) == 8_192
+
+
+async def test_outbox_splits_many_rows_into_messages_under_the_size_limit() -> None:
+    rec = Recorder()
+    out = outbox(rec)
+    for i in range(2_500):
+        out.row("cases", {"case_id": f"c{i}", "note": "x" * 1_200}, f"c{i}")
+    await out.flush()
+    batches = [msgspec.json.decode(v, type=RowBatch) for t, _, v in rec.sent if t == "rows"]
+    assert all(len(v) <= MAX_MESSAGE_BYTES for t, _, v in rec.sent)
+    assert len(batches) > 3  # 1,000 rows of ~1.2 kB exceed the limit: halved
+    ids = [row["case_id"] for batch in batches for row in batch.rows]
+    assert sorted(ids) == sorted(f"c{i}" for i in range(2_500))
 
 
 def test_rows_fill_time_columns_and_mask_personal_data() -> None:
