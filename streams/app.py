@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import mode
 import msgspec
 from mode import Service
 
@@ -166,6 +167,10 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         # the alert timer would see other workers' cases; the memory store replays the
         # changelog on takeover anyway.
         table_standby_replicas=0,
+        # An agent that raises must not be restarted in place: Faust would go on past the
+        # failed batch. Crash the worker instead; its successor replays from the last
+        # committed offsets, so nothing is lost.
+        agent_supervisor=mode.CrashingSupervisor,
         datadir=str(datadir),
     )
     names = {spec.base: spec.name(settings) for spec in
