@@ -83,6 +83,11 @@ def test_live_wall_map_and_freshness(page: Any, stack: Stack) -> None:
     page.locator("[data-testid=freshness][data-level=live]").wait_for(timeout=60_000)
     assert page.locator("[data-testid=banner]").count() == 0
     assert wait_canvas_drawn(page) >= 8
+    box = page.locator("canvas").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = page.locator(".deck-tooltip", has_text="户数")
+    tooltip.wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert "人口" in tooltip.inner_text()
 
 
 def report_case(stack: Stack) -> str:

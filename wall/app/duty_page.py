@@ -161,8 +161,13 @@ class DutyPage:
         if options != self.select.options:
             self.select.options = options
         self.detail.object = wrap(self.detail_html(now))
+        case_id = (self.case_input.value or "").strip()
+        if case_id:  # the case may reach the wall (or ClickHouse) after it was typed
+            self.case_pane.object = wrap(self.case_card(case_id))
         if self.ticks % AUDIT_EVERY_S == 0:
             asyncio.ensure_future(self.load_audit())
+            if case_id:
+                asyncio.ensure_future(self.show_case())
 
     def queue_table(self, rows: list[AlertRow], now: int) -> str:
         """The queue as a table with stable test ids."""
