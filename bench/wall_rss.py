@@ -39,8 +39,10 @@ STEPS = ("reported", "verified", "dispatched", "handled", "closed", "evaluated")
 class SyntheticStreet:
     """Updates shaped like the stream worker's: cases, alerts, grid metrics, job health."""
 
-    def __init__(self, cases_per_s: float, events_per_s: float, seed: int = 7) -> None:
+    def __init__(self, cases_per_s: float, events_per_s: float, alerts_per_s: float = 0.2,
+                 seed: int = 7) -> None:
         self.rng = random.Random(seed)
+        self.alerts_per_s = alerts_per_s
         self.grids = street().grid_ids
         self.cases_per_s = cases_per_s
         self.events_per_s = events_per_s
@@ -69,14 +71,18 @@ class SyntheticStreet:
             out.append(self._case(case_id, now))
             if step + 1 >= len(STEPS) - 1:
                 del self.open[case_id]
-        if self.rng.random() < dt_s * 2:
+        if self.rng.random() < dt_s * self.alerts_per_s:
             alert_id = f"ALERT-{self.serial:08d}"
             self.alerts[alert_id] = "open"
             out.append(self._alert(alert_id, "open", now))
-        for alert_id in [a for a, s in self.alerts.items() if s == "open"][:1]:
-            if self.rng.random() < dt_s:
-                self.alerts[alert_id] = "acknowledged"
-                out.append(self._alert(alert_id, "acknowledged", now))
+        for alert_id, status in list(self.alerts.items()):
+            if self.rng.random() < dt_s / 60:  # each alert moves on after ~a minute
+                status = "acknowledged" if status == "open" else "resolved"
+                out.append(self._alert(alert_id, status, now))
+                if status == "resolved":
+                    del self.alerts[alert_id]
+                else:
+                    self.alerts[alert_id] = status
         if now // 1000 != (now - int(dt_s * 1000)) // 1000:
             out += [WallUpdate(channel="grid_metrics", key=g, ts=now,
                                data={"level": "grid", "key": g, "open_backlog":
@@ -104,7 +110,7 @@ class SyntheticStreet:
             "alert_id": alert_id, "grid_id": self.rng.choice(self.grids), "kind": "sla_breach",
             "severity": "warning", "status": status, "title": f"sim {alert_id}",
             "opened_ms": now, "updated_ms": now,
-            "acked_by": "sim" if status == "acknowledged" else None})
+            "acked_by": None if status == "open" else "sim"})
 
 
 class SimulatedHub:
@@ -263,7 +269,9 @@ def summarize(samples: list[tuple[float, float]], warmup: float, duration: float
             "rss_after_warmup_mb": round(after[0][1], 1),
             "rss_end_mb": round(samples[-1][1], 1),
             "rss_max_mb": round(max(r for _, r in samples), 1),
-            "rss_slope_second_half_mb_per_10min": round(slope_per_s * 600, 2)}
+            "rss_slope_second_half_mb_per_10min": round(slope_per_s * 600, 2),
+            "rss_timeline_mb": [round(r, 1) for t, r in samples
+                                if int(t) % max(1, int(duration / 12)) < args.sample_s]}
 
 
 if __name__ == "__main__":
