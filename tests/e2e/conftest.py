@@ -10,7 +10,6 @@ for a condition with a timeout; no test asserts on wall-clock durations.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 from bench.common import free_port, wait_for_http
 from gridwall.auth import ensure_dev_tokens
 from gridwall.settings import Settings, settings_from
+from tests.processes import terminate
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -65,13 +65,7 @@ class Proc:
 
     def stop(self) -> None:
         """SIGTERM (then SIGKILL after 20 s)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
         self._log.close()
 
 

@@ -29,6 +29,7 @@ from domain.wire import encode
 from gridwall.settings import Settings, settings_from
 from infra.topics import ALERTS, CASE_EVENTS, COMMANDS, CONTROL, WALL_UPDATES
 from ingest.kafka_out import KafkaWriter, OutRecord
+from tests.processes import terminate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -154,13 +155,7 @@ class WorkerProc:
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM), SIGKILL after 20 s."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
         self._log.close()
 
 
