@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what GridWall needs on a fresh Debian machine of this kind, and nothing twice:
-# Debian packages (ClickHouse server, Maven, a Java 17 runtime, Chromium for browser tests),
+# Debian packages (ClickHouse server, Maven, a Java 17 runtime, Chromium for browser tests,
+# a CJK font for the wall's labels, wrk for the gateway benchmark),
 # then the project with its dev extras. The Kafka jars are resolved by `gridwall infra up`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+# Chinese labels on the wall render as boxes in the browser without a CJK font.
+dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== apt-get install ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
