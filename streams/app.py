@@ -20,10 +20,10 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import mode
@@ -55,6 +55,7 @@ from streams.topics import ALERT_OPS, ROWS
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 TAKE_MAX = 2_000
 TAKE_WITHIN_S = 0.1  # workflow topics are light: favour latency over batch size
 SLA_TICK_S = 0.25
@@ -289,14 +290,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         out = outbox()
         book = AlertBook(load_alert, rt.open_by_fingerprint)
         partitions: dict[str, int] = {}
-        for ev in events:
-            msg = ev.message
-            try:
-                op = decode(msg.value, AlertOp)
-            except WireError as exc:
-                out.dead("alerts.decode", "alerts", exc.reason, int(msg.timestamp * 1000),
-                         msg.value, None, exc.field)
-                continue
+        for msg, op in _decoded(out, events, AlertOp, "alerts"):
             try:
                 result = process_op(book, op, msg.offset, rt.config.alerts)
             except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
@@ -324,14 +318,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
 
     async def commands_batch(events: list[Any]) -> None:
         out = outbox()
-        for ev in events:
-            msg = ev.message
-            try:
-                cmd = decode(msg.value, Command)
-            except WireError as exc:
-                out.dead("commands.decode", "commands", exc.reason, int(msg.timestamp * 1000),
-                         msg.value, None, exc.field)
-                continue
+        for msg, cmd in _decoded(out, events, Command, "commands"):
             target = route(cmd)
             if not isinstance(target, Route):
                 out.dead("commands", "commands", target, cmd.ts, msg.value, cmd.grid_id)
@@ -417,6 +404,18 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
               "cases_batch": cases_batch, "alerts_batch": alerts_batch,
               "commands_batch": commands_batch}
     return StreamsApp(app, rt, cases, alerts, agents, follower)
+
+
+def _decoded(out: Outbox, events: list[Any], schema: type[T], stage: str
+             ) -> Iterator[tuple[Any, T]]:
+    """Each event's message and its decoded value; undecodable ones go to the dead letters."""
+    for ev in events:
+        msg = ev.message
+        try:
+            yield msg, decode(msg.value, schema)
+        except WireError as exc:
+            out.dead(f"{stage}.decode", stage, exc.reason, int(msg.timestamp * 1000),
+                     msg.value, None, exc.field)
 
 
 def _track_alert(rt: Runtime, state: AlertState) -> None:
