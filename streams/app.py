@@ -3,8 +3,9 @@
 :func:`make_app` builds one app per settings (its id carries the topic prefix, so test
 sessions never share consumer groups or changelogs). Agents read raw bytes, decode with
 msgspec, and work per batch (``take_events``): outputs are coalesced per batch and flushed
-(acknowledged by the broker) *before* the batch's table writes and before Faust acks the
-input, so a crash anywhere replays input whose outputs are idempotent.
+(acknowledged by the broker) *before* the batch's table writes, and the table writes'
+changelog records are acknowledged before Faust acks the input, so a crash anywhere replays
+input whose outputs are idempotent.
 
 State: the ``cases`` and ``alerts`` tables (in-memory stores recovered from their
 changelogs). Each write goes to the changelog partition of the input partition it came from
@@ -78,9 +79,21 @@ class PartitionedTable(faust.Table):
 
     Writes happen inside ``take_events`` batches, where Faust has no current event, so the
     caller passes the partition of the input record explicitly via :meth:`put`.
+
+    Durability: Faust hands changelog records to a background buffer, and its pre-commit
+    ``producer.flush()`` gives up after 0.1 s without progress, so an input offset can be
+    committed before the changelog record of its write reached the broker; a crash then
+    loses the write while its input is never replayed. :meth:`acked` closes that gap: a
+    batch awaits it after its writes, before Faust may ack the batch's input.
     """
 
     _next_partition: int | None = None
+    # False when agent outputs bypass the broker (unit tests): nothing would ack
+    wait_for_changelog: bool = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unacked: list[asyncio.Future[Any]] = []
 
     def partition_for_key(self, key: Any) -> int | None:
         """The partition given to :meth:`put` (a write without one is a bug)."""
@@ -100,6 +113,19 @@ class PartitionedTable(faust.Table):
         key_partition = getattr(self.data, "_key_partition", None)
         if key_partition is not None:
             key_partition[key] = partition
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        """Faust's changelog send, remembering the record until :meth:`acked` sees it."""
+        fut = super().send_changelog(*args, **kwargs)
+        if self.wait_for_changelog:
+            self._unacked.append(fut)
+        return fut
+
+    async def acked(self) -> None:
+        """Return once the broker acknowledged every changelog record sent so far."""
+        pending, self._unacked = self._unacked, []
+        if pending:
+            await asyncio.gather(*pending)
 
 
 @dataclass
@@ -184,6 +210,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         key_type=bytes, value_type=bytes)) for name in ("cases", "alerts")}
     cases, alerts = tables["cases"], tables["alerts"]
     assert isinstance(cases, PartitionedTable) and isinstance(alerts, PartitionedTable)
+    cases.wait_for_changelog = alerts.wait_for_changelog = send is None
 
     async def produce(topic: str, key: bytes, value: bytes) -> Any:
         return await app.producer.send(topic, key, value, None, None, None)
@@ -285,6 +312,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
             cases.put(case_id.encode(), encode_record(rec), partition)
             rt.deadlines.set(case_id, rec.snapshot.grid_id, rec.clock_start_ms,
                              deadlines[case_id])
+        await cases.acked()
 
     async def alerts_batch(events: list[Any]) -> None:
         out = outbox()
@@ -315,6 +343,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         for alert_id, state in book.changed.items():
             alerts.put(alert_id.encode(), encode(state), partitions[alert_id])
             _track_alert(rt, state)
+        await alerts.acked()
 
     async def commands_batch(events: list[Any]) -> None:
         out = outbox()
