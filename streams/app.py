@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,52 +80,44 @@ class PartitionedTable(faust.Table):
     Writes happen inside ``take_events`` batches, where Faust has no current event, so the
     caller passes the partition of the input record explicitly via :meth:`put`.
 
-    Durability: Faust hands changelog records to a background buffer, and its pre-commit
-    ``producer.flush()`` gives up after 0.1 s without progress, so an input offset can be
-    committed before the changelog record of its write reached the broker; a crash then
-    loses the write while its input is never replayed. :meth:`acked` closes that gap: a
-    batch awaits it after its writes, before Faust may ack the batch's input.
+    Durability: a write changes the in-memory store at once and its changelog record is
+    sent by :meth:`write_changelog`, which returns only when the broker acknowledged every
+    record; a batch awaits it after its writes, before Faust may ack the batch's input.
+    (Faust's own path hands changelog records to a background buffer that drains slowly
+    under load, and its pre-commit ``producer.flush()`` gives up after 0.1 s without
+    progress, so an input offset could be committed before its write was durable.)
     """
 
-    _next_partition: int | None = None
-    # False when agent outputs bypass the broker (unit tests): nothing would ack
-    wait_for_changelog: bool = True
+    # set by make_app: (topic, key, value, partition) -> awaitable of the broker's ack
+    send_to: Callable[[str, bytes, bytes, int], Awaitable[Awaitable[Any]]] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unacked: list[asyncio.Future[Any]] = []
+        self._unsent: list[tuple[bytes, bytes, int]] = []
 
     def partition_for_key(self, key: Any) -> int | None:
-        """The partition given to :meth:`put` (a write without one is a bug)."""
-        if self._next_partition is None:
-            raise RuntimeError(f"table {self.name}: write without a partition; use put()")
-        return self._next_partition
+        """Writes must go through :meth:`put`, which names the partition."""
+        raise RuntimeError(f"table {self.name}: write without a partition; use put()")
 
     def put(self, key: bytes, value: bytes, partition: int) -> None:
-        """Set ``key`` and send the change to changelog ``partition``."""
-        self._next_partition = partition
-        try:
-            self[key] = value
-        finally:
-            self._next_partition = None
+        """Set ``key`` now; its changelog record goes to ``partition`` on the next flush."""
+        self.data[key] = value
+        self._unsent.append((key, value, partition))
         # The memory store drops keys of revoked partitions after a rebalance only if it
         # knows their partition; it learns that from recovery, so tell it about writes too.
         key_partition = getattr(self.data, "_key_partition", None)
         if key_partition is not None:
             key_partition[key] = partition
 
-    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
-        """Faust's changelog send, remembering the record until :meth:`acked` sees it."""
-        fut = super().send_changelog(*args, **kwargs)
-        if self.wait_for_changelog:
-            self._unacked.append(fut)
-        return fut
-
-    async def acked(self) -> None:
-        """Return once the broker acknowledged every changelog record sent so far."""
-        pending, self._unacked = self._unacked, []
-        if pending:
-            await asyncio.gather(*pending)
+    async def write_changelog(self) -> None:
+        """Send the changelog records of the writes so far; return when all are acked."""
+        pending, self._unsent = self._unsent, []
+        if not pending or self.send_to is None:
+            return
+        topic = self.changelog_topic.get_topic_name()
+        acks = [await self.send_to(topic, key, value, partition)
+                for key, value, partition in pending]
+        await asyncio.gather(*acks)
 
 
 @dataclass
@@ -210,10 +202,16 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         key_type=bytes, value_type=bytes)) for name in ("cases", "alerts")}
     cases, alerts = tables["cases"], tables["alerts"]
     assert isinstance(cases, PartitionedTable) and isinstance(alerts, PartitionedTable)
-    cases.wait_for_changelog = alerts.wait_for_changelog = send is None
 
-    async def produce(topic: str, key: bytes, value: bytes) -> Any:
-        return await app.producer.send(topic, key, value, None, None, None)
+    async def produce(topic: str, key: bytes, value: bytes, partition: int | None = None
+                      ) -> Any:
+        return await app.producer.send(topic, key, value, partition, None, None)
+
+    async def fake_send_to(topic: str, key: bytes, value: bytes, _partition: int) -> Any:
+        assert send is not None
+        return await send(topic, key, value)
+
+    cases.send_to = alerts.send_to = produce if send is None else fake_send_to
 
     def outbox() -> Outbox:
         return Outbox(send or produce, names[ROWS.base], names[WALL_UPDATES.base],
@@ -312,7 +310,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
             cases.put(case_id.encode(), encode_record(rec), partition)
             rt.deadlines.set(case_id, rec.snapshot.grid_id, rec.clock_start_ms,
                              deadlines[case_id])
-        await cases.acked()
+        await cases.write_changelog()
 
     async def alerts_batch(events: list[Any]) -> None:
         out = outbox()
@@ -343,7 +341,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         for alert_id, state in book.changed.items():
             alerts.put(alert_id.encode(), encode(state), partitions[alert_id])
             _track_alert(rt, state)
-        await alerts.acked()
+        await alerts.write_changelog()
 
     async def commands_batch(events: list[Any]) -> None:
         out = outbox()
