@@ -70,6 +70,13 @@ class Probes:
             if key in self.sent and key not in self.seen:
                 self.seen[key] = now
 
+    def timeline(self) -> list[tuple[float, float | None]]:
+        """(epoch s when sent, post→screen ms or None if lost) per probe, oldest first."""
+        to_epoch = time.time() - time.monotonic()
+        return [(round(t + to_epoch, 3),
+                 round((self.seen[k] - t) * 1000, 1) if k in self.seen else None)
+                for k, t in sorted(self.sent.items(), key=lambda kv: kv[1])]
+
     def figures(self, phase: str) -> dict[str, Any]:
         """Percentiles (ms) of post→screen and post→202 over this phase's probes."""
         screen = [(self.seen[k] - t) * 1000 for k, t in self.sent.items() if k in self.seen]
@@ -208,6 +215,11 @@ async def measure(world: World, args: argparse.Namespace) -> dict[str, Any]:
             meter = CpuMeter(meter_pids)
             await send_probes(http, url, args.probes_per_s, args.duration, probes[-1])
             figures |= probes[-1].figures("loaded") | meter.figures("loaded")
+            if args.timeline:
+                args.timeline.write_text("\n".join(
+                    f"{phase},{t},{'' if ms is None else ms}"
+                    for phase, got in zip(("quiet", "loaded"), probes, strict=True)
+                    for t, ms in got.timeline()) + "\n")
             _, err = await asyncio.to_thread(sim.communicate)
             rate, accepted = accepted_rate(err)
             figures |= {"loaded_events_per_s": round(rate), "loaded_events_accepted": accepted}
@@ -261,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=15.0,
                         help="seconds of load before the loaded phase's probes (default 15)")
     parser.add_argument("--probes-per-s", type=float, default=10.0)
+    parser.add_argument("--timeline", type=Path, metavar="CSV",
+                        help="also write phase,sent_epoch_s,latency_ms per probe to CSV")
     parser.add_argument("--quick", action="store_true", help="20 s phases, 5 s warm-up")
     args = parser.parse_args(argv)
     if args.quick:
