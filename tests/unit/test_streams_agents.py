@@ -97,6 +97,21 @@ async def test_cases_agent_applies_the_state_machine_and_dead_letters_bad_input(
     assert rows and b'"case_transitions"' in b"".join(rows)
 
 
+async def test_a_batch_writes_its_changelog_after_its_outputs(
+        harness: Harness) -> None:
+    await put_all(harness.streams.agents["cases"],
+                  [report("c1"), report("c2"), action("verify", 1_000, "c1")])
+    topics = [t for t, _, _ in harness.sent]
+    changelog = [i for i, t in enumerate(topics) if t.endswith("-cases-changelog")]
+    outputs = [i for i, t in enumerate(topics) if t.endswith("streams.rows")]
+    assert changelog and outputs and min(outputs) < min(changelog)
+    if len(changelog) == 2:  # one batch (the usual case): all its outputs come first
+        assert max(outputs) < min(changelog)
+    held = {k: v for t, k, v in harness.sent if t.endswith("-cases-changelog")}
+    assert held == {b"c1": harness.streams.cases[b"c1"], b"c2": harness.streams.cases[b"c2"]}
+    assert case(harness, "c1").version == 2
+
+
 async def test_timer_escalates_tier_by_tier_with_no_further_event(harness: Harness) -> None:
     cases = harness.streams.agents["cases"]
     fire = harness.streams.agents["fire_breaches"]
