@@ -44,6 +44,7 @@ def test_history_records_step_changes_only_and_is_bounded() -> None:
     history.observe("C2", {"step": "reported"})
     history.observe("C3", {"step": "reported"})
     assert history.transitions("C1") == []
+    assert len(history) == 2
 
 
 def test_timeline_marks_reached_steps_with_times_and_actors() -> None:

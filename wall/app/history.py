@@ -66,6 +66,10 @@ class CaseHistory:
         while len(self._cases) > self.max_cases:
             self._cases.popitem(last=False)
 
+    def __len__(self) -> int:
+        """How many cases have a recorded timeline (at most ``max_cases``)."""
+        return len(self._cases)
+
     def transitions(self, case_id: str) -> list[Transition]:
         """The recorded transitions of a case, oldest first (a copy)."""
         return list(self._cases.get(case_id, ()))
