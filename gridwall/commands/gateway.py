@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 from typing import Any
 
@@ -43,6 +44,10 @@ def _fastest(module: str, name: str) -> str:
     return name if importlib.util.find_spec(module) else "auto"
 
 
+def _already_handled(_signum: int, _frame: object) -> None:
+    """Uvicorn's re-raised stop signal, after its own graceful shutdown: nothing to do."""
+
+
 def gateway_cmd(args: argparse.Namespace) -> int:
     """Serve until interrupted; exit 2 with the reason if the tokens file is missing."""
     import uvicorn
@@ -57,6 +62,12 @@ def gateway_cmd(args: argparse.Namespace) -> int:
     host, port = args.host or s.gateway_host, args.port or s.gateway_port
     print(f"gateway on http://{host}:{port} (OpenAPI at /openapi.json, tokens {tokens})",
           flush=True)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then raises the signal again for
+    # the previous handler; asyncio's default SIGINT handler would turn that into a
+    # KeyboardInterrupt traceback after a clean stop (and SIGTERM's default would make the
+    # exit status 143), so the previous handlers are no-ops: a stop exits 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _already_handled)
     uvicorn.run("gridwall.commands.gateway:app_from_environment", factory=True, host=host,
                 port=port, workers=max(1, args.workers), loop=_fastest("uvloop", "uvloop"),
                 http=_fastest("httptools", "httptools"), log_level=args.log_level,
