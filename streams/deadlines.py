@@ -68,10 +68,15 @@ class DeadlineIndex:
         """The earliest fire time in the heap (possibly of a superseded entry)."""
         return self._heap[0][0] if self._heap else None
 
-    def due(self, now_ms: int) -> list[Due]:
-        """Entries due at ``now_ms``; each is re-armed at ``now_ms + retry_ms``."""
+    def due(self, now_ms: int, limit: int | None = None) -> list[Due]:
+        """Entries due at ``now_ms``, earliest first; each is re-armed at ``now_ms + retry_ms``.
+
+        With ``limit``, at most that many are returned; the others stay due for the next
+        call (after a long outage every open case may be overdue at once).
+        """
         fired: list[Due] = []
-        while self._heap and self._heap[0][0] <= now_ms:
+        while self._heap and self._heap[0][0] <= now_ms and (limit is None
+                                                             or len(fired) < limit):
             _, case_id, clock = heapq.heappop(self._heap)
             entry = self._current.get(case_id)
             if entry is None or entry.clock_start_ms != clock:

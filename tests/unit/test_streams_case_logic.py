@@ -141,6 +141,16 @@ def test_deadline_index_rebuild_replaces_everything() -> None:
     assert len(index) == 1 and [d.case_id for d in index.due(10)] == ["a"]
 
 
+def test_a_limited_due_fires_the_earliest_first_and_keeps_the_rest_due() -> None:
+    index = DeadlineIndex(retry_ms=5_000)
+    for n in range(5):
+        index.set(f"c{n}", "G1", 0, 1_000 * (5 - n))  # c4 is the most overdue
+    assert [d.case_id for d in index.due(10_000, limit=2)] == ["c4", "c3"]
+    assert [d.case_id for d in index.due(10_000, limit=2)] == ["c2", "c1"]
+    assert [d.case_id for d in index.due(10_000)] == ["c0"]
+    assert index.due(14_999) == []  # the fired ones re-armed at their call + retry
+
+
 @pytest.mark.parametrize("priority,expected", [("normal", 60_000), ("high", 30_000)])
 def test_deadline_follows_priority(priority: str, expected: int) -> None:
     rec = applied(None, ev("report", 0, priority=priority), 0)
