@@ -49,9 +49,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tokens_file: str = ""
     max_body_bytes: int = 1_048_576
     dedup_window_s: int = 600
+    case_retention_days: int = 30
 
     def __post_init__(self) -> None:
-        for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes"):
+        for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes",
+                     "case_retention_days"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{PREFIX}{name.upper()}: must be positive")
         for name in ("clickhouse_port", "clickhouse_http_port", "gateway_port", "hub_port",

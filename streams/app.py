@@ -50,6 +50,7 @@ from streams.config import LiveConfig
 from streams.control import ControlFollower, load_latest
 from streams.deadlines import DeadlineIndex
 from streams.outbox import Outbox, Send
+from streams.retention import DAY_MS, FinishedCases
 from streams.rows import alert_action_row, alert_row, case_row, transition_row
 from streams.sink import ClickHouseSink, case_events_decoder, dead_letters_decoder, rows_decoder
 from streams.topics import ALERT_OPS, ROWS
@@ -64,6 +65,8 @@ SLA_TICK_S = 0.25
 # (8,000 breaches/s) instead of holding the event loop for seconds.
 BREACHES_PER_TICK = 2_000
 ALERT_TICK_S = 0.5
+PRUNE_TICK_S = 60.0
+PRUNE_PER_TICK = 5_000
 _alert_decoder = msgspec.json.Decoder(AlertState)
 
 
@@ -92,11 +95,11 @@ class PartitionedTable(faust.Table):
     """
 
     # set by make_app: (topic, key, value, partition) -> awaitable of the broker's ack
-    send_to: Callable[[str, bytes, bytes, int], Awaitable[Awaitable[Any]]] | None = None
+    send_to: Callable[[str, bytes, bytes | None, int], Awaitable[Awaitable[Any]]] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unsent: list[tuple[bytes, bytes, int]] = []
+        self._unsent: list[tuple[bytes, bytes | None, int]] = []
 
     def partition_for_key(self, key: Any) -> int | None:
         """Writes must go through :meth:`put`, which names the partition."""
@@ -111,6 +114,20 @@ class PartitionedTable(faust.Table):
         key_partition = getattr(self.data, "_key_partition", None)
         if key_partition is not None:
             key_partition[key] = partition
+
+    def remove(self, key: bytes) -> bool:
+        """Drop ``key`` now; its tombstone goes to its changelog partition on the next flush.
+
+        Returns False if the key is absent, or if its partition is unknown (then it stays).
+        """
+        key_partition = getattr(self.data, "_key_partition", {})
+        partition = key_partition.get(key)
+        if key not in self.data or partition is None:
+            return False
+        del self.data[key]
+        key_partition.pop(key, None)
+        self._unsent.append((key, None, partition))
+        return True
 
     async def write_changelog(self) -> None:
         """Send the changelog records of the writes so far; return when all are acked."""
@@ -131,6 +148,7 @@ class Runtime:
     config: LiveConfig
     clock: Callable[[], int]
     deadlines: DeadlineIndex = field(default_factory=DeadlineIndex)
+    finished: FinishedCases = field(default_factory=FinishedCases)
     open_alerts: dict[str, AlertState] = field(default_factory=dict)
     open_by_fingerprint: dict[str, str] = field(default_factory=dict)
     ticks_sent: dict[str, str] = field(default_factory=dict)
@@ -206,13 +224,14 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
     cases, alerts = tables["cases"], tables["alerts"]
     assert isinstance(cases, PartitionedTable) and isinstance(alerts, PartitionedTable)
 
-    async def produce(topic: str, key: bytes, value: bytes, partition: int | None = None
+    async def produce(topic: str, key: bytes, value: bytes | None, partition: int | None = None
                       ) -> Any:
         return await app.producer.send(topic, key, value, partition, None, None)
 
-    async def fake_send_to(topic: str, key: bytes, value: bytes, _partition: int) -> Any:
-        assert send is not None
-        return await send(topic, key, value)
+    async def fake_send_to(topic: str, key: bytes, value: bytes | None, _partition: int
+                           ) -> Any:
+        fake: Any = send  # the tests' recorder also takes tombstones (None values)
+        return await fake(topic, key, value)
 
     cases.send_to = alerts.send_to = produce if send is None else fake_send_to
 
@@ -230,11 +249,14 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
 
     def rebuild_deadlines() -> None:
         entries = []
+        rt.finished.clear()
         for raw in list(cases.values()):
             if raw:
                 rec = decode_record(raw)
                 entries.append((rec.snapshot.case_id, rec.snapshot.grid_id,
                                 rec.clock_start_ms, deadline_ms(rec, rt.config.sla)))
+                rt.finished.track(rec.snapshot.case_id, rec.snapshot.step,
+                                  rec.snapshot.updated_ms)
         rt.deadlines.rebuild(entries)
         log.info("deadline index rebuilt: %d open case(s)", len(rt.deadlines))
 
@@ -313,6 +335,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
             cases.put(case_id.encode(), encode_record(rec), partition)
             rt.deadlines.set(case_id, rec.snapshot.grid_id, rec.clock_start_ms,
                              deadlines[case_id])
+            rt.finished.track(case_id, rec.snapshot.step, rec.snapshot.updated_ms)
         await cases.write_changelog()
 
     async def alerts_batch(events: list[Any]) -> None:
@@ -405,6 +428,21 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         await out.flush()
         return len(due)
 
+    @app.timer(interval=PRUNE_TICK_S)
+    async def prune_timer() -> None:
+        await prune_finished()
+
+    async def prune_finished() -> int:
+        retention_ms = rt.settings.case_retention_days * DAY_MS
+        pruned = 0
+        for case_id in rt.finished.expired(rt.clock(), retention_ms, PRUNE_PER_TICK):
+            rt.finished.forget(case_id)
+            pruned += cases.remove(case_id.encode())
+        await cases.write_changelog()
+        if pruned:
+            log.info("retention: %d finished case(s) left memory", pruned)
+        return pruned
+
     @app.timer(interval=ALERT_TICK_S)
     async def alert_timer() -> None:
         await fire_alert_ticks()
@@ -431,6 +469,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
     install_streams2(app, rt, worker_id)
     agents = {"cases": cases_agent, "alerts": alerts_agent, "commands": commands_agent,
               "fire_breaches": fire_breaches, "fire_alert_ticks": fire_alert_ticks,
+              "prune_finished": prune_finished,
               "cases_batch": cases_batch, "alerts_batch": alerts_batch,
               "commands_batch": commands_batch}
     return StreamsApp(app, rt, cases, alerts, agents, follower)

@@ -112,6 +112,26 @@ async def test_a_batch_writes_its_changelog_after_its_outputs(
     assert case(harness, "c1").version == 2
 
 
+async def test_finished_cases_leave_memory_after_the_retention_period(
+        harness: Harness) -> None:
+    cases, prune = harness.streams.agents["cases"], harness.streams.agents["prune_finished"]
+    await put_all(cases, [report("done", 0), action("reject", 1_000, "done"),
+                          report("open", 0)])
+    retention = harness.streams.runtime.settings.case_retention_days * 86_400_000
+    harness.take("")
+    harness.now[0] = 1_000 + retention - 1
+    assert await prune() == 0
+    harness.now[0] = 1_000 + retention
+    assert await prune() == 1
+    assert b"done" not in harness.streams.cases and b"open" in harness.streams.cases
+    assert [(k, v) for t, k, v in harness.sent
+            if t.endswith("-cases-changelog")] == [(b"done", None)]  # a tombstone
+    assert await prune() == 0
+    await put_all(cases, [action("verify", harness.now[0], "done")])
+    (letter,) = [msgspec.json.decode(v, type=DeadLetter) for v in harness.take("deadletter")]
+    assert "the case is unknown" in letter.reason
+
+
 async def test_timer_escalates_tier_by_tier_with_no_further_event(harness: Harness) -> None:
     cases = harness.streams.agents["cases"]
     fire = harness.streams.agents["fire_breaches"]
