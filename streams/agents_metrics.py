@@ -24,12 +24,13 @@ import msgspec
 
 from domain.geo import street
 from domain.schemas import CaseEvent, DepartmentRecord
+from domain.vocab import OPEN_STEPS
 from domain.wire import encode
 from infra.topics import DEPARTMENT_RECORDS
 from streams.ext import Ext, wall_ms
 from streams.metrics.book import STREET_KEY, MetricsBook
 from streams.metrics.coalesce import Coalescer
-from streams.metrics.facts import fact_of
+from streams.metrics.facts import fact_of, open_deadline
 from streams.metrics.windows import MINUTE
 from streams.registers.book import RegisterBook
 from streams.scores.book import ScoreBook
@@ -128,7 +129,16 @@ def install(ext: Ext) -> None:
         publisher.touch_grids({fact.grid_id: min(event.ts, wall_ms())})
         ext.health.count("metrics", 1, 1, wall_ms())
 
+    def on_cases_recovered(records: list[Any]) -> None:
+        policy = rt.config.sla
+        open_cases = [(r.snapshot.grid_id, r.snapshot.case_id,
+                       open_deadline(r.snapshot, policy) or 0)
+                      for r in records if r.snapshot.step in OPEN_STEPS]
+        grids = book.reset_open(open_cases)
+        publisher.touch_grids(dict.fromkeys(grids, wall_ms()))
+
     rt.case_hooks.append(on_transition)
+    rt.recovery_hooks.append(on_cases_recovered)
     app = ext.app
 
     async def registers_batch(kafka_records: Sequence[Any]) -> None:

@@ -157,6 +157,8 @@ class Runtime:
     sink: ClickHouseSink | None = None
     # called with (record before, record after, event, input partition) per applied event
     case_hooks: list[Callable[[Any, Any, CaseEvent, int], None]] = field(default_factory=list)
+    # called with every record of the cases table after it was recovered
+    recovery_hooks: list[Callable[[list[CaseRecord]], None]] = field(default_factory=list)
 
 
 @dataclass
@@ -247,18 +249,22 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         raw = alerts.get(alert_id.encode())
         return _alert_decoder.decode(raw) if raw else None
 
-    def rebuild_deadlines() -> None:
-        entries = []
+    def table_records() -> list[CaseRecord]:
+        return [decode_record(raw) for raw in list(cases.values()) if raw]
+
+    def rebuild_from(records: list[CaseRecord]) -> None:
+        """The deadline index and the finished cases, from the cases table's records."""
         rt.finished.clear()
-        for raw in list(cases.values()):
-            if raw:
-                rec = decode_record(raw)
-                entries.append((rec.snapshot.case_id, rec.snapshot.grid_id,
-                                rec.clock_start_ms, deadline_ms(rec, rt.config.sla)))
-                rt.finished.track(rec.snapshot.case_id, rec.snapshot.step,
-                                  rec.snapshot.updated_ms)
+        entries = []
+        for rec in records:
+            entries.append((rec.snapshot.case_id, rec.snapshot.grid_id, rec.clock_start_ms,
+                            deadline_ms(rec, rt.config.sla)))
+            rt.finished.track(rec.snapshot.case_id, rec.snapshot.step, rec.snapshot.updated_ms)
         rt.deadlines.rebuild(entries)
         log.info("deadline index rebuilt: %d open case(s)", len(rt.deadlines))
+
+    def rebuild_deadlines() -> None:
+        rebuild_from(table_records())
 
     def rebuild_alerts() -> None:
         rt.open_alerts.clear()
@@ -269,7 +275,10 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
                 _track_alert(rt, state)
 
     async def on_cases_recovered() -> None:
-        rebuild_deadlines()
+        records = table_records()
+        rebuild_from(records)
+        for hook in rt.recovery_hooks:
+            hook(records)
 
     async def on_alerts_recovered() -> None:
         rebuild_alerts()

@@ -92,6 +92,21 @@ class MetricsBook:
         self._evict()
         return changed
 
+    def reset_open(self, open_cases: Iterable[tuple[str, str, int]]) -> set[str]:
+        """Replace the open cases of every grid with ``(grid_id, case_id, deadline_ms)``.
+
+        For a worker whose cases table was recovered (a restart or a rebalance): the open
+        backlog and overdue figures then cover cases opened before, not only facts seen
+        since. Returns the grids in ``open_cases`` (whose figures may have changed).
+        """
+        for state in self.grids.values():
+            state.open = {}
+        grids: set[str] = set()
+        for grid_id, case_id, deadline in open_cases:
+            self.grids.setdefault(grid_id, GridState()).open[case_id] = deadline
+            grids.add(grid_id)
+        return grids
+
     def keys_of(self, grid_ids: Iterable[str]) -> set[tuple[str, str]]:
         """The (level, key) pairs whose views depend on ``grid_ids``."""
         keys: set[tuple[str, str]] = set()

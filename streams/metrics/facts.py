@@ -61,6 +61,14 @@ class StepFact(msgspec.Struct, frozen=True, kw_only=True):
         return self.to_step in OPEN_STEPS
 
 
+def open_deadline(snapshot: CaseSnapshot, policy: SlaPolicy) -> int | None:
+    """The SLA deadline of the case's step measured from step entry; None if it is not open."""
+    if snapshot.step not in OPEN_STEPS:
+        return None
+    return policy.deadline_ms(snapshot.category, snapshot.priority, snapshot.step,
+                              snapshot.step_entered_ms)
+
+
 def fact_of(before: CaseSnapshot | None, after: CaseSnapshot, event: CaseEvent,
             policy: SlaPolicy) -> StepFact:
     """The fact of the transition ``before`` → ``after`` caused by ``event``."""
@@ -68,8 +76,7 @@ def fact_of(before: CaseSnapshot | None, after: CaseSnapshot, event: CaseEvent,
     if before is not None:
         left = policy.deadline_ms(before.category, before.priority, before.step,
                                   before.step_entered_ms) or 0
-    entered = policy.deadline_ms(after.category, after.priority, after.step,
-                                 after.step_entered_ms) if after.step in OPEN_STEPS else None
+    entered = open_deadline(after, policy)
     return StepFact(case_id=after.case_id, grid_id=after.grid_id, ts=event.ts,
                     action=event.action, from_step=before.step if before else "",
                     to_step=after.step,

@@ -191,3 +191,33 @@ def test_scripted_day_rows_and_wall_updates(stream_env: StreamEnv, ch: Any) -> N
     finally:
         wall.stop()
         worker.stop()
+
+
+def test_a_restarted_worker_still_counts_the_cases_opened_before(stream_env: StreamEnv
+                                                                 ) -> None:
+    """The open backlog comes back from the recovered cases table, not from zero."""
+    senv = stream_env
+    wall = WallLog(senv)
+    first = WorkerProc(senv, "before")
+    try:
+        first.wait_ready()
+        for n in range(3):
+            senv.send_events(event(f"R{n}", "report", 1, "W1"))
+
+        def open_backlog() -> int | None:
+            update = wall.latest.get(("grid_metrics", GRID))
+            return int(update.data["open_backlog"]) if update else None
+
+        assert wait_for("open backlog 3", lambda: open_backlog() == 3)
+        first.stop()
+        wall.latest.clear()
+        second = WorkerProc(senv, "after")
+        try:
+            second.wait_ready()
+            senv.send_events(event("R9", "report", 1, "W1"))  # one more after the restart
+            assert wait_for("open backlog 4", lambda: open_backlog() == 4)
+        finally:
+            second.stop()
+    finally:
+        wall.stop()
+        first.stop()

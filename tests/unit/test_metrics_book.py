@@ -145,3 +145,15 @@ def test_late_facts_beyond_retention_are_tallied_not_counted() -> None:
     book.update([fact(ts=T0 + 60 * MIN, from_step="", to_step="reported", action="report",
                       case_id="new")])
     assert min(book.grids["G1"].minutes) >= T0 + 50 * MIN
+
+
+def test_reset_open_replaces_every_grids_open_cases_after_a_recovery() -> None:
+    book = scripted_book()  # b waits in G2
+    grids = book.reset_open([("G1", "x", T0 + MIN), ("G1", "y", 0), ("G3", "z", T0 + 9 * MIN)])
+    assert grids == {"G1", "G3"}
+    now = T0 + 2 * MIN
+    assert book.snapshot("grid", "G1", now)["open_backlog"] == 2
+    assert book.snapshot("grid", "G1", now)["overdue"] == 1  # y has no clock: never overdue
+    assert book.snapshot("grid", "G2", now)["open_backlog"] == 0  # not in the table any more
+    assert book.snapshot("street", "street", now)["open_backlog"] == 3
+    assert book.snapshot("grid", "G1", now)["15m"]["reported"] >= 1  # buckets are kept

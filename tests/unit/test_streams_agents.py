@@ -165,6 +165,17 @@ async def test_deadlines_survive_a_restart_via_table_recovery(harness: Harness) 
     assert await harness.streams.agents["fire_breaches"]() == 2
 
 
+async def test_recovery_hooks_get_every_record_of_the_recovered_cases_table(
+        harness: Harness) -> None:
+    await put_all(harness.streams.agents["cases"], [report("c1"), report("c2")])
+    seen: list[list[str]] = []
+    harness.streams.runtime.recovery_hooks.append(
+        lambda records: seen.append(sorted(r.snapshot.case_id for r in records)))
+    for callback in list(harness.streams.cases._recover_callbacks):
+        await callback()
+    assert seen == [["c1", "c2"]]
+
+
 async def test_alerts_agent_dedups_and_re_escalates_after_the_ack_timeout(
         harness: Harness) -> None:
     harness.streams.runtime.config.alerts = harness.streams.runtime.config.alerts.__class__(
