@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,16 @@ def access_lines() -> list[str]:
     return lines
 
 
+CTRL_C_GRACE_S = 5.0
+
+
+def _wait_all(children: Iterable[subprocess.Popen[bytes]], timeout_s: float) -> None:
+    """Wait until every child exited or ``timeout_s`` passed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(c.poll() is None for c in children):
+        time.sleep(0.1)
+
+
 def supervise(services: list[Service]) -> int:
     """Start the services, wait until one exits or Ctrl-C, then stop them all."""
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -123,7 +134,9 @@ def supervise(services: list[Service]) -> int:
                     stopping = True
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        # A Ctrl-C in the terminal reached every child too; a second SIGINT would make
+        # some of them (uvicorn) skip their graceful shutdown, so give them a moment first.
+        _wait_all(children.values(), CTRL_C_GRACE_S)
     finally:
         for child in children.values():
             if child.poll() is None:
