@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,20 +23,36 @@ class Service:
 
     name: str
     argv: tuple[str, ...]
+    # the URL that answers 200 once the process serves (the next service waits for it)
+    ready_url: Callable[[], str] | None = None
 
     def command(self) -> list[str]:
         """The full command line, run with this interpreter."""
         return [sys.executable, "-m", "gridwall.cli", *self.argv]
 
 
+def _gateway_health() -> str:
+    from gridwall.settings import settings
+
+    cfg = settings()
+    return f"http://{cfg.gateway_host}:{cfg.gateway_port}/healthz"
+
+
+def _hub_health() -> str:
+    from gridwall.settings import settings
+
+    cfg = settings()
+    return f"http://{cfg.hub_host}:{cfg.hub_port}/healthz"
+
+
 # Processes that `gridwall up` runs, in start order; issues add theirs here.
 SERVICES: tuple[Service, ...] = (
     Service("worker", ("worker",)),
-    Service("gateway", ("gateway",)),
+    Service("gateway", ("gateway",), _gateway_health),
     # Real-time speed: the waits it draws and the worker's SLA timers agree, so the breaches
     # it plans are the ones the wall shows.
     Service("simulator", ("simulate", "--rate", "20")),
-    Service("hub", ("hub",)),
+    Service("hub", ("hub",), _hub_health),
     Service("wall", ("wall",)),
 )
 
@@ -103,6 +119,25 @@ def access_lines() -> list[str]:
 
 
 CTRL_C_GRACE_S = 5.0
+READY_TIMEOUT_S = 60.0
+
+
+def _wait_ready(name: str, url: str, child: subprocess.Popen[bytes]) -> None:
+    """Wait until ``url`` answers 200 (or the child exits, or the timeout: then go on)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    print(f"{name} not ready at {url} after {READY_TIMEOUT_S:.0f} s; going on",
+          file=sys.stderr)
 
 
 def _wait_all(children: Iterable[subprocess.Popen[bytes]], timeout_s: float) -> None:
@@ -126,6 +161,8 @@ def supervise(services: list[Service]) -> int:
         for service in services:
             children[service.name] = subprocess.Popen(service.command())
             print(f"started {service.name:<10} pid {children[service.name].pid}")
+            if service.ready_url is not None:
+                _wait_ready(service.name, service.ready_url(), children[service.name])
         while not stopping:
             for name, child in children.items():
                 if child.poll() is not None:
