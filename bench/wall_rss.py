@@ -233,7 +233,7 @@ def main() -> None:
     parser.add_argument("--sample-s", type=float, default=5.0)
     args = parser.parse_args()
     duration = args.duration_s or (60.0 if args.quick else 1800.0)
-    warmup = duration / 6 if args.quick else min(FULL_WARMUP_S, duration / 2)
+    warmup = duration / 6 if args.quick else min(FULL_WARMUP_S, 0.6 * duration)
     world = SyntheticStreet(args.cases_per_s, args.events_per_s)
     hub = SimulatedHub(free_port(), world)
     hub.start()
@@ -280,7 +280,7 @@ def main() -> None:
                     "cases_held_end": held_end.get("cases"),
                     "timelines_held_end": held_end.get("timelines"),
                     "events_held_end": held_end.get("events")})
-    if warmup >= FULL_WARMUP_S and world.cases_opened > opened_by_warmup >= 0:
+    if warmup >= SPARK_MINUTES * 60 and world.cases_opened > opened_by_warmup >= 0:
         # Only once the events window is full: before, the growth is mostly events.
         figures["rss_growth_after_warmup_per_1000_cases_mb"] = round(
             1000 * (figures["rss_end_mb"] - figures["rss_after_warmup_mb"])
