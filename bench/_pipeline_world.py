@@ -27,6 +27,7 @@ from infra.topics import CASE_EVENTS, CONTROL, WALL_UPDATES, TopicSpec, ensure_t
 from ingest.kafka_out import KafkaWriter, OutRecord
 from ingest.simulator.engine import Event, generate
 from ingest.simulator.kafka_sink import out_records
+from wall.hub.stats import rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK_EVENTS = 5_000  # events per simulated request: ~50 readings per grid message
@@ -270,12 +271,9 @@ class Worker:
         raise RuntimeError(f"worker not ready:\n{tail}")
 
     def _sample(self) -> None:
-        status = Path(f"/proc/{self.proc.pid}/status")
         while not self._stop.is_set():
             with contextlib.suppress(OSError, ValueError):
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.max_rss_mb = max(self.max_rss_mb, int(line.split()[1]) / 1024)
+                self.max_rss_mb = max(self.max_rss_mb, rss_mb(self.proc.pid))
             time.sleep(0.5)
 
     def stop(self) -> None:

@@ -1,4 +1,5 @@
-"""Helpers every benchmark may use: percentiles, a free port, waiting for HTTP, the output.
+"""Helpers every benchmark may use: percentiles, a free port, waiting for HTTP, a process's
+CPU time, the output.
 
 Output convention (see ``docs``): a human-readable table, then as the very last line one JSON
 object with every figure, so runs can be compared by tools.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -58,3 +61,9 @@ def print_table(rows: Sequence[tuple[str, object]], title: str = "") -> None:
 def print_figures(figures: Mapping[str, object]) -> None:
     """Print every figure as one JSON object: this must be the benchmark's last line."""
     print(json.dumps(dict(figures), sort_keys=True), flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -43,7 +43,14 @@ from typing import Any
 import msgspec
 import yaml
 
-from bench.common import free_port, percentile, print_figures, print_table, wait_for_http
+from bench.common import (
+    cpu_seconds,
+    free_port,
+    percentile,
+    print_figures,
+    print_table,
+    wait_for_http,
+)
 from gridwall.settings import Settings, settings_from
 from wall.hub.stats import rss_mb
 
@@ -302,12 +309,6 @@ class HubPhase:
     name: str
     expected: int
     cpu_percent: float
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from ``/proc``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def settle(receipts: Receipts, phase: str, expected: int, timeout_s: float = 5.0) -> None:

@@ -42,12 +42,13 @@ import httpx
 import yaml
 
 from bench._pipeline_world import REPO, Worker, World, make_world
-from bench.common import free_port, percentile, print_figures, print_table
+from bench.common import cpu_seconds, free_port, percentile, print_figures, print_table
 from bench.gateway import Gateway
 from bench.hub import start_hub, stop
 from domain.geo import street
 from wall.hub.client import HubClient
 from wall.hub.protocol import CHANNELS, DeltasMsg, SnapshotMsg
+from wall.hub.stats import rss_mb
 
 FEED, VIEWER = "bench-screen-feed", "bench-screen-viewer"
 LOST_AFTER_S = 10.0
@@ -133,24 +134,12 @@ async def _post(http: httpx.AsyncClient, url: str, event: dict[str, Any], probes
 
 
 class CpuMeter:
-    """CPU seconds and RSS of child processes, read from ``/proc``."""
+    """CPU use and RSS of child processes, read from ``/proc``."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
-        self.begin = {name: self._cpu(pid) for name, pid in pids.items()}
+        self.begin = {name: cpu_seconds(pid) for name, pid in pids.items()}
         self.t0 = time.monotonic()
-
-    @staticmethod
-    def _cpu(pid: int) -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / 100.0
-
-    @staticmethod
-    def _rss_mb(pid: int) -> float:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
 
     def figures(self, phase: str) -> dict[str, Any]:
         """CPU % of one core since construction, and RSS now, per process."""
@@ -158,8 +147,8 @@ class CpuMeter:
         out: dict[str, Any] = {}
         for name, pid in self.pids.items():
             out[f"{phase}_{name}_cpu_pct"] = round(
-                100 * (self._cpu(pid) - self.begin[name]) / elapsed, 1)
-            out[f"{phase}_{name}_rss_mb"] = round(self._rss_mb(pid), 1)
+                100 * (cpu_seconds(pid) - self.begin[name]) / elapsed, 1)
+            out[f"{phase}_{name}_rss_mb"] = round(rss_mb(pid), 1)
         return out
 
 

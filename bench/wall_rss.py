@@ -37,7 +37,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from bench.common import free_port, print_figures, print_table, wait_for_http
+from bench.common import cpu_seconds, free_port, print_figures, print_table, wait_for_http
 from domain.geo import street
 from domain.schemas import WallUpdate
 from wall.app.boards import SPARK_MINUTES
@@ -183,12 +183,6 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds used by ``pid`` so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def held(log_path: Path) -> dict[str, Any]:
     """What the wall last logged it holds (keys per channel, timelines); {} before the first."""
     last: dict[str, Any] = {}
@@ -258,14 +252,14 @@ def main() -> None:
             raise SystemExit("the wall did not start")
         browsers = open_browsers(url, args.browsers)
         start = time.monotonic()
-        cpu_start = cpu_s(wall.pid)
+        cpu_start = cpu_seconds(wall.pid)
         while (elapsed := time.monotonic() - start) < duration:
             samples.append((elapsed, rss_mb(wall.pid)))
             if elapsed >= warmup and opened_by_warmup < 0:
                 opened_by_warmup = world.cases_opened
             time.sleep(args.sample_s)
         samples.append((time.monotonic() - start, rss_mb(wall.pid)))
-        cpu_percent = 100 * (cpu_s(wall.pid) - cpu_start) / (time.monotonic() - start)
+        cpu_percent = 100 * (cpu_seconds(wall.pid) - cpu_start) / (time.monotonic() - start)
     finally:
         if browsers is not None:
             browsers[1].close()
