@@ -63,19 +63,24 @@ class BatchLoop:
                 await self.handler(records)
                 self.batches += 1
                 self.records += len(records)
-                await self._commit(consumer, {tp: batch[-1].offset + 1
-                                              for tp, batch in fetched.items()})
+                await commit_owned(consumer, {tp: batch[-1].offset + 1
+                                              for tp, batch in fetched.items()}, self.group_id)
         finally:
             await consumer.stop()
 
-    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
-                      ) -> None:
-        owned = consumer.assignment()
-        mine = {tp: off for tp, off in offsets.items() if tp in owned}
-        if not mine:
-            return
-        try:
-            await consumer.commit(mine)
-        except (CommitFailedError, KafkaError) as exc:
-            # Rebalanced meanwhile: the new owner re-reads and re-emits (idempotently).
-            log.warning("%s: commit failed after a handled batch: %s", self.group_id, exc)
+
+async def commit_owned(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int],
+                       who: str) -> None:
+    """Commit ``offsets`` of the partitions ``consumer`` still owns; never raise for a lost one.
+
+    After a rebalance the new owner re-reads from the last commit and re-emits its outputs,
+    which are idempotent, so a failed commit only costs repeated work.
+    """
+    owned = consumer.assignment()
+    mine = {tp: off for tp, off in offsets.items() if tp in owned}
+    if not mine:
+        return
+    try:
+        await consumer.commit(mine)
+    except (CommitFailedError, KafkaError) as exc:
+        log.warning("%s: commit failed after a handled batch: %s", who, exc)

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
 
 from domain.schemas import CaseEvent, DeadLetter
 from domain.wire import WireError, decode, decode_one_or_many
+from streams.batchloop import commit_owned
 from streams.config import SinkConfig
 from streams.rows import COLUMNS, RowBatch, case_event_row, dead_letter_row, to_tuples
 
@@ -106,7 +106,7 @@ class ClickHouseSink:
                 rows, offsets = await self._collect(consumer, stopping)
                 if offsets:
                     await self._write_until_done(consumer, rows, stopping)
-                    await self._commit(consumer, offsets)
+                    await commit_owned(consumer, offsets, "sink")
         finally:
             await consumer.stop()
             self._executor.submit(self._disconnect).result()
@@ -191,15 +191,3 @@ class ClickHouseSink:
                 self._client.disconnect()
             finally:
                 self._client = None
-
-    async def _commit(self, consumer: AIOKafkaConsumer,
-                      offsets: dict[TopicPartition, int]) -> None:
-        owned = consumer.assignment()
-        mine = {tp: off for tp, off in offsets.items() if tp in owned}
-        if not mine:
-            return
-        try:
-            await consumer.commit(mine)
-        except (CommitFailedError, KafkaError) as exc:
-            # Rebalanced meanwhile: the new owner re-reads and rewrites (idempotently).
-            log.warning("sink: commit failed after a successful write: %s", exc)
