@@ -10,7 +10,6 @@ must hold exactly the scripted figures, and no personal data. Nothing asserts on
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import msgspec
@@ -26,6 +25,7 @@ from tests.integration.test_streams_support import (
     final_count,
     now_ms,
     stream_env,
+    wait_for,
 )
 
 __all__ = ["stream_env"]
@@ -66,17 +66,6 @@ class WallLog:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(10)
-
-
-def wait_for(what: str, check: Any, timeout_s: float = 60.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def event(case_id: str, action: str, n: int, actor: str, **kw: Any) -> CaseEvent:

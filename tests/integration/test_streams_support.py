@@ -214,13 +214,18 @@ class Observer:
 
     def wait(self, what: str, check: Callable[[], Any], timeout_s: float = 30.0) -> Any:
         """Poll ``check`` until truthy; fail naming ``what``."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_for(what, check, timeout_s)
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def final_count(ch: Any, db: str, table: str, where: str = "1") -> int:
