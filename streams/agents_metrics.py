@@ -16,18 +16,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from domain.geo import street
-from domain.schemas import CaseEvent, DepartmentRecord
+from domain.schemas import CaseEvent
 from domain.vocab import OPEN_STEPS
 from domain.wire import encode
-from infra.topics import DEPARTMENT_RECORDS
 from streams.ext import Ext, wall_ms
+from streams.jobs.registers import install as registers_install
 from streams.metrics.book import STREET_KEY, MetricsBook
 from streams.metrics.coalesce import Coalescer
 from streams.metrics.facts import fact_of, open_deadline
@@ -40,9 +38,7 @@ from streams.scores.ranking import Ranking
 PUBLISH_TICK_S = 0.2
 ROWS_TICK_S = 1.0
 RANKING_TICK_S = 5.0
-TAKE_MAX = 2_000
 WallKey = tuple[str, str, str]  # channel, level, key
-_record_decoder = msgspec.json.Decoder(DepartmentRecord)
 
 
 class WallPublisher:
@@ -113,12 +109,11 @@ def install(ext: Ext) -> None:
     policy = load_scoring(Path(rt.settings.config_dir) / "scoring.yaml")
     scores = ScoreBook(policy)
     ranking = Ranking(policy.min_cases)
-    registers = RegisterBook()
+    registers_job = registers_install(ext)
+    registers = registers_job.book
     publisher = WallPublisher(ext, book, registers)
-    dirty_registers: set[str] = set()
     scores_changed: set[tuple[str, str]] = set()
-    ext.handles.update(metrics=book, scores=scores, ranking=ranking, registers=registers,
-                       wall=publisher)
+    ext.handles.update(metrics=book, scores=scores, ranking=ranking, wall=publisher)
     _live_scoring(rt.config, policy, scores, ranking)
 
     def on_transition(before: Any, after: Any, event: CaseEvent, _partition: int) -> None:
@@ -141,24 +136,6 @@ def install(ext: Ext) -> None:
     rt.recovery_hooks.append(on_cases_recovered)
     app = ext.app
 
-    async def registers_batch(kafka_records: Sequence[Any]) -> None:
-        out = ext.outbox()
-        records = []
-        for rec in kafka_records:
-            try:
-                records.append(_record_decoder.decode(rec.value))
-            except msgspec.MsgspecError as exc:
-                out.dead("registers.decode", "department", str(exc), rec.timestamp,
-                         rec.value, rec.key.decode() if rec.key else None)
-        changed = registers.update(records)
-        dirty_registers.update(changed)
-        await out.flush()
-        now = wall_ms()
-        publisher.touch_grids(dict.fromkeys(changed, now), channel="registers")
-        ext.health.count("registers", len(records), len(kafka_records), now)
-
-    ext.add_loop("registers", [ext.topic(DEPARTMENT_RECORDS.base)], registers_batch, TAKE_MAX)
-
     @app.timer(interval=PUBLISH_TICK_S)
     async def wall_publish() -> None:
         await publisher.publish()
@@ -168,9 +145,8 @@ def install(ext: Ext) -> None:
         out = ext.outbox()
         for row in book.minute_rows(now):
             out.row("grid_metrics_1m", row, (row["grid_id"], row["minute_ms"]))
-        for row in registers.rows(dirty_registers, now):
+        for row in registers_job.take_rows(now):
             out.row("grid_registers", row, (row["grid_id"], row["figure"]))
-        dirty_registers.clear()
         sent = len(out)
         await out.flush()
         return sent
@@ -203,7 +179,7 @@ def install(ext: Ext) -> None:
     async def ranking_timer() -> None:
         await publish_ranking()
 
-    ext.handles.update(registers_batch=registers_batch, flush_rows=flush_rows,
+    ext.handles.update(flush_rows=flush_rows,
                        publish_ranking=publish_ranking)
 
 

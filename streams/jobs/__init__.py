@@ -1,0 +1,1 @@
+"""Stream jobs, one module each (see docs/streams.md for which runs how)."""
