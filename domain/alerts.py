@@ -5,7 +5,9 @@ condition again while the alert is not resolved updates that alert (``occurrence
 tier and severity only rise) instead of opening a new one. Alerts are grouped by grid and
 category (``group_key``). Lifecycle: ``open`` → ``acknowledged`` → ``resolved`` (``unack``
 goes back to ``open``); silence (until a time, with author and comment) and shelve (until
-unshelved) are overlays that stop re-escalation without changing the lifecycle status.
+unshelved) are overlays that stop re-escalation without changing the lifecycle status. An
+alert's title is its newest signal's title, which names no severity (see :class:`Signal`),
+so title and severity never disagree.
 
 Guarantees: every function is total and never mutates its arguments; each returns the new
 state (or a :class:`Refusal` with a reason a duty officer understands). Time is always passed
@@ -77,7 +79,13 @@ class AlertState(msgspec.Struct, kw_only=True):
 
 
 class Signal(msgspec.Struct, kw_only=True):
-    """A condition raised (``raised=True``) or cleared by a detector (SLA timer, sensors)."""
+    """A condition raised (``raised=True``) or cleared by a detector (SLA timer, sensors).
+
+    ``title`` names the condition and its subject, never a severity: the alert's severity
+    is its own field and may rise after the title was written (a repeat at a higher
+    severity, an escalation), while a repeat at a lower one keeps the higher severity. A
+    title saying "warning" would then contradict an alert that is critical.
+    """
 
     fingerprint: str
     grid_id: str

@@ -110,7 +110,8 @@ class SensorDetector:
                 signals.append(self._signal(
                     "sensor_threshold", state, r.sensor_id, r.ts,
                     "info" if level == "ok" else level,
-                    f"{level}: {r.value:g} {kind.unit}".strip(), raised=level != "ok"))
+                    f"{'back to normal' if level == 'ok' else 'beyond threshold'}: "
+                    f"{r.value:g} {kind.unit}".strip(), raised=level != "ok"))
             window = state.window
             if len(window) >= anomaly.min_samples:
                 z = window.zscore(r.value)

@@ -129,3 +129,37 @@ def test_config_validation() -> None:
                        ({"max_silence_s": True}, "max_silence_s"), ([], "alerts")):
         with pytest.raises(AlertConfigError, match=where):
             AlertConfig.from_mapping(bad)
+
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+def _contradicts(state: AlertState) -> list[str]:
+    """Severity words in the title other than the alert's own severity."""
+    words = state.alert.title.lower().replace(":", " ").split()
+    return [w for w in SEVERITIES if w in words and w != state.alert.severity]
+
+
+def test_title_never_names_a_severity_the_alert_does_not_have() -> None:
+    from pathlib import Path
+
+    from domain.schemas import SensorBatch, SensorReading
+    from streams.sensors.detector import SensorDetector
+    from streams.sensors.policy import load_sensor_policy
+
+    policy = load_sensor_policy(Path(__file__).resolve().parents[2] / "config/thresholds.yaml")
+    detector = SensorDetector(policy)
+    # gas: 12 is in the warning band, 30 in the critical band, 13 back in the warning band
+    raised = [s for ts, value in ((1, 12.0), (2, 30.0), (3, 13.0))
+              for s in detector.update(SensorBatch(
+                  batch_id=f"b{ts}", grid_id="G1", received_ms=ts, source="sensor",
+                  readings=[SensorReading(sensor_id="s1", kind="gas", value=value, ts=ts)]))]
+    assert [s.severity for s in raised] == ["warning", "critical", "warning"]
+    state = raise_or_update(None, raised[0])
+    escalated = ok(apply_command(state, "escalate", "duty", {}, 10, CFG))
+    assert escalated.alert.severity == "critical" and not _contradicts(escalated)
+    re_escalated = apply_tick(state, "re_escalate", 1 + 60_000, CFG)
+    assert re_escalated is not None and not _contradicts(re_escalated)
+    for signal_ in raised[1:]:
+        state = raise_or_update(state, signal_)
+        assert state.alert.severity == "critical" and not _contradicts(state), state.alert.title
