@@ -47,6 +47,25 @@ def test_history_records_step_changes_only_and_is_bounded() -> None:
     assert len(history) == 2
 
 
+def test_timeline_credits_whoever_entered_the_step_not_a_later_escalation() -> None:
+    data = case("C1", "verified", opened_ms=NOW).data
+    moves = [Transition(NOW, "report", "", "reported", 1, "居民"),
+             Transition(NOW + 10, "verify", "reported", "verified", 1, "网格员张"),
+             Transition(NOW + 20, "escalate", "verified", "verified", 2, "sla-timer")]
+    marks = timeline(data, moves)
+    assert [(m.reached_ms, m.actor) for m in marks[:2]] == [(NOW, "居民"), (NOW + 10, "网格员张")]
+
+
+def test_history_credits_the_entry_only_when_the_items_last_action_entered_the_step() -> None:
+    history = CaseHistory()
+    history.observe("C1", case("C1", "reported", actor="居民").data)
+    # verified by 张 and escalated by the SLA timer before the wall saw the case again
+    history.observe("C1", case("C1", "verified", step_entered_ms=NOW + 10, ts=NOW + 20,
+                               actor="sla-timer").data)
+    assert [(t.to_step, t.ts_ms, t.actor) for t in history.transitions("C1")] == [
+        ("reported", NOW, "居民"), ("verified", NOW + 10, "")]
+
+
 def test_timeline_marks_reached_steps_with_times_and_actors() -> None:
     data = case("C1", "handled", opened_ms=NOW).data
     moves = [Transition(NOW + 10, "dispatch", "verified", "dispatched", 1, "王")]

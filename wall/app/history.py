@@ -1,9 +1,15 @@
 """Case timelines: the steps a case went through, from ClickHouse transitions or from deltas.
 
 :class:`CaseHistory` watches ``cases`` items and records each change of step (with the
-time it was entered and the actor), for at most ``max_cases`` cases (least recently changed
-forgotten first). :func:`timeline` merges recorded transitions into the six-step view.
-Pure: no I/O, time comes from the items.
+time it was entered and who entered it), for at most ``max_cases`` cases (least recently
+changed forgotten first). :func:`timeline` merges recorded transitions into the six-step
+view. Pure: no I/O, time comes from the items.
+
+Guarantee: a step is credited to whoever *entered* it, never to a later action within the
+step (an ``escalate`` raises the tier without moving the case, and the case's ``actor`` is
+then the escalator). A transition that stays in its step credits nothing; a case item whose
+last action did not enter its step (``updated_ms`` after ``step_entered_ms``) gives the
+entry time but no actor.
 """
 
 from __future__ import annotations
@@ -59,8 +65,9 @@ class CaseHistory:
         if moves is None:
             moves = self._cases[case_id] = []
         ts = integer(data, "step_entered_ms", integer(data, "updated_ms"))
+        entered_last = integer(data, "updated_ms", ts) <= ts
         moves.append(Transition(ts, "", last, step, integer(data, "tier", 1),
-                                text(data, "actor")))
+                                text(data, "actor") if entered_last else ""))
         del moves[: -self.max_per_case]
         self._cases.move_to_end(case_id)
         while len(self._cases) > self.max_cases:
@@ -78,14 +85,16 @@ class CaseHistory:
 def timeline(case: Mapping[str, Any], transitions: Iterable[Transition]) -> list[StepMark]:
     """The six steps of ``case``: when each was last entered and by whom.
 
-    Steps before the current one that no transition records are shown reached without a
-    time (the case got there before the wall watched); ``reported`` falls back to the
-    case's ``opened_ms``.
+    Only transitions that move the case into a step count (``from_step`` differs from
+    ``to_step``); steps before the current one that no transition records are shown reached
+    without a time (the case got there before the wall watched); ``reported`` falls back to
+    the case's ``opened_ms``.
     """
     current = text(case, "step")
     reached: dict[str, tuple[int, str]] = {}
     for move in sorted(transitions, key=lambda t: t.ts_ms):
-        reached[move.to_step] = (move.ts_ms, move.actor)
+        if move.from_step != move.to_step:
+            reached[move.to_step] = (move.ts_ms, move.actor)
     if "reported" not in reached and integer(case, "opened_ms"):
         reached["reported"] = (integer(case, "opened_ms"), "")
     index = SIX_STEPS.index(current) if current in SIX_STEPS else -1
