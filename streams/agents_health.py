@@ -1,23 +1,27 @@
 """Job health timer: every few seconds the worker publishes its own health.
 
 Figures (see :class:`~streams.health.job.JobHealth`): events/s and messages/s per agent,
-processing latency, consumer lag per input partition (highwater minus position), sink batch
-sizes and insert rate (from the sink's own counters), table recovery, and the SLA timer's
-breach detection delays (``sla_timer``). Published as a
-``job_health`` wall update keyed by the worker id, and written in the Prometheus text format
-to ``<data dir>/metrics/<worker id>.prom`` (the textfile-collector convention: a scraper
-reads it; the file is replaced atomically).
+processing latency, consumer lag per partition of every consumer in the worker — Faust's
+(``agents``: the cases, alerts, commands agents' input), each plain consumer loop of
+``ext.handles`` (``<name>_loop``: ``sensors``, ``registers``, …) and the ClickHouse sink
+(``sink``) — sink batch sizes and insert rate (from the sink's own counters), recovery of
+every Faust table per changelog partition (:mod:`streams.health.recovery`), and the SLA
+timer's breach detection delays (``sla_timer``). Published as a ``job_health`` wall update
+keyed by the worker id, and written in the Prometheus text format to
+``<data dir>/metrics/<worker id>.prom`` (the textfile-collector convention: a scraper reads
+it; the file is replaced atomically).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 from streams.ext import Ext, wall_ms
 from streams.health.job import prometheus_text
+from streams.health.lag import consumer_lags
+from streams.health.recovery import faust_recovery
 from streams.metrics.stats import percentile
 
 HEALTH_TICK_S = 2.0
@@ -33,17 +37,8 @@ def install(ext: Ext) -> None:
     seen = {"batches": 0, "rows": 0}
 
     async def sample_lag() -> None:
-        consumer = getattr(app, "_consumer", None)
-        if consumer is None:
-            return
-        for tp in list(consumer.assignment()):
-            if tp.topic.endswith(_NOT_INPUT):
-                continue  # changelogs are read only in recovery; their position goes stale
-            with contextlib.suppress(Exception):  # partition moving in a rebalance
-                position = await consumer.position(tp)
-                highwater = consumer.highwater(tp)
-                if position is not None and highwater is not None:
-                    health.lag(tp.topic, tp.partition, highwater - position)
+        for name, consumer in consumers(ext).items():
+            health.set_lags(name, await consumer_lags(consumer, _NOT_INPUT))
 
     def sample_sink(now: int) -> None:
         sink = rt.sink
@@ -61,6 +56,7 @@ def install(ext: Ext) -> None:
         now = wall_ms()
         await sample_lag()
         sample_sink(now)
+        health.set_recovery(faust_recovery(app))
         snapshot = health.snapshot(now)
         delays = list(rt.breach_delays_ms)  # the SLA timer's recent delays, kept by Streams I
         snapshot["sla_timer"] = {"breaches": len(delays),
@@ -77,6 +73,18 @@ def install(ext: Ext) -> None:
         await publish_health()
 
     ext.handles["publish_health"] = publish_health
+
+
+def consumers(ext: Ext) -> dict[str, Any]:
+    """Every running Kafka consumer of the worker by name: ``agents`` (Faust's), each
+    ``<name>_loop`` handle's, ``sink``. A consumer not created yet is left out."""
+    found = {"agents": getattr(ext.app, "_consumer", None)}
+    for handle, loop in ext.handles.items():
+        if handle.endswith("_loop"):
+            found[handle.removesuffix("_loop")] = getattr(loop, "consumer", None)
+    # ClickHouseSink keeps its consumer private; it is read here until it exposes one.
+    found["sink"] = getattr(ext.runtime.sink, "_consumer", None)
+    return {name: c for name, c in found.items() if c is not None}
 
 
 def _write_atomically(path: Path, text: str) -> None:

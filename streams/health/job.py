@@ -1,19 +1,25 @@
-"""A worker's job health: events/s per agent, lag per partition, latency, sink figures.
+"""A worker's job health: events/s per agent, lag per consumer and partition, latency, sink
+figures, recovery per table and partition.
 
-:class:`JobHealth` is fed by the agents (``count``, ``latency``, ``lag``, ``sink_insert``,
-``recovery``) and read by a timer (``snapshot`` for the wall's ``job_health`` channel,
-:func:`prometheus_text` for scraping). Guarantees: rates are computed over a sliding window
-of ``window_ms`` from counts the caller stamps with its clock (no hidden clock, so tests are
-deterministic); latency percentiles are nearest-rank over the last ``latency_samples``
-samples; every figure in the snapshot is also exported in the Prometheus text.
+:class:`JobHealth` is fed by the agents (``count``, ``latency``, ``sink_insert``) and by the
+job-health timer's samples (``set_lags`` per consumer, ``set_recovery``), and read by that
+timer (``snapshot`` for the wall's ``job_health`` channel, :func:`prometheus_text` for
+scraping). Guarantees: rates are computed over a sliding window of ``window_ms`` from counts
+the caller stamps with its clock (no hidden clock, so tests are deterministic); latency
+percentiles are nearest-rank over the last ``latency_samples`` samples, and None (unknown,
+never 0) while an agent has none; a sample of lags or recovery replaces the previous one
+whole, so a partition the worker lost drops out; every figure in the snapshot is also
+exported in the Prometheus text.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.health.recovery import PartitionRecovery, table_figures
 from streams.metrics.stats import percentile
 
 
@@ -58,10 +64,11 @@ class JobHealth:
     window_ms: int = 10_000
     latency_samples: int = 2_000
     agents: dict[str, AgentFigures] = field(default_factory=dict)
-    partition_lag: dict[str, dict[int, int]] = field(default_factory=dict)
+    # consumer ("agents" for Faust's, a loop's name, "sink") -> topic -> partition -> lag
+    partition_lag: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
     sink_rows: RateMeter = field(default_factory=RateMeter)
     sink_batches: deque[int] = field(default_factory=lambda: deque(maxlen=100))
-    recovery: dict[str, float] = field(default_factory=dict)
+    recovery: dict[str, dict[int, PartitionRecovery]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sink_rows.window_ms = self.window_ms
@@ -85,18 +92,23 @@ class JobHealth:
         """One processing latency sample (message time to processed) of ``agent``."""
         self.agent(agent).latency_ms.append(millis)
 
-    def lag(self, topic: str, partition: int, lag: int) -> None:
-        """Consumer lag (end offset minus position) of one partition."""
-        self.partition_lag.setdefault(topic, {})[partition] = max(0, lag)
+    def set_lags(self, consumer: str, lags: Mapping[tuple[str, int], int]) -> None:
+        """The lag (end offset minus position) of every partition ``consumer`` owns now,
+        keyed by (topic, partition); replaces that consumer's previous sample."""
+        by_topic: dict[str, dict[int, int]] = {}
+        for (topic, partition), lag in lags.items():
+            by_topic.setdefault(topic, {})[partition] = max(0, lag)
+        self.partition_lag[consumer] = by_topic
 
     def sink_insert(self, rows: int, now_ms: int) -> None:
         """The sink wrote a batch of ``rows`` rows."""
         self.sink_rows.add(rows, now_ms)
         self.sink_batches.append(rows)
 
-    def set_recovery(self, table: str, progress: float) -> None:
-        """Recovery progress of a table in [0, 1]."""
-        self.recovery[table] = min(1.0, max(0.0, progress))
+    def set_recovery(self, tables: Mapping[str, Mapping[int, PartitionRecovery]]) -> None:
+        """The recovery state of every changelog partition the worker owns now, per table;
+        replaces the previous sample."""
+        self.recovery = {table: dict(parts) for table, parts in tables.items()}
 
     def snapshot(self, now_ms: int) -> dict[str, Any]:
         """Plain figures for the ``job_health`` wall channel."""
@@ -110,14 +122,17 @@ class JobHealth:
                             "latency_p99_ms": percentile(samples, 99)}
         batches = list(self.sink_batches)
         return {"worker_id": self.worker_id, "ts": now_ms, "agents": agents,
-                "lag": {t: {str(p): v for p, v in sorted(parts.items())}
-                        for t, parts in sorted(self.partition_lag.items())},
-                "lag_total": sum(sum(p.values()) for p in self.partition_lag.values()),
+                "lag": {c: {t: {str(p): v for p, v in sorted(parts.items())}
+                            for t, parts in sorted(topics.items())}
+                        for c, topics in sorted(self.partition_lag.items())},
+                "lag_total": sum(sum(p.values()) for topics in self.partition_lag.values()
+                                 for p in topics.values()),
                 "sink": {"rows_per_s": round(self.sink_rows.rate(now_ms), 1),
                          "rows_total": self.sink_rows.total,
                          "batch_mean": (sum(batches) / len(batches)) if batches else None,
                          "batch_max": max(batches) if batches else None},
-                "recovery": dict(sorted(self.recovery.items()))}
+                "recovery": {t: table_figures(parts)
+                             for t, parts in sorted(self.recovery.items())}}
 
 
 def prometheus_text(health: JobHealth, now_ms: int) -> str:
@@ -145,17 +160,25 @@ def prometheus_text(health: JobHealth, now_ms: int) -> str:
     metric("agent_latency_ms", "gauge", "Processing latency percentiles, by agent.",
            [(f'agent="{_label(a)}",quantile="{q}"', f[f"latency_p{q}_ms"])
             for a, f in agents.items() for q in ("50", "99")])
-    metric("consumer_lag", "gauge", "End offset minus position, by topic and partition.",
-           [(f'topic="{_label(t)}",partition="{p}"', v)
-            for t, parts in snap["lag"].items() for p, v in parts.items()])
+    metric("consumer_lag", "gauge",
+           "End offset minus position, by consumer, topic and partition.",
+           [(f'consumer="{_label(c)}",topic="{_label(t)}",partition="{p}"', v)
+            for c, topics in snap["lag"].items() for t, parts in topics.items()
+            for p, v in parts.items()])
     metric("sink_rows_per_second", "gauge", "Rows inserted into ClickHouse per second.",
            [("", snap["sink"]["rows_per_s"])])
     metric("sink_rows_total", "counter", "Rows inserted into ClickHouse.",
            [("", snap["sink"]["rows_total"])])
     metric("sink_batch_rows_mean", "gauge", "Mean rows per ClickHouse insert (last 100).",
            [("", snap["sink"]["batch_mean"])])
-    metric("recovery_progress", "gauge", "Table recovery progress (0-1).",
-           [(f'table="{_label(t)}"', v) for t, v in snap["recovery"].items()])
+    parts = [(f'table="{_label(t)}",partition="{p}"', f)
+             for t, table in snap["recovery"].items() for p, f in table["partitions"].items()]
+    metric("recovery_progress", "gauge",
+           "Changelog recovery progress (0-1), by table and partition.",
+           [(labels, f["progress"]) for labels, f in parts])
+    metric("recovery_remaining", "gauge",
+           "Changelog records not yet recovered, by table and partition.",
+           [(labels, f["remaining"]) for labels, f in parts])
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ from wall.app.opsview import (
     check_change,
     diff,
     partition_lags,
+    recovery_rows,
     startup_config,
     workers,
 )
@@ -83,14 +84,45 @@ def test_job_health_tables() -> None:
     store = store_of(upd("job_health", "w1", ts=NOW - 2000, worker_id="w1", agents={
         "cases": {"events_per_s": 100.0, "latency_p50_ms": 3.0, "latency_p99_ms": 20.0},
         "sensors": {"events_per_s": 2400.5, "latency_p50_ms": 12.0, "latency_p99_ms": 80.0}},
-        lag={"gridwall.cases.events": {"0": 5, "1": 250}}, lag_total=255,
-        sink={"rows_per_s": 42000.0, "batch_mean": 5000.0}, recovery={"cases": 0.5}))
+        lag={"agents": {"gridwall.cases.events": {"0": 5, "1": 250}},
+             "sink": {"gridwall.cases.events": {"0": 7}}}, lag_total=262,
+        sink={"rows_per_s": 42000.0, "batch_mean": 5000.0},
+        recovery={"cases": {"progress": 0.5, "remaining": 50, "partitions": {
+            "0": {"progress": 1.0, "remaining": 0}, "1": {"progress": 0.5, "remaining": 50}}}}))
     (w,) = workers(store, NOW)
     assert (w.events_per_s, w.total_lag, w.latency_p99_ms, w.recovery, w.age_s) == (
-        2500.5, 255, 80.0, 0.5, 2.0)
+        2500.5, 262, 80.0, 0.5, 2.0)
     assert (w.sink_batch_rows, w.insert_rows_per_s) == (5000.0, 42000.0)
-    assert partition_lags(store)[0] == ("w1", "gridwall.cases.events/1", 250)
+    assert partition_lags(store)[:2] == [("w1", "agents", "gridwall.cases.events/1", 250),
+                                         ("w1", "sink", "gridwall.cases.events/0", 7)]
     assert agent_rates(store) == [("w1", "cases", 100.0, 20.0), ("w1", "sensors", 2400.5, 80.0)]
+    assert [(r.table, r.partition, r.progress, r.remaining) for r in recovery_rows(store)] == [
+        ("cases", "1", 0.5, 50), ("cases", "0", 1.0, 0)]
+
+
+def test_unknown_figures_stay_unknown_and_every_agent_shows() -> None:
+    from types import SimpleNamespace
+
+    from wall.app.ops_page import health_html
+
+    store = store_of(upd("job_health", "w1", worker_id="w1", agents={
+        "commands": {"events_per_s": 2.0, "latency_p50_ms": None, "latency_p99_ms": None}},
+        sink={"rows_per_s": 0.0, "batch_mean": None},
+        recovery={"alerts": {"progress": None, "remaining": None, "partitions": {
+            "3": {"offset": None, "highwater": 9, "progress": None, "remaining": None}}}}))
+    (w,) = workers(store, NOW)
+    assert (w.latency_p50_ms, w.latency_p99_ms, w.sink_batch_rows, w.recovery) == (
+        None, None, None, None)
+    assert agent_rates(store) == [("w1", "commands", 2.0, None)]
+    page = health_html(SimpleNamespace(store=store), NOW, "en")  # type: ignore[arg-type]
+    assert "0 ms" not in page and "100%" not in page
+    assert "— / — ms" in page and "p99 — ms" in page and ">commands<" in page
+    assert ">alerts<" in page and ">3<" in page
+
+
+def test_a_worker_without_table_partitions_shows_no_recovery_figure() -> None:
+    (w,) = workers(store_of(upd("job_health", "w1", worker_id="w1", recovery={})), NOW)
+    assert w.recovery is None
 
 
 def test_check_change_uses_the_workers_validators() -> None:

@@ -14,12 +14,18 @@ DAY_OFFSET_MS = 8 * 3600 * 1000
 DAY_MS = 24 * 3600 * 1000
 
 
-def num(data: Mapping[str, Any], key: str, default: float = 0.0) -> float:
-    """``data[key]`` as a float (booleans and non-numbers give ``default``)."""
+def maybe_num(data: Mapping[str, Any], key: str) -> float | None:
+    """``data[key]`` as a float, or None when it is missing, null or not a number (unknown)."""
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
+        return None
     return float(value)
+
+
+def num(data: Mapping[str, Any], key: str, default: float = 0.0) -> float:
+    """``data[key]`` as a float (booleans and non-numbers give ``default``)."""
+    value = maybe_num(data, key)
+    return default if value is None else value
 
 
 def integer(data: Mapping[str, Any], key: str, default: int = 0) -> int:

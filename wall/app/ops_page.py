@@ -1,7 +1,8 @@
 """``/ops``: the ops console (ops login).
 
 Job health from the workers' ``job_health`` items (events/s and latency per agent, lag per
-partition, sink batch size and insert rate, recovery progress); live tuning: pick a config
+consumer and partition, sink batch size and insert rate, recovery per table and changelog
+partition; an unknown figure shows "—"); live tuning: pick a config
 key, edit its value as YAML, *validate and diff* against the value in force (validated
 with the workers' own validators), then *apply*, which sends a ``tune`` under the ops
 user's token; the audit log of config changes (who, what, before, after, verdict) from
@@ -29,6 +30,7 @@ from wall.app.opsview import (
     check_change,
     diff,
     partition_lags,
+    recovery_rows,
     startup_config,
     workers,
 )
@@ -38,23 +40,30 @@ AUDIT_EVERY_S = 5
 
 
 def health_html(ctx: WallContext, now: int, lang: Lang) -> str:
-    """Workers, agents and the largest partition lags."""
+    """Workers, agents, recovery per table partition and the largest partition lags."""
     rows = workers(ctx.store, now)
     summary = render.table(
         ("col.worker", "ops.events_per_s", "ops.latency", "ops.sink", "ops.insert_rate",
          "ops.recovery", "panel.lag", "fresh.age"),
-        ((w.worker, f"{w.events_per_s:,.1f}", f"{w.latency_p50_ms:.0f} / {w.latency_p99_ms:.0f}"
-          " ms", f"{w.sink_batch_rows:,.0f}", f"{w.insert_rows_per_s:,.0f}/s",
-          f"{w.recovery * 100:.0f}%", f"{w.total_lag:,}", f"{w.age_s:.0f}s") for w in rows),
+        ((w.worker, f"{w.events_per_s:,.1f}",
+          f"{render.figure(w.latency_p50_ms, '.0f')} / {render.figure(w.latency_p99_ms, '.0f')}"
+          " ms", render.figure(w.sink_batch_rows, ",.0f"), f"{w.insert_rows_per_s:,.0f}/s",
+          render.percent(w.recovery), f"{w.total_lag:,}", f"{w.age_s:.0f}s") for w in rows),
         lang, "workers")
     agents = render.table(("col.worker", "col.agent", "ops.events_per_s", "ops.latency"),
-                          ((w, a, f"{r:,.1f}", f"p99 {p99:.0f} ms")
+                          ((w, a, f"{r:,.1f}", f"p99 {render.figure(p99, '.0f')} ms")
                            for w, a, r, p99 in agent_rates(ctx.store)), lang, "agents")
-    lags = render.table(("col.worker", "panel.lag", "col.partition"),
-                        ((w, f"{lag:,}", part) for w, part, lag in
+    recovery = render.table(("col.worker", "col.table", "col.part", "ops.recovery",
+                             "ops.remaining"),
+                            ((r.worker, r.table, r.partition, render.percent(r.progress),
+                              render.figure(r.remaining, ",d"))
+                             for r in recovery_rows(ctx.store)[:16]), lang, "recovery")
+    lags = render.table(("col.worker", "col.consumer", "panel.lag", "col.partition"),
+                        ((w, c, f"{lag:,}", part) for w, c, part, lag in
                          partition_lags(ctx.store)[:16]), lang, "lags")
-    return (render.card("panel.jobs", summary, lang) + render.card("ops.events_per_s", agents,
-                                                                   lang)
+    return (render.card("panel.jobs", summary, lang)
+            + render.card("ops.events_per_s", agents, lang)
+            + render.card("panel.recovery", recovery, lang)
             + render.card("panel.lag", lags, lang))
 
 

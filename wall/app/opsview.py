@@ -1,7 +1,9 @@
 """The ops console's view model: job health tables and validated config diffs (pure).
 
 Job health items (channel ``job_health``, one per worker, the shape of
-``streams.health.job.JobHealth.snapshot``) are read defensively: a missing figure reads 0.
+``streams.health.job.JobHealth.snapshot``) are read defensively: a missing count reads 0, but
+a latency, batch size or recovery figure that is missing or null stays None (unknown: the
+console shows "—", never 0 ms or 100 %).
 :func:`check_change` validates a proposed value with the same validators the workers use
 (a value the console accepts is one the workers accept), and :func:`diff` lists exactly
 the leaves that differ.
@@ -19,7 +21,7 @@ import yaml
 
 from domain.alerts import AlertConfig, AlertConfigError
 from domain.sla import PolicyError, SlaPolicy
-from wall.app.fields import integer, mapping, num, text
+from wall.app.fields import integer, mapping, maybe_num, num, text
 from wall.app.store import WallStore
 
 MISSING = "∅"
@@ -27,17 +29,28 @@ MISSING = "∅"
 
 @dataclass(frozen=True)
 class WorkerHealth:
-    """One worker's figures as the console shows them."""
+    """One worker's figures as the console shows them (None: unknown)."""
 
     worker: str
     age_s: float
     events_per_s: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    sink_batch_rows: float
+    latency_p50_ms: float | None  # the slowest agent's; None when no agent has samples
+    latency_p99_ms: float | None
+    sink_batch_rows: float | None
     insert_rows_per_s: float
-    recovery: float  # 0..1 over the worker's tables; 1 when recovered
+    recovery: float | None  # the slowest table partition's progress, 0..1; None: unknown
     total_lag: int
+
+
+@dataclass(frozen=True)
+class RecoveryRow:
+    """One changelog partition's recovery on one worker (None: not known yet)."""
+
+    worker: str
+    table: str
+    partition: str
+    progress: float | None
+    remaining: int | None
 
 
 def agents_of(data: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
@@ -45,19 +58,43 @@ def agents_of(data: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
     return {k: v for k, v in mapping(data, "agents").items() if isinstance(v, Mapping)}
 
 
-def lags_of(data: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """(``topic/partition``, lag) pairs from ``lag`` = {topic: {partition: lag}}."""
+def lags_of(data: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    """(consumer, ``topic/partition``, lag) from ``lag`` = {consumer: {topic: {partition: lag}}}."""
     out = []
-    for topic, parts in mapping(data, "lag").items():
-        if isinstance(parts, Mapping):
-            out += [(f"{topic}/{p}", integer(parts, p)) for p in parts]
+    for consumer, topics in mapping(data, "lag").items():
+        for topic, parts in (topics.items() if isinstance(topics, Mapping) else ()):
+            if isinstance(parts, Mapping):
+                out += [(consumer, f"{topic}/{p}", integer(parts, p)) for p in parts]
     return out
 
 
-def _recovery(data: Mapping[str, Any]) -> float:
-    tables = mapping(data, "recovery")
-    values = [min(1.0, max(0.0, num(tables, t, 1.0))) for t in tables]
-    return min(values) if values else 1.0
+def recovery_of(worker: str, data: Mapping[str, Any]) -> list[RecoveryRow]:
+    """One row per table and partition of ``recovery`` = {table: {partitions: {p: {…}}}}."""
+    rows = []
+    for table, figures in mapping(data, "recovery").items():
+        parts = mapping(figures, "partitions") if isinstance(figures, Mapping) else {}
+        for part, f in parts.items():
+            if isinstance(f, Mapping):
+                remaining = maybe_num(f, "remaining")
+                progress = maybe_num(f, "progress")
+                rows.append(RecoveryRow(
+                    worker, str(table), str(part),
+                    None if progress is None else min(1.0, max(0.0, progress)),
+                    None if remaining is None else int(remaining)))
+    return rows
+
+
+def _slowest(values: list[float | None]) -> float | None:
+    """The smallest of ``values``; None if there are none or any is None (unknown)."""
+    if not values or None in values:
+        return None
+    return min(v for v in values if v is not None)
+
+
+def _largest(values: list[float | None]) -> float | None:
+    """The largest known value; None if none is known."""
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
 
 
 def workers(store: WallStore, now_ms: int) -> list[WorkerHealth]:
@@ -67,33 +104,45 @@ def workers(store: WallStore, now_ms: int) -> list[WorkerHealth]:
         d = item.data
         agents = agents_of(d)
         sink = mapping(d, "sink")
+        worker = text(d, "worker_id", key)
         rows.append(WorkerHealth(
-            worker=text(d, "worker_id", key), age_s=max(0.0, (now_ms - item.ts) / 1000),
+            worker=worker, age_s=max(0.0, (now_ms - item.ts) / 1000),
             events_per_s=sum(num(a, "events_per_s") for a in agents.values()),
-            latency_p50_ms=max((num(a, "latency_p50_ms") for a in agents.values()), default=0),
-            latency_p99_ms=max((num(a, "latency_p99_ms") for a in agents.values()), default=0),
-            sink_batch_rows=num(sink, "batch_mean"),
-            insert_rows_per_s=num(sink, "rows_per_s"), recovery=_recovery(d),
-            total_lag=sum(lag for _, lag in lags_of(d))))
+            latency_p50_ms=_largest([maybe_num(a, "latency_p50_ms") for a in agents.values()]),
+            latency_p99_ms=_largest([maybe_num(a, "latency_p99_ms") for a in agents.values()]),
+            sink_batch_rows=maybe_num(sink, "batch_mean"),
+            insert_rows_per_s=num(sink, "rows_per_s"),
+            recovery=_slowest([r.progress for r in recovery_of(worker, d)]),
+            total_lag=sum(lag for _, _, lag in lags_of(d))))
     return rows
 
 
-def agent_rates(store: WallStore) -> list[tuple[str, str, float, float]]:
-    """(worker, agent, events/s, latency p99 ms) for every agent of every worker."""
+def agent_rates(store: WallStore) -> list[tuple[str, str, float, float | None]]:
+    """(worker, agent, events/s, latency p99 ms or None) for every agent of every worker."""
     out = []
     for key, item in sorted(store.channel("job_health").items()):
         agents = agents_of(item.data)
-        out += [(key, name, num(a, "events_per_s"), num(a, "latency_p99_ms"))
+        out += [(key, name, num(a, "events_per_s"), maybe_num(a, "latency_p99_ms"))
                 for name, a in sorted(agents.items())]
     return out
 
 
-def partition_lags(store: WallStore) -> list[tuple[str, str, int]]:
-    """(worker, topic/partition, lag) for every partition reported, largest lag first."""
+def partition_lags(store: WallStore) -> list[tuple[str, str, str, int]]:
+    """(worker, consumer, topic/partition, lag) for every partition reported, largest first."""
     out = []
     for key, item in store.channel("job_health").items():
-        out += [(key, part, lag) for part, lag in lags_of(item.data)]
-    return sorted(out, key=lambda r: (-r[2], r[0], r[1]))
+        out += [(key, consumer, part, lag) for consumer, part, lag in lags_of(item.data)]
+    return sorted(out, key=lambda r: (-r[3], r[0], r[1], r[2]))
+
+
+def recovery_rows(store: WallStore) -> list[RecoveryRow]:
+    """Every worker's table partitions, least recovered first (unknown before any figure)."""
+    out = []
+    for key, item in store.channel("job_health").items():
+        out += recovery_of(text(item.data, "worker_id", key), item.data)
+    return sorted(out, key=lambda r: (-1.0 if r.progress is None else r.progress, r.worker,
+                                      r.table, int(r.partition) if r.partition.isdigit()
+                                      else 0, r.partition))
 
 
 def _lazy(module: str, name: str) -> Callable[[Any], object]:

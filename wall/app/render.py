@@ -22,6 +22,16 @@ from wall.app.queue import display_status
 esc = html.escape
 
 
+def figure(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec``, or "—" when it is unknown (None), never 0."""
+    return "—" if value is None else format(value, spec)
+
+
+def percent(share: float | None) -> str:
+    """A share in [0, 1] as a whole percentage (``87%``), or "—" when unknown."""
+    return "—" if share is None else f"{share * 100:.0f}%"
+
+
 def card(title_key: str, body: str, lang: Lang, testid: str = "") -> str:
     """A titled card."""
     attr = f' data-testid="{testid}"' if testid else ""

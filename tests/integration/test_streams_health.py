@@ -1,0 +1,95 @@
+"""Job health against the real broker: every consumer's lag, and true table recovery.
+
+A first worker writes cases (changelog records on every partition) and stops; a second
+worker recovers them. Its ``job_health`` item must name every consumer of the worker
+(Faust's agents, the sensors and registers loops, the ClickHouse sink) with its own lag, and
+report, per table and changelog partition, the highwater the broker has and that all of it
+was read.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
+from streams.app import app_id
+from streams.topics import ROWS
+from tests.integration.test_streams2_day import WallLog
+from tests.integration.test_streams_support import (
+    StreamEnv,
+    WorkerProc,
+    event,
+    final_count,
+    stream_env,
+    wait_for,
+)
+
+__all__ = ["stream_env"]
+pytestmark = pytest.mark.integration
+GRIDS = [f"PL0{c}-0{g}" for c in range(1, 5) for g in range(1, 4)]
+
+
+def _changelog_ends(senv: StreamEnv, table: str) -> dict[int, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    topic = f"{app_id(senv.settings)}-{table}-changelog"
+    consumer = KafkaConsumer(bootstrap_servers=senv.settings.kafka_bootstrap)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+    finally:
+        consumer.close()
+    return {tp.partition: end for tp, end in ends.items()}
+
+
+def test_job_health_has_every_consumers_lag_and_the_true_recovery(stream_env: StreamEnv
+                                                                  ) -> None:
+    from clickhouse_driver import Client
+
+    senv = stream_env
+    s = senv.settings
+    first = WorkerProc(senv, "writer")
+    try:
+        first.wait_ready()
+        senv.send_events(*(event(f"H{n}", "report", grid, 1)
+                           for n, grid in enumerate(GRIDS * 3)))
+        ch = Client(s.clickhouse_host, port=s.clickhouse_port)
+        wait_for("cases stored", lambda: final_count(ch, s.clickhouse_database, "cases")
+                 == len(GRIDS) * 3)
+    finally:
+        first.stop()
+    ends = _changelog_ends(senv, "cases")
+    assert len(ends) == 4 and all(end > 0 for end in ends.values()), ends
+
+    wall = WallLog(senv)
+    second = WorkerProc(senv, "reader")
+    try:
+        second.wait_ready()
+        consumers = {"agents", "sensors", "registers", "sink"}
+
+        def health() -> dict | None:  # type: ignore[type-arg]
+            update = wall.latest.get(("job_health", "reader"))
+            if update is None or not consumers <= set(update.data["lag"]):
+                return None
+            return update.data
+
+        data = wait_for("job health naming every consumer", health)
+        lag = data["lag"]
+        assert CASE_EVENTS.name(s) in lag["agents"]
+        assert SENSOR_READINGS.name(s) in lag["sensors"]
+        assert DEPARTMENT_RECORDS.name(s) in lag["registers"]
+        assert ROWS.name(s) in lag["sink"] and CASE_EVENTS.name(s) in lag["sink"]
+        assert data["lag_total"] == sum(v for topics in lag.values()
+                                        for parts in topics.values() for v in parts.values())
+
+        cases = data["recovery"]["cases"]
+        assert {int(p): f["highwater"] for p, f in cases["partitions"].items()} == {
+            p: end - 1 for p, end in ends.items()}  # Faust's highwater: the last offset
+        for figures in cases["partitions"].values():
+            assert (figures["offset"], figures["remaining"], figures["progress"]) == (
+                figures["highwater"], 0, 1.0)
+        assert (cases["progress"], cases["remaining"]) == (1.0, 0)
+        assert set(data["recovery"]["alerts"]["partitions"]) == {"0", "1", "2", "3"}
+    finally:
+        wall.stop()
+        second.stop()
