@@ -114,3 +114,21 @@ def test_a_wider_screen_is_one_zoom_level_closer_with_larger_pixel_sizes(st) -> 
     labels = {s: next(la for la in spec["layers"] if la["id"] == "community_labels")
               for s, spec in ((1, hd), (2, uhd))}
     assert labels[2]["getSize"] == 2 * labels[1]["getSize"]
+
+
+def test_grid_tooltip_shows_register_figures_only_and_no_data_where_there_is_none(st) -> None:  # type: ignore[no-untyped-def]
+    from wall.app.mapdata import GridFigures, grid_tip
+
+    grid = st.grids[st.grid_ids[0]]
+    assert grid.households and grid.population  # the geography's generated figures
+    blank = grid_tip(grid, GridFigures(), {}, "zh")
+    assert "户数: <b>无数据</b>" in blank and "人口: <b>无数据</b>" in blank
+    assert f"<b>{grid.households}</b>" not in blank and f"<b>{grid.population}</b>" not in blank
+    # one special-group record: a member counted, no residents, so no household figure
+    group_only = grid_tip(grid, GridFigures(), {"grid_id": grid.grid_id, "group.elderly": 1,
+                                                "households": 0, "source_ms": NOW}, "en")
+    assert "Households: <b>no data</b>" in group_only
+    assert "Population: <b>no data</b>" in group_only
+    assert "group.elderly: <b>1</b>" in group_only and "source_ms" not in group_only
+    residents = grid_tip(grid, GridFigures(), {"population": 3, "households": 2}, "en")
+    assert "Households: <b>2</b>" in residents and "Population: <b>3</b>" in residents

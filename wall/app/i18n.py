@@ -49,6 +49,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "panel.audit": ("变更审计", "Change audit"),
     "panel.live": ("最新事件", "Latest events"),
     "empty": ("暂无数据", "No data yet"),
+    "nodata": ("无数据", "no data"),
     # freshness
     "fresh.live": ("实时", "Live"),
     "fresh.stale": ("数据延迟", "Feed stale"),

@@ -140,27 +140,48 @@ def place(street: Street, data: Mapping[str, Any], key: str) -> list[float] | No
     return [grid.centroid[0] + dx, grid.centroid[1] + dy]
 
 
-def _tip(title: str, lines: list[tuple[str, object]]) -> str:
-    body = "".join(f"<div>{html.escape(k)}: <b>{html.escape(str(v))}</b></div>"
+def _tip(title: str, lines: list[tuple[str, object]], lang: Lang = "zh") -> str:
+    """A tooltip; a None value reads "no data" (无数据)."""
+    body = "".join(f"<div>{html.escape(k)}: <b>"
+                   f"{html.escape(tr('nodata', lang) if v is None else str(v))}</b></div>"
                    for k, v in lines)
     return f"<div class='tip'><div class='tip-title'>{html.escape(title)}</div>{body}</div>"
 
 
+REGISTER_HEADLINE: tuple[str, ...] = ("households", "population")
+
+
+def register_figures(register: Mapping[str, Any]) -> dict[str, float]:
+    """The register figures of a ``registers`` item (empty: no register data).
+
+    ``population`` is the register's count of residents; ``households`` is derived from
+    residents, so without a resident count it is left out (unknown), not 0 — a grid whose
+    only records are, say, special-group members has no household figure. The other numeric
+    fields (``counts`` if the item nests them) are counts as they come; times (``*_ms``) are
+    not figures. Nothing comes from the geography file.
+    """
+    counts = mapping(register, "counts") or register
+    out: dict[str, float] = {
+        k: v for k, v in counts.items()
+        if k != "grid_id" and not k.endswith("_ms")
+        and isinstance(v, int | float) and not isinstance(v, bool)}
+    if "population" not in out:
+        out.pop("households", None)
+    return out
+
+
 def grid_tip(grid: Grid, fig: GridFigures, register: Mapping[str, Any], lang: Lang) -> str:
-    """The tooltip of a grid: name, id, figures and its register counts."""
+    """The tooltip of a grid: name, id, figures and its register counts ("no data" where
+    the ``registers`` channel has none)."""
     name = grid.name if lang == "zh" else grid.name_en
+    figures = register_figures(register)
     lines: list[tuple[str, object]] = [
         (tr("tip.open", lang), fig.open), (tr("tip.overdue", lang), fig.overdue),
-        (tr("tip.alerts", lang), fig.alerts),
-        (tr("tip.households", lang), integer(register, "households", grid.households)),
-        (tr("tip.population", lang), integer(register, "population", grid.population)),
-    ]
-    counts = mapping(register, "counts") or {
-        k: v for k, v in register.items()
-        if k not in ("households", "population", "grid_id") and isinstance(v, int | float)}
-    lines += [(f"{tr('tip.register', lang)} · {tr(k, lang)}", v)
-              for k, v in sorted(counts.items())[:6]]
-    return _tip(f"{name} ({grid.grid_id})", lines)
+        (tr("tip.alerts", lang), fig.alerts)]
+    lines += [(tr(f"tip.{k}", lang), figures.get(k)) for k in REGISTER_HEADLINE]
+    others = sorted((k, v) for k, v in figures.items() if k not in REGISTER_HEADLINE)
+    lines += [(f"{tr('tip.register', lang)} · {tr(k, lang)}", v) for k, v in others[:6]]
+    return _tip(f"{name} ({grid.grid_id})", lines, lang)
 
 
 def street_rows(street: Street) -> list[dict[str, Any]]:
