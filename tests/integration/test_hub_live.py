@@ -181,13 +181,15 @@ async def test_snapshot_from_replay_then_live_deltas(infra: Settings, writer: Ka
 async def test_a_bad_record_is_skipped_and_counted(infra: Settings, writer: KafkaWriter,
                                                    prefix: str) -> None:
     async with running_hub(infra) as hub, HubClient(hub.url, "viewer-token-1") as client:
-        await client.subscribe(["events"])
-        produce(writer, WALL_UPDATES, [("x", b'{"channel":"events"}')])
-        produce(writer, WALL_UPDATES, updates(prefix, "events", 1))
-        await until(client, lambda: mine(client, "events", prefix))
+        await client.subscribe(["registers"])
+        produce(writer, WALL_UPDATES, [("x", b'{"channel":"registers"}')])
+        produce(writer, WALL_UPDATES, updates(f"{prefix}old-", "events", 1))  # no such channel
+        produce(writer, WALL_UPDATES, updates(prefix, "registers", 1))
+        await until(client, lambda: mine(client, "registers", prefix))
         health = await client.request({"type": "health"})
         assert isinstance(health, HealthReplyMsg)
-        assert health.figures["records_rejected"] >= 1
+        assert health.figures["records_rejected"] >= 2
+        assert "events" not in health.figures["keys"]
         assert health.figures["feed"] == "running"
         url = hub.url.replace("ws://", "http://") + "healthz"
         with await asyncio.to_thread(urllib.request.urlopen, url, timeout=10) as response:
@@ -267,8 +269,8 @@ async def test_a_slow_client_does_not_delay_a_fast_one(infra: Settings, writer: 
             HubClient(hub.url, "viewer-token-1") as fast, \
             await slow_connection(hub.url) as slow:
         for client in (fast, slow):
-            await client.subscribe(["events"])
-            await until(client, lambda c=client: "events" in c.view.channels)  # type: ignore[misc]
+            await client.subscribe(["registers"])
+            await until(client, lambda c=client: "registers" in c.view.channels)  # type: ignore[misc]
         slow.ws.transport.pause_reading()  # from now on the slow client reads nothing
 
         # Kernel socket buffers absorb an unknown amount first: produce rounds of updates
@@ -278,7 +280,7 @@ async def test_a_slow_client_does_not_delay_a_fast_one(infra: Settings, writer: 
             rounds += 1
             assert rounds <= 40, "the slow client never overflowed"
             produce(writer, WALL_UPDATES,
-                    updates(f"{prefix}{rounds}-", "events", batch, pad=4000))
+                    updates(f"{prefix}{rounds}-", "registers", batch, pad=4000))
             async with asyncio.timeout(30):
                 while len(delivered) < rounds * batch:
                     msg = await fast.recv()
@@ -290,8 +292,8 @@ async def test_a_slow_client_does_not_delay_a_fast_one(infra: Settings, writer: 
 
         slow.ws.transport.resume_reading()
         await until(slow, lambda: slow.view.resyncs >= 1
-                    and len(mine(slow, "events", prefix)) == n)
-        assert mine(slow, "events", prefix).keys() == mine(fast, "events", prefix).keys()
+                    and len(mine(slow, "registers", prefix)) == n)
+        assert mine(slow, "registers", prefix).keys() == mine(fast, "registers", prefix).keys()
 
 
 async def test_shutdown_closes_clients_with_going_away(infra: Settings) -> None:

@@ -112,9 +112,9 @@ def test_replies_come_first_and_are_bounded() -> None:
 def test_deltas_are_split_into_bounded_frames() -> None:
     fanout = Fanout(SnapshotStore(), HubStats())
     box = Outbox(fanout.store.snapshot_frames, limit=100, frame_items=3)
-    fanout.subscribe(box, ["events"])
+    fanout.subscribe(box, ["cases"])
     box.take()
-    fanout.publish([upd(f"e{n}", n, "events") for n in range(7)])
+    fanout.publish([upd(f"e{n}", n, "cases") for n in range(7)])
     sizes = [len(m.items) for m in messages(box)]  # type: ignore[attr-defined]
     assert sizes == [3, 3, 1]
     assert (box.frames_taken, box.items_taken) == (4, 7)

@@ -10,7 +10,7 @@ import pytest
 
 from domain.schemas import Command, WallUpdate
 from domain.wire import WireError
-from wall.hub.protocol import CLIENT_TYPES, decode_client, decode_hub
+from wall.hub.protocol import CHANNELS, CLIENT_TYPES, decode_client, decode_hub
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "hub-protocol.md"
 EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(), flags=re.S)
@@ -44,3 +44,21 @@ def test_each_example_decodes(example: str) -> None:
         msgspec.json.decode(example, type=Command if "command_id" in example else WallUpdate)
     else:
         assert decodes_as_client(example) or decodes_as_hub(example)
+
+
+def test_the_doc_lists_exactly_the_protocols_channels() -> None:
+    text = DOC.read_text()
+    section = text[text.index("## Channels"):]
+    listed = re.findall(r"`([a-z_]+)`", section.split(" — ", 1)[0])
+    assert listed == list(CHANNELS)
+    (welcome,) = [e for e in EXAMPLES if '"type":"welcome"' in e]
+    assert msgspec.json.decode(welcome)["channels"] == list(CHANNELS)
+    (health,) = [e for e in EXAMPLES if '"type":"health","ref":"h1","figures"' in e]
+    assert set(msgspec.json.decode(health)["figures"]["keys"]) == set(CHANNELS)
+
+
+def test_every_channel_is_produced_by_the_stream_worker() -> None:
+    """A channel nothing publishes would be drawn empty forever: each one's name is used by
+    the worker's code (``streams/``), which is what writes the wall updates topic."""
+    sources = "\n".join(p.read_text() for p in (DOC.parents[1] / "streams").rglob("*.py"))
+    assert [c for c in CHANNELS if f'"{c}"' not in sources] == []

@@ -44,10 +44,10 @@ def test_sparklines_bucket_reports_by_minute_per_community() -> None:
     store = store_of(case("A", grid_id="G1", opened_ms=NOW),
                      case("B", grid_id="G1", opened_ms=NOW - 2 * MIN),
                      case("C", grid_id="G1", opened_ms=NOW - 60 * MIN),
-                     upd("events", "e1", grid_id="G2", ts=NOW))
+                     case("D", grid_id="G2", opened_ms=NOW - MIN, ts=NOW))
     series = sparklines(store, community_of, NOW, minutes=5)
     assert series["c1"] == [0, 0, 1, 0, 1]
-    assert series["c2"] == [0, 0, 0, 0, 1]
+    assert series["c2"] == [0, 0, 0, 1, 0]
 
 
 def test_live_feed_newest_first_within_window() -> None:

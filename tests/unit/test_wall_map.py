@@ -13,7 +13,7 @@ from wall.app.mapdata import (
     FADE_S,
     HEALTH_COLOURS,
     SENSOR_OFF,
-    event_rows,
+    activity_rows,
     grid_figures,
     grid_rows,
     place,
@@ -75,14 +75,14 @@ def test_grid_metrics_override_derived_counts(st) -> None:  # type: ignore[no-un
     assert (fig.open, fig.overdue, fig.health) == (7, 2, "late")
 
 
-def test_event_dots_fade_and_vanish(st) -> None:  # type: ignore[no-untyped-def]
+def test_activity_dots_fade_and_vanish(st) -> None:  # type: ignore[no-untyped-def]
     g = st.grid_ids[0]
     store = WallStore()
     store.apply(case("A", grid_id=g), NOW)
-    fresh = event_rows(st, store, NOW)
-    older = event_rows(st, store, NOW + int(FADE_S * 500))
-    assert fresh[0]["event_fill"][3] > older[0]["event_fill"][3]
-    assert event_rows(st, store, NOW + int(FADE_S * 1000)) == []
+    fresh = activity_rows(st, store, NOW)
+    older = activity_rows(st, store, NOW + int(FADE_S * 500))
+    assert fresh[0]["activity_fill"][3] > older[0]["activity_fill"][3]
+    assert activity_rows(st, store, NOW + int(FADE_S * 1000)) == []
 
 
 def test_placement_prefers_coordinates_then_sensor_then_grid(st) -> None:  # type: ignore[no-untyped-def]

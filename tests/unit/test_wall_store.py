@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.wall_support import NOW, case, store_of, upd
+from tests.unit.wall_support import NOW, alert, case, store_of, upd
 from wall.app.store import WallStore
 
 
@@ -40,8 +40,15 @@ def test_new_keys_of_activity_channels_enter_the_recent_ring_once() -> None:
     store.apply(upd("job_health", "w1"), NOW + 2)
     assert [a.key for a in store.recent] == ["C1"]
     for i in range(5):
-        store.apply(upd("events", f"E{i}", grid_id="G01"), NOW + 10 + i)
-    assert [a.key for a in store.recent] == ["E2", "E3", "E4"]
+        store.apply(alert(f"A{i}"), NOW + 10 + i)
+    assert [a.key for a in store.recent] == ["A2", "A3", "A4"]
+
+
+def test_the_store_has_no_events_channel() -> None:
+    """Nothing produces an ``events`` channel: the wall neither holds nor draws one."""
+    store = WallStore()
+    assert not store.apply(upd("events", "E1", grid_id="G01"), NOW)
+    assert "events" not in store.counts() and not store.recent
 
 
 def test_version_and_last_received_move_forward() -> None:
@@ -55,7 +62,6 @@ def test_version_and_last_received_move_forward() -> None:
 
 
 def test_prune_forgets_only_what_no_view_needs() -> None:
-    from tests.unit.wall_support import MIN, alert
     from wall.app.fields import day_start_ms
     from wall.app.retention import prune
 
@@ -64,9 +70,7 @@ def test_prune_forgets_only_what_no_view_needs() -> None:
                      case("open-old", "handled", ts=yesterday),
                      case("done-today", "evaluated"),
                      alert("res-old", status="resolved", ts=yesterday),
-                     alert("open-old", status="open", ts=yesterday),
-                     upd("events", "e-old", ts=NOW - 20 * MIN), upd("events", "e-new"))
-    assert prune(store, NOW) == {"cases": 1, "alerts": 1, "events": 1}
+                     alert("open-old", status="open", ts=yesterday))
+    assert prune(store, NOW) == {"cases": 1, "alerts": 1}
     assert sorted(store.channel("cases")) == ["done-today", "open-old"]
     assert sorted(store.channel("alerts")) == ["open-old"]
-    assert sorted(store.channel("events")) == ["e-new"]

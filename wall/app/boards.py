@@ -132,19 +132,16 @@ def countdowns(cases: Iterable[tuple[str, Mapping[str, Any]]], now_ms: int,
 
 def sparklines(store: WallStore, community_of: Mapping[str, str], now_ms: int,
                minutes: int = SPARK_MINUTES) -> dict[str, list[int]]:
-    """Per community, the number of reports and events in each of the last ``minutes``.
+    """Per community, the number of cases reported in each of the last ``minutes``.
 
     The last bucket is the current minute; every community of ``community_of``'s values
-    gets a series (zeros when quiet). Times come from the items (``opened_ms`` of cases,
-    ``ts`` of events, else the update's ``ts``), so a hydrated wall shows the same history
-    as one that watched live.
+    gets a series (zeros when quiet). Times are the cases' ``opened_ms``, so a hydrated
+    wall shows the same history as one that watched live.
     """
     series = {c: [0] * minutes for c in sorted(set(community_of.values()))}
     current = now_ms // 60_000
-    stamps = [(text(d, "grid_id"), integer(d, "opened_ms")) for d in store.data("cases")]
-    stamps += [(text(i.data, "grid_id"), integer(i.data, "ts", i.ts))
-               for i in store.channel("events").values()]
-    for grid_id, ts in stamps:
+    for case in store.data("cases"):
+        grid_id, ts = text(case, "grid_id"), integer(case, "opened_ms")
         community = community_of.get(grid_id)
         age = current - ts // 60_000
         if community is not None and 0 <= age < minutes:

@@ -23,11 +23,11 @@ from wall.app.mapdata import (
     COLUMNS,
     FILL_COLUMN,
     POI_LAYERS,
+    activity_rows,
     alert_marker_rows,
     community_label_rows,
     community_rows,
     dead_sensors,
-    event_rows,
     grid_rows,
     poi_rows,
     sensor_rows,
@@ -100,8 +100,8 @@ def base_layers(visible: Mapping[str, bool], scale: float = 1.0) -> list[dict[st
         for kind in POI_LAYERS
     ]
     layers += [
-        _overlay("events", "ScatterplotLayer", getPosition="@@=position",
-               getFillColor="@@=event_fill", getRadius="@@=event_radius",
+        _overlay("activity", "ScatterplotLayer", getPosition="@@=position",
+               getFillColor="@@=activity_fill", getRadius="@@=activity_radius",
                radiusMinPixels=4 * scale, pickable=False),
         _overlay("alerts", "ScatterplotLayer", getPosition="@@=position",
                getFillColor=[0, 0, 0, 0], getLineColor="@@=alert_fill",
@@ -152,7 +152,7 @@ def layer_frames(street: Street, store: WallStore, now_ms: int, lang: Lang
     return {**static_frames(street, lang),
             "grids": frame("grids", grid_rows(street, store, now_ms, lang)),
             "sensors": sensor_frame(street, frozenset(dead_sensors(store)), lang),
-            "events": frame("events", event_rows(street, store, now_ms)),
+            "activity": frame("activity", activity_rows(street, store, now_ms)),
             "alerts": frame("alerts", alert_marker_rows(street, store, now_ms, lang))}
 
 

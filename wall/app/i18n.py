@@ -37,7 +37,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "panel.ticker": ("实时告警", "Live alerts"),
     "panel.countdown": ("时限倒计时", "SLA countdown"),
     "panel.categories": ("案件类别", "Case categories"),
-    "panel.sparklines": ("各社区每分钟事件", "Events per minute by community"),
+    "panel.sparklines": ("各社区每分钟上报", "Reports per minute by community"),
     "panel.map": ("街道态势", "Street map"),
     "panel.timeline": ("案件轨迹", "Case timeline"),
     "panel.queue": ("告警队列", "Alert queue"),
@@ -47,7 +47,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "panel.recovery": ("状态恢复", "Table recovery"),
     "panel.config": ("在线调参", "Live tuning"),
     "panel.audit": ("变更审计", "Change audit"),
-    "panel.live": ("最新事件", "Latest events"),
+    "panel.live": ("最新动态", "Latest activity"),
     "empty": ("暂无数据", "No data yet"),
     "nodata": ("无数据", "no data"),
     # freshness

@@ -26,7 +26,7 @@ from wall.app.kpis import DEAD_SENSOR_KINDS, is_open, is_overdue
 from wall.app.store import WallStore
 
 Rgba = list[int]
-FADE_S = 60.0  # live event dots fade out over this many seconds
+FADE_S = 60.0  # live activity dots (new cases and alerts) fade out over this many seconds
 DUE_SOON_S = 600.0
 ELEVATION_PER_CASE_M = 40.0
 BASE_ELEVATION_M = 8.0
@@ -52,14 +52,14 @@ POI_COLOURS: dict[str, Rgba] = {
 }
 SENSOR_ON: Rgba = [0, 229, 255, 220]
 SENSOR_OFF: Rgba = [255, 59, 48, 255]
-EVENT_COLOUR: tuple[int, int, int] = (255, 236, 140)
+ACTIVITY_COLOUR: tuple[int, int, int] = (255, 236, 140)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "street": ("outline",),
     "communities": ("path", "community_id"),
     "community_labels": ("position", "label"),
     "grids": ("polygon", "grid_fill", "elevation", "tip", "grid_id"),
-    "events": ("position", "event_fill", "event_radius"),
+    "activity": ("position", "activity_fill", "activity_radius"),
     "alerts": ("position", "alert_fill", "alert_radius", "tip", "alert_id"),
     "sensors": ("position", "sensor_fill", "tip"),
     "compound": ("position", "compound_fill", "tip"),
@@ -221,8 +221,9 @@ def grid_rows(street: Street, store: WallStore, now_ms: int, lang: Lang
     return rows
 
 
-def event_rows(street: Street, store: WallStore, now_ms: int) -> list[dict[str, Any]]:
-    """Activity of the last :data:`FADE_S` seconds as dots that fade and shrink with age."""
+def activity_rows(street: Street, store: WallStore, now_ms: int) -> list[dict[str, Any]]:
+    """New cases and alerts of the last :data:`FADE_S` seconds as dots that fade and shrink
+    with age."""
     rows = []
     for activity in reversed(store.recent):
         age = (now_ms - activity.received_ms) / 1000
@@ -232,8 +233,9 @@ def event_rows(street: Street, store: WallStore, now_ms: int) -> list[dict[str, 
         if position is None:
             continue
         life = max(0.0, 1.0 - max(age, 0.0) / FADE_S)
-        rows.append({"position": position, "event_fill": [*EVENT_COLOUR, int(40 + 215 * life)],
-                     "event_radius": 20.0 + 40.0 * life})
+        rows.append({"position": position,
+                     "activity_fill": [*ACTIVITY_COLOUR, int(40 + 215 * life)],
+                     "activity_radius": 20.0 + 40.0 * life})
     return rows
 
 

@@ -25,9 +25,9 @@ from typing import Any
 from domain.schemas import WallUpdate
 
 CHANNELS: tuple[str, ...] = ("grid_metrics", "cases", "alerts", "ranking", "job_health",
-                             "registers", "events")
-# Channels whose new keys are "something happened on the street" (live dots, sparklines).
-ACTIVITY_CHANNELS: frozenset[str] = frozenset({"events", "cases", "alerts"})
+                             "registers")
+# Channels whose new keys are "something happened on the street" (live dots, latest list).
+ACTIVITY_CHANNELS: frozenset[str] = frozenset({"cases", "alerts"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Layout: header (title, freshness strip, language switch) and banner; left column KPI tiles,
 six-step funnel, categories; centre the 2.5D map with layer toggles and legend; right
-column ranking, alert ticker, SLA countdowns, per-community sparklines, latest events.
+column ranking, alert ticker, SLA countdowns, per-community sparklines, latest activity.
 
 Every second a per-session callback redraws what changed: the header always (ages move),
 panels and map only when the store changed, the language switched, or live dots are
@@ -54,7 +54,7 @@ def left_html(ctx: WallContext, now: int, lang: Lang) -> str:
 
 
 def right_html(ctx: WallContext, now: int, lang: Lang) -> str:
-    """Ranking, ticker, countdowns, sparklines, latest events."""
+    """Ranking, ticker, countdowns, sparklines, latest activity."""
     names = ctx.names(lang)
     cases = [(k, i.data) for k, i in ctx.store.channel("cases").items()]
     spark = boards.sparklines(ctx.store, ctx.community_of, now)

@@ -21,8 +21,7 @@ from msgspec import Meta
 from domain.schemas import GridId, Id, WallUpdate
 from domain.wire import WireError, decode, encode
 
-Channel = Literal["grid_metrics", "cases", "alerts", "ranking", "job_health", "registers",
-                  "events"]
+Channel = Literal["grid_metrics", "cases", "alerts", "ranking", "job_health", "registers"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
 # The same kinds as domain.alerts.COMMAND_KINDS (a unit test keeps them equal).
 CommandKind = Literal["ack", "unack", "assign", "comment", "silence", "unsilence", "shelve",
