@@ -45,7 +45,11 @@ CASE_EVENTS = TopicSpec("gridwall.cases.events", "case reports and workflow acti
                         packed=True)
 SENSOR_READINGS = TopicSpec("gridwall.sensors.readings",
                             "sensor readings, one message per grid per batch")
-DEPARTMENT_RECORDS = TopicSpec("gridwall.departments.records", "department records")
+# Kept forever: the registers job rebuilds a partition's registers by re-reading it from
+# its beginning (streams/jobs/registers.py); ``ensure_topics`` applies this to an existing
+# topic too.
+DEPARTMENT_RECORDS = TopicSpec("gridwall.departments.records", "department records",
+                               configs={"retention.ms": "-1", "retention.bytes": "-1"})
 DEAD_LETTER = TopicSpec("gridwall.deadletter",
                         "every rejected input with source, reason, time and raw body")
 COMMANDS = TopicSpec("gridwall.commands", "duty and ops actions, stamped with the actor")
@@ -67,12 +71,19 @@ def _new_topic(spec: TopicSpec, settings: Settings) -> NewTopic:
 def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = CATALOG) -> list[str]:
     """Create the topics that do not exist yet; return the names created (empty if none).
 
-    Running it again creates nothing. Existing topics are left as they are.
+    Running it again creates nothing. An existing topic keeps its partitions; the configs
+    its spec names are set on it (incrementally: other settings stay as they are).
     """
+    specs = list(specs)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
                              client_id="gridwall-topics")
     try:
         existing = set(admin.list_topics())
+        configured = [ConfigResource(ConfigResourceType.TOPIC, s.name(settings),
+                                     configs=dict(s.configs))
+                      for s in specs if s.configs and s.name(settings) in existing]
+        if configured:
+            admin.alter_configs(configured, incremental=True)
         missing = [s for s in specs if s.name(settings) not in existing]
         created: list[str] = []
         for spec in missing:

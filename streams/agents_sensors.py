@@ -10,6 +10,20 @@ return (the loop commits the input after that). A heartbeat timer raises dead-se
 a rollup timer writes changed 1-minute rollups through the sink. Raw readings reach
 ClickHouse through the sink reading the readings topic itself (:mod:`streams.rows_metrics`).
 The thresholds policy is live: control-topic key ``thresholds``.
+
+Sensor state belongs to the partition of its grid (:class:`SensorsJob` is the loop's
+:class:`~streams.batchloop.PartitionState`). On revocation the partition's grids are
+dropped from the detector (state, rolling windows, heartbeats: their timers stop) and the
+rollup. On assignment the partition is replayed silently from :func:`replay_horizon_ms`
+back (every heartbeat timeout and the rollup retention, plus a minute) up to the committed
+offset; then the heartbeats of its grids are armed (see
+:meth:`~streams.sensors.detector.SensorDetector.restored`) and clears of the conditions
+not active are sent (op ids ``restore.<partition>.<offset>.<fingerprint>``: every owner
+restoring at that offset sends the same ops). The heartbeat timer judges silence at the
+time up to which the loop has read every owned partition to its end
+(:meth:`~streams.batchloop.BatchLoop.read_until_ms`), never at a time whose readings are
+still unread, and a dead-sensor op id names the silence's deadline
+(``dead.<sensor>.<deadline>``), so two owners raising it raise it once.
 """
 
 from __future__ import annotations
@@ -19,13 +33,17 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from aiokafka import TopicPartition
+from kafka.partitioner.default import murmur2
 
 from domain.geo import street
 from domain.schemas import SensorBatch
 from domain.wire import encode
 from infra.topics import SENSOR_READINGS
 from streams.alert_logic import AlertOp
+from streams.batchloop import BatchLoop
 from streams.ext import Ext, wall_ms
+from streams.metrics.windows import MINUTE_MS
 from streams.rows_metrics import sensor_readings_decoder
 from streams.sensors.detector import SensorDetector
 from streams.sensors.policy import SensorPolicy, load_sensor_policy
@@ -38,6 +56,89 @@ ROLLUP_TICK_S = 1.0
 _decoder = msgspec.json.Decoder(SensorBatch)
 
 
+def replay_horizon_ms(policy: SensorPolicy, rollup: SensorRollup) -> int:
+    """How far back a restore replays: the longest heartbeat timeout and the rollup
+    retention, plus a minute (so every held rollup minute is replayed whole)."""
+    longest = max(policy.heartbeat_ms(kind) for kind in policy.kinds)
+    return max(longest, rollup.retention_ms) + MINUTE_MS
+
+
+def partition_of(grid_id: str, partitions: int) -> int:
+    """The partition of a grid's records (the producers' default partitioner: murmur2)."""
+    return (murmur2(grid_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+class SensorsJob:
+    """Detector and rollup state per input partition: the loop's PartitionState."""
+
+    def __init__(self, ext: Ext, detector: SensorDetector, rollup: SensorRollup) -> None:
+        self.ext = ext
+        self.detector = detector
+        self.rollup = rollup
+        self.loop: BatchLoop | None = None
+        self.grids: dict[TopicPartition, set[str]] = {}  # grids seen per partition
+        self._replay_from = 0
+
+    def note(self, rec: Any, grid_id: str) -> None:
+        """Remember that ``grid_id`` lives in the partition of ``rec``."""
+        self.grids.setdefault(TopicPartition(rec.topic, rec.partition), set()).add(grid_id)
+
+    def replay_from_ms(self) -> int:
+        """Replay from the horizon back (see :func:`replay_horizon_ms`)."""
+        self._replay_from = wall_ms() - replay_horizon_ms(self.detector.policy, self.rollup)
+        return self._replay_from
+
+    def replay(self, records: Sequence[Any]) -> None:
+        """Readings already handled: into the detector and rollup, without signals."""
+        for rec in records:
+            try:
+                batch = _decoder.decode(rec.value)
+            except msgspec.MsgspecError:
+                continue  # dead-lettered when it was handled
+            self.note(rec, batch.grid_id)
+            self.detector.update(batch, silent=True)
+            self.rollup.add(batch, replay=True)
+
+    async def restored(self, partitions: dict[TopicPartition, int], now_ms: int) -> None:
+        """Arm heartbeats of the partitions' grids, rewrite their rollups, send clears."""
+        out = self.ext.outbox()
+        alert_ops = self.ext.topic(ALERT_OPS.base)
+        touched: dict[str, int] = {}
+        for tp, end in sorted(partitions.items()):
+            grids = self.grids.get(tp, set()) | self._installed_grids(tp)
+            for signal in self.detector.restored(grids, now_ms):
+                op = AlertOp(op_id=f"restore.{tp.partition}.{end}.{signal.fingerprint}",
+                             kind="signal", grid_id=signal.grid_id, ts=signal.ts,
+                             signal=signal)
+                out.send(alert_ops, signal.grid_id, encode(op))
+            self.rollup.rewrite(grids, self._replay_from)
+            touched.update(dict.fromkeys(grids, now_ms))
+        await out.flush()
+        publisher = self.ext.handles.get("wall")
+        if publisher is not None and touched:
+            publisher.touch_grids(touched)
+
+    def revoke(self, partitions: set[TopicPartition]) -> None:
+        """Drop the partitions' grids: detector state, heartbeats, rollup cells."""
+        grids: set[str] = set()
+        for tp in partitions:
+            grids |= self.grids.pop(tp, set()) | self._installed_grids(tp)
+        self.detector.drop_grids(grids)
+        self.rollup.drop_grids(grids)
+
+    def clock_ms(self, now_ms: int) -> int:
+        """The time silences are judged at: ``now_ms``, but not past what has been read."""
+        read = self.loop.read_until_ms() if self.loop is not None else None
+        return now_ms if read is None else min(now_ms, read)
+
+    def _installed_grids(self, tp: TopicPartition) -> set[str]:
+        consumer = self.loop.consumer if self.loop is not None else None
+        count = len(consumer.partitions_for_topic(tp.topic) or ()) if consumer else 0
+        if not count:
+            return set()
+        return {g for g in self.detector.installed if partition_of(g, count) == tp.partition}
+
+
 def install(ext: Ext) -> None:
     """Add the sensors agent and its timers; hand the sink the readings decoder."""
     rt = ext.runtime
@@ -46,8 +147,10 @@ def install(ext: Ext) -> None:
                 street().sensors.items()}
     detector = SensorDetector(policy, registry)
     rollup = SensorRollup()
+    job = SensorsJob(ext, detector, rollup)
     ext.handles["sensors"] = detector
     ext.handles["rollup"] = rollup
+    ext.handles["sensors_job"] = job
     _live_policy(rt.config, policy, detector)
     if rt.sink is not None:
         rt.sink.decoders[ext.topic(SENSOR_READINGS.base)] = sensor_readings_decoder(
@@ -66,6 +169,7 @@ def install(ext: Ext) -> None:
                 out.dead("sensors.decode", "sensor", str(exc), rec.timestamp, rec.value,
                          rec.key.decode() if rec.key else None)
                 continue
+            job.note(rec, batch.grid_id)
             for i, signal in enumerate(detector.update(batch)):
                 op = AlertOp(op_id=f"sen.{batch.batch_id}.{i}", kind="signal",
                              grid_id=signal.grid_id, ts=signal.ts, signal=signal)
@@ -83,21 +187,22 @@ def install(ext: Ext) -> None:
         if publisher is not None:
             publisher.touch_grids(oldest)
 
-    ext.add_loop("sensors", [ext.topic(SENSOR_READINGS.base)], sensors_batch, TAKE_MAX)
+    job.loop = ext.add_loop("sensors", [ext.topic(SENSOR_READINGS.base)], sensors_batch,
+                            TAKE_MAX)
+    job.loop.own(job)
 
     @app.timer(interval=HEARTBEAT_TICK_S)
     async def sensor_heartbeats() -> None:
         await fire_heartbeats()
 
     async def fire_heartbeats() -> int:
-        now = ext.now_ms()
-        signals = detector.due(now)
+        signals = detector.due(job.clock_ms(ext.now_ms()))
         if not signals:
             return 0
         out = ext.outbox()
         for signal in signals:
-            op = AlertOp(op_id=f"dead.{signal.sensor_id}.{now}", kind="signal",
-                         grid_id=signal.grid_id, ts=now, signal=signal)
+            op = AlertOp(op_id=f"dead.{signal.sensor_id}.{signal.ts}", kind="signal",
+                         grid_id=signal.grid_id, ts=signal.ts, signal=signal)
             out.send(alert_ops, signal.grid_id, encode(op))
         await out.flush()
         publisher = ext.handles.get("wall")

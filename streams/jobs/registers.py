@@ -5,6 +5,14 @@ A plain consumer loop (:class:`~streams.batchloop.BatchLoop`, group
 msgspec (undecodable records go to the dead letters) and applied to the
 :class:`~streams.registers.book.RegisterBook`; changed grids are marked dirty (their
 ``grid_registers`` rows are written by the metrics rows timer) and touched on the wall.
+
+State moves with the input partitions (:class:`RegistersJob` is the loop's
+:class:`~streams.batchloop.PartitionState`): on revocation the grids of the partition are
+forgotten; on assignment the partition is re-read from its beginning (the topic keeps its
+records forever: ``infra.topics.DEPARTMENT_RECORDS``) up to the committed offset, so the
+book holds exactly the latest version of every record of the partition again — a restart or
+a rebalance cannot shrink a count — and the restored grids are marked dirty, so their rows
+are rewritten with the same values (also covering rows a killed owner never wrote).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+from aiokafka import TopicPartition
 
 from domain.schemas import DepartmentRecord
 from infra.topics import DEPARTMENT_RECORDS
@@ -30,6 +39,7 @@ class RegistersJob:
         self.ext = ext
         self.book = RegisterBook()
         self.dirty: set[str] = set()
+        self._grids: dict[TopicPartition, set[str]] = {}  # the grids seen per partition
 
     async def handle(self, kafka_records: Sequence[Any]) -> None:
         """Apply one fetched batch; flush its dead letters before returning."""
@@ -38,7 +48,7 @@ class RegistersJob:
         records = []
         for rec in kafka_records:
             try:
-                records.append(_record_decoder.decode(rec.value))
+                records.append(self._decode(rec))
             except msgspec.MsgspecError as exc:
                 out.dead("registers.decode", "department", str(exc), rec.timestamp,
                          rec.value, rec.key.decode() if rec.key else None)
@@ -57,10 +67,45 @@ class RegistersJob:
         self.dirty.clear()
         return rows
 
+    # -- PartitionState: the book moves with the department records' partitions --
+
+    def replay_from_ms(self) -> int | None:
+        """Registers are rebuilt from the partition's beginning."""
+        return None
+
+    def replay(self, kafka_records: Sequence[Any]) -> None:
+        """Apply handled records again (undecodable ones were dead-lettered already)."""
+        records = []
+        for rec in kafka_records:
+            try:
+                records.append(self._decode(rec))
+            except msgspec.MsgspecError:
+                continue
+        self.dirty.update(self.book.update(records))
+
+    async def restored(self, partitions: dict[TopicPartition, int], now_ms: int) -> None:
+        """Nothing to arm: the restored grids are dirty, the rows timer rewrites them."""
+
+    def revoke(self, partitions: set[TopicPartition]) -> None:
+        """Forget the grids of ``partitions``; their rows are the new owner's to write."""
+        for tp in partitions:
+            grids = self._grids.pop(tp, set())
+            self.book.drop_grids(grids)
+            self.dirty.difference_update(grids)
+
+    def _decode(self, rec: Any) -> DepartmentRecord:
+        record = _record_decoder.decode(rec.value)
+        if record.grid_id:
+            self._grids.setdefault(TopicPartition(rec.topic, rec.partition),
+                                   set()).add(record.grid_id)
+        return record
+
 
 def install(ext: Ext) -> RegistersJob:
     """Run the registers job in the worker; return it (``ext.handles["registers_job"]``)."""
     job = RegistersJob(ext)
-    ext.add_loop("registers", [ext.topic(DEPARTMENT_RECORDS.base)], job.handle, TAKE_MAX)
+    loop = ext.add_loop("registers", [ext.topic(DEPARTMENT_RECORDS.base)], job.handle,
+                        TAKE_MAX)
+    loop.own(job)
     ext.handles.update(registers_job=job, registers=job.book, registers_batch=job.handle)
     return job

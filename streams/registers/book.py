@@ -6,10 +6,14 @@ member of its group, a building or compound one place and its households, an ent
 enterprise and its employees, a party organisation one organisation and its members, an
 incident one incident of its kind.
 
-Guarantees: counts are keyed by ``record_id``, so a record synced again *replaces* its
-earlier contribution (a later sync updates, never double counts; a record that moved grid
-leaves its old grid); only counts and the grid-derived household id are kept — names, ID
-numbers and phone numbers are never read, so no personal data is held here at all.
+Guarantees: the book keeps each record's latest version, keyed by department + record id
+(:data:`RecordKey`); a version older (``ts``) than the one held is ignored, an equal or newer
+one *replaces* it, so a grid's counts are always the sum of the contributions of the latest
+versions of its records — a correction replaces, a re-sync never double counts, a record that
+moved grid leaves its old grid, and the order in which partitions are replayed does not
+matter. :meth:`RegisterBook.drop_grids` forgets grids whole (a revoked partition); replaying
+the same records rebuilds the same counts. Only counts and the grid-derived household id are
+kept — names, ID numbers and phone numbers are never read, so no personal data is held here.
 """
 
 from __future__ import annotations
@@ -49,25 +53,28 @@ def contribution(record: DepartmentRecord) -> tuple[dict[str, int], str]:
     return {f"incident.{a.get('kind', 'other')}": 1}, ""
 
 
+RecordKey = tuple[str, str]  # department ("" if none), record_id
+
+
 class GridRegister:
     """One grid's counts and the contributions they are made of."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.households: Counter[str] = Counter()
-        self.records: dict[str, tuple[dict[str, int], str]] = {}
+        self.records: dict[RecordKey, tuple[dict[str, int], str]] = {}
 
-    def put(self, record_id: str, counts: dict[str, int], household: str) -> None:
-        """Set ``record_id``'s contribution (replacing an earlier one)."""
-        self.drop(record_id)
-        self.records[record_id] = (counts, household)
+    def put(self, key: RecordKey, counts: dict[str, int], household: str) -> None:
+        """Set the contribution of record ``key`` (replacing an earlier one)."""
+        self.drop(key)
+        self.records[key] = (counts, household)
         self.counts.update(counts)
         if household:
             self.households[household] += 1
 
-    def drop(self, record_id: str) -> None:
-        """Remove ``record_id``'s contribution, if any."""
-        old = self.records.pop(record_id, None)
+    def drop(self, key: RecordKey) -> None:
+        """Remove the contribution of record ``key``, if any."""
+        old = self.records.pop(key, None)
         if old is None:
             return
         self.counts.subtract(old[0])
@@ -88,7 +95,10 @@ class RegisterBook:
 
     def __init__(self) -> None:
         self.grids: dict[str, GridRegister] = {}
-        self._grid_of: dict[str, str] = {}
+        self._latest: dict[RecordKey, tuple[str, int]] = {}  # key -> (grid_id, ts)
+
+    def __len__(self) -> int:
+        return len(self._latest)
 
     def update(self, records: Iterable[DepartmentRecord]) -> set[str]:
         """Apply ``records`` (each with ``grid_id`` set); return the grids that changed.
@@ -100,18 +110,33 @@ class RegisterBook:
             grid_id = record.grid_id
             if not grid_id:
                 continue
-            old_grid = self._grid_of.get(record.record_id)
-            if old_grid is not None and old_grid != grid_id:
-                self.grids[old_grid].drop(record.record_id)
-                changed.add(old_grid)
+            key = (record.department or "", record.record_id)
+            held = self._latest.get(key)
+            if held is not None:
+                old_grid, old_ts = held
+                if record.ts < old_ts:
+                    continue  # an older version than the one held
+                if old_grid != grid_id:
+                    self.grids[old_grid].drop(key)
+                    changed.add(old_grid)
             counts, household = contribution(record)
             register = self.grids.get(grid_id)
             if register is None:
                 register = self.grids[grid_id] = GridRegister()
-            register.put(record.record_id, counts, household)
-            self._grid_of[record.record_id] = grid_id
+            register.put(key, counts, household)
+            self._latest[key] = (grid_id, record.ts)
             changed.add(grid_id)
         return changed
+
+    def drop_grids(self, grid_ids: Iterable[str]) -> None:
+        """Forget ``grid_ids`` and every record held in them."""
+        for grid_id in grid_ids:
+            register = self.grids.pop(grid_id, None)
+            if register is None:
+                continue
+            for key in register.records:
+                if self._latest.get(key, ("",))[0] == grid_id:
+                    del self._latest[key]
 
     def snapshot(self, grid_id: str) -> dict[str, int]:
         """The figures of ``grid_id`` (empty if no record was seen)."""

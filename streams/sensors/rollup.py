@@ -5,6 +5,9 @@ count, sum, min, max. :meth:`SensorRollup.rows` returns the full aggregate of ev
 changed since the last call, so rewriting a row (ReplacingMergeTree by its key, newest
 version wins) is idempotent. Minutes older than ``retention_ms`` behind the newest reading
 are evicted; a reading older than that is not rolled up and is tallied in ``late``.
+Rollups move with the grid's partition: :meth:`SensorRollup.drop_grids` forgets grids, and
+``add(batch, replay=True)`` rebuilds cells without marking them changed (their rows were
+written by the previous owner; the next reading of the minute rewrites the whole aggregate).
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ class SensorRollup:
         self._dirty: set[RollupKey] = set()
         self._cutoff = 0
 
-    def add(self, batch: SensorBatch) -> None:
-        """Roll up every reading of ``batch``."""
+    def add(self, batch: SensorBatch, replay: bool = False) -> None:
+        """Roll up every reading of ``batch`` (``replay``: without marking rows changed)."""
         grid = batch.grid_id
         cells = self.cells
         oldest = self.watermark_ms - self.retention_ms
@@ -52,7 +55,6 @@ class SensorRollup:
             v = r.value
             if cell is None:
                 cells[key] = [1, v, v, v]
-                self._dirty.add(key)
             else:
                 cell[0] += 1
                 cell[1] += v
@@ -60,11 +62,24 @@ class SensorRollup:
                     cell[2] = v
                 if v > cell[3]:
                     cell[3] = v
+            if not replay:
                 self._dirty.add(key)
             if r.ts > newest:
                 newest = r.ts
         self.watermark_ms = newest
         self._evict()
+
+    def drop_grids(self, grid_ids: set[str]) -> None:
+        """Forget the cells of ``grid_ids`` (rows not yet written are the new owner's)."""
+        self.cells = {k: v for k, v in self.cells.items() if k[0] not in grid_ids}
+        self._dirty = {k for k in self._dirty if k[0] not in grid_ids}
+
+    def rewrite(self, grid_ids: set[str], complete_from_ms: int) -> None:
+        """Mark the held cells of ``grid_ids`` from the first whole minute at or after
+        ``complete_from_ms`` changed (after a replay from that time: rows a killed owner
+        may not have written)."""
+        first = complete_from_ms + (-complete_from_ms) % MINUTE_MS
+        self._dirty.update(k for k in self.cells if k[0] in grid_ids and k[2] >= first)
 
     def rows(self, version: int) -> list[dict[str, Any]]:
         """``sensor_rollup_1m`` rows of the minutes changed since the last call."""
