@@ -223,3 +223,77 @@ def test_topics_ensure_gives_department_records_unbounded_retention(infra: Any) 
     ensure_topics(fresh)  # `gridwall topics ensure`
     configs = topic_configs(fresh, DEPARTMENT_RECORDS)
     assert (configs["retention.ms"], configs["retention.bytes"]) == ("-1", "-1")
+
+
+class RecordingState:
+    """A PartitionState that records what the loop hands it (``fail``: replay raises)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.replayed: list[int] = []
+        self.restored_at: dict[int, int] = {}
+        self.handled: list[int] = []
+
+    def replay_from_ms(self) -> None:
+        return None
+
+    def replay(self, records: Any) -> None:
+        if self.fail:
+            raise RuntimeError("restore failed")
+        self.replayed.extend(int(r.value) for r in records)
+
+    async def restored(self, partitions: Any, now_ms: int) -> None:
+        self.restored_at = {tp.partition: end for tp, end in partitions.items()}
+
+    def revoke(self, partitions: Any) -> None:
+        pass
+
+
+def test_batch_loop_restores_before_handling_and_stops_on_a_failed_restore(infra: Any
+                                                                          ) -> None:
+    import asyncio
+    import uuid
+
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from streams.batchloop import BatchLoop
+
+    topic, group = f"t{uuid.uuid4().hex[:8]}.loop", f"g{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+
+    def produce(values: range) -> None:
+        for v in values:
+            producer.send(topic, key=b"k", value=str(v).encode())
+        producer.flush()
+
+    async def run(state: RecordingState, until: int) -> None:
+        async def handle(records: Any) -> None:
+            state.handled.extend(int(r.value) for r in records)
+
+        loop = BatchLoop(infra.kafka_bootstrap, group, [topic], handle)
+        loop.own(state)
+        stopping = asyncio.Event()
+        task = asyncio.ensure_future(loop.run(stopping))
+        for _ in range(300):
+            if len(state.handled) >= until or task.done():
+                break
+            await asyncio.sleep(0.05)
+        stopping.set()
+        await task
+
+    produce(range(10))
+    first = RecordingState()
+    asyncio.run(run(first, 10))
+    produce(range(10, 15))
+    second = RecordingState()
+    asyncio.run(run(second, 5))
+    producer.close()
+    assert (first.replayed, first.handled) == ([], list(range(10)))
+    assert second.replayed == list(range(10)) and second.restored_at == {0: 10}
+    assert second.handled == list(range(10, 15))
+    with pytest.raises(RuntimeError, match="restore failed"):
+        asyncio.run(run(RecordingState(fail=True), 1))
