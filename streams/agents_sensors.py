@@ -43,15 +43,25 @@ from infra.topics import SENSOR_READINGS
 from streams.alert_logic import AlertOp
 from streams.batchloop import BatchLoop
 from streams.ext import Ext, wall_ms
+from streams.metrics.coalesce import Coalescer
 from streams.metrics.windows import MINUTE_MS
+from streams.partials import (
+    HEALTH_FIELDS,
+    SENSORS_SOURCE,
+    SensorPartial,
+    encode_sensor_partial,
+    partial_key,
+)
 from streams.rows_metrics import sensor_readings_decoder
 from streams.sensors.detector import SensorDetector
 from streams.sensors.policy import SensorPolicy, load_sensor_policy
 from streams.sensors.rollup import SensorRollup
-from streams.topics import ALERT_OPS
+from streams.topics import ALERT_OPS, GRID_PARTIALS
 
 TAKE_MAX = 2_000  # records per fetched batch (~100k readings)
 HEARTBEAT_TICK_S = 0.5
+HEALTH_TICK_S = 0.2
+HEALTH_INTERVAL_MS = 1_000  # one health partial per grid per second at most
 ROLLUP_TICK_S = 1.0
 _decoder = msgspec.json.Decoder(SensorBatch)
 
@@ -76,8 +86,36 @@ class SensorsJob:
         self.detector = detector
         self.rollup = rollup
         self.loop: BatchLoop | None = None
-        self.grids: dict[TopicPartition, set[str]] = {}  # grids seen per partition
+        self.grids: dict[TopicPartition, set[str]] = {}  # owned grids per partition
         self._replay_from = 0
+        self.health_due: Coalescer[str] = Coalescer(HEALTH_INTERVAL_MS)
+        self.source_ms: dict[str, int] = {}
+
+    def touch(self, oldest: dict[str, int]) -> None:
+        """Grids whose sensor health may have changed, with the oldest input time behind."""
+        for grid_id, ms in oldest.items():
+            self.source_ms[grid_id] = min(self.source_ms.get(grid_id, ms), ms)
+        self.health_due.touch(oldest)
+
+    async def publish_health(self) -> int:
+        """Send the sensor health of the due grids this worker owns to the street stage
+        (:class:`~streams.partials.SensorPartial` on the grid-partials topic)."""
+        due = self.health_due.due(wall_ms())
+        if not due:
+            return 0
+        owned = set().union(*self.grids.values()) if self.grids else set()
+        wanted = [g for g in due if g in owned]
+        out = self.ext.outbox()
+        topic = self.ext.topic(GRID_PARTIALS.base)
+        for grid_id, health in self.detector.health(wanted).items():
+            partial = SensorPartial(grid_id=grid_id, source_ms=self.source_ms.pop(grid_id, None),
+                                    **{f: getattr(health, f) for f in HEALTH_FIELDS})
+            out.latest(topic, partial_key(grid_id, SENSORS_SOURCE),
+                       encode_sensor_partial(partial))
+        for grid_id in due:
+            self.source_ms.pop(grid_id, None)
+        await out.flush()
+        return len(wanted)
 
     def note(self, rec: Any, grid_id: str) -> None:
         """Remember that ``grid_id`` lives in the partition of ``rec``."""
@@ -105,7 +143,7 @@ class SensorsJob:
         alert_ops = self.ext.topic(ALERT_OPS.base)
         touched: dict[str, int] = {}
         for tp, end in sorted(partitions.items()):
-            grids = self.grids.get(tp, set()) | self._installed_grids(tp)
+            grids = self.grids[tp] = self.grids.get(tp, set()) | self._installed_grids(tp)
             for signal in self.detector.restored(grids, now_ms):
                 op = AlertOp(op_id=f"restore.{tp.partition}.{end}.{signal.fingerprint}",
                              kind="signal", grid_id=signal.grid_id, ts=signal.ts,
@@ -114,9 +152,7 @@ class SensorsJob:
             self.rollup.rewrite(grids, self._replay_from)
             touched.update(dict.fromkeys(grids, now_ms))
         await out.flush()
-        publisher = self.ext.handles.get("wall")
-        if publisher is not None and touched:
-            publisher.touch_grids(touched)
+        self.touch(touched)
 
     def revoke(self, partitions: set[TopicPartition]) -> None:
         """Drop the partitions' grids: detector state, heartbeats, rollup cells."""
@@ -183,9 +219,7 @@ def install(ext: Ext) -> None:
         ext.health.count("sensors", readings, len(records), now)
         if oldest:
             ext.health.latency("sensors", now - min(oldest.values()))
-        publisher = ext.handles.get("wall")
-        if publisher is not None:
-            publisher.touch_grids(oldest)
+        job.touch(oldest)
 
     job.loop = ext.add_loop("sensors", [ext.topic(SENSOR_READINGS.base)], sensors_batch,
                             TAKE_MAX)
@@ -205,10 +239,12 @@ def install(ext: Ext) -> None:
                          grid_id=signal.grid_id, ts=signal.ts, signal=signal)
             out.send(alert_ops, signal.grid_id, encode(op))
         await out.flush()
-        publisher = ext.handles.get("wall")
-        if publisher is not None:
-            publisher.touch_grids({s.grid_id: wall_ms() for s in signals})
+        job.touch({s.grid_id: wall_ms() for s in signals})
         return len(signals)
+
+    @app.timer(interval=HEALTH_TICK_S)
+    async def sensor_health() -> None:
+        await job.publish_health()
 
     @app.timer(interval=ROLLUP_TICK_S)
     async def sensor_rollups() -> None:

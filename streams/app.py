@@ -43,6 +43,7 @@ from streams.case_logic import (
     deadline_ms,
     decode_record,
     encode_record,
+    escalation_ms,
     process,
 )
 from streams.commands import Route, route
@@ -50,6 +51,8 @@ from streams.config import LiveConfig
 from streams.control import ControlFollower, load_latest
 from streams.deadlines import DeadlineIndex
 from streams.gapfill import GapFiller
+from streams.health.job import JobHealth
+from streams.metrics.facts import StepFact
 from streams.outbox import Outbox, Send
 from streams.retention import DAY_MS, FinishedCases
 from streams.rows import alert_action_row, alert_row, case_row, transition_row
@@ -156,8 +159,10 @@ class Runtime:
     # the last breaches' detection delays (timer tick - deadline), for job health
     breach_delays_ms: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
     sink: ClickHouseSink | None = None
-    # called with (record before, record after, event, input partition) per applied event
-    case_hooks: list[Callable[[Any, Any, CaseEvent, int], None]] = field(default_factory=list)
+    # the worker's job health (set by streams.ext.install): per-batch counts of the agents
+    health: JobHealth | None = None
+    # called with (step fact, event) per applied transition that adds a fact
+    case_hooks: list[Callable[[StepFact, CaseEvent], None]] = field(default_factory=list)
     # called with every record of the cases table after it was recovered
     recovery_hooks: list[Callable[[list[CaseRecord]], None]] = field(default_factory=list)
 
@@ -261,7 +266,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         entries = []
         for rec in records:
             entries.append((rec.snapshot.case_id, rec.snapshot.grid_id, rec.clock_start_ms,
-                            deadline_ms(rec, rt.config.sla)))
+                            escalation_ms(rec, rt.config.sla)))
             rt.finished.track(rec.snapshot.case_id, rec.snapshot.step, rec.snapshot.updated_ms)
         rt.deadlines.rebuild(entries)
         log.info("deadline index rebuilt: %d open case(s)", len(rt.deadlines))
@@ -316,7 +321,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
                 held = changed.get(event.case_id)
                 record = held[1] if held else load_case(event.case_id)
                 try:
-                    outcome = process(record, event, msg.offset)
+                    outcome = process(record, event, msg.offset, rt.config.sla)
                 except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
                     log.exception("cases: event %s failed", event.event_id)
                     out.dead("cases", event.source, f"internal error: {exc!r}", event.ts,
@@ -330,8 +335,9 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
                     continue
                 new = outcome.record
                 changed[event.case_id] = (msg.partition, new)
-                for hook in rt.case_hooks:
-                    hook(outcome.before, new, event, msg.partition)
+                if outcome.fact is not None:
+                    for hook in rt.case_hooks:
+                        hook(outcome.fact, event)
                 out.row("case_transitions", transition_row(event, outcome.before, new,
                                                            outcome.breach),
                         (event.case_id, event.event_id))
@@ -340,21 +346,22 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
                                  kind="signal", grid_id=signal.grid_id, ts=signal.ts,
                                  signal=signal)
                     out.send(names[ALERT_OPS.base], signal.grid_id, encode(op))
-        deadlines = {}
         for case_id, (_, rec) in changed.items():
-            deadline = deadlines[case_id] = deadline_ms(rec, rt.config.sla)
+            deadline = deadline_ms(rec, rt.config.sla)
             out.row("cases", case_row(rec, deadline), case_id)
-            out.wall("cases", case_id, rec.snapshot.updated_ms, _case_wall(rec, deadline),
+            out.wall("cases", case_id, rec.snapshot.updated_ms,
+                     _case_wall(rec, deadline, escalation_ms(rec, rt.config.sla)),
                      rec.snapshot.grid_id)
         await out.flush()
         for case_id, (partition, rec) in changed.items():
             cases.put(case_id.encode(), encode_record(rec), partition)
             rt.deadlines.set(case_id, rec.snapshot.grid_id, rec.clock_start_ms,
-                             deadlines[case_id])
+                             escalation_ms(rec, rt.config.sla))
             rt.finished.track(case_id, rec.snapshot.step, rec.snapshot.updated_ms)
         await cases.write_changelog()
         if gaps is not None:
             await gaps.mark_done(app.consumer)
+        _count(rt, "cases", messages)
 
     async def alerts_batch(events: list[Any]) -> None:
         out = outbox()
@@ -386,6 +393,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
             alerts.put(alert_id.encode(), encode(state), partitions[alert_id])
             _track_alert(rt, state)
         await alerts.write_changelog()
+        _count(rt, "alerts", [ev.message for ev in events])
 
     async def commands_batch(events: list[Any]) -> None:
         out = outbox()
@@ -410,6 +418,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
                                   note=str(cmd.args.get("comment", ""))[:2000])
                 out.send(names[CASE_EVENTS.base], target.grid_id, encode(event))
         await out.flush()
+        _count(rt, "commands", [ev.message for ev in events])
 
     @app.agent(case_topic, name="cases")
     async def cases_agent(stream: Any) -> None:
@@ -505,6 +514,15 @@ def _decoded(out: Outbox, events: list[Any], schema: type[T], stage: str
                      msg.value, None, exc.field)
 
 
+def _count(rt: Runtime, agent: str, messages: list[Any]) -> None:
+    """Count a handled batch in job health, with the age of its oldest message."""
+    if rt.health is None or not messages:
+        return
+    now = wall_clock_ms()
+    rt.health.count(agent, len(messages), len(messages), now)
+    rt.health.latency(agent, now - min(int(m.timestamp * 1000) for m in messages))
+
+
 def _track_alert(rt: Runtime, state: AlertState) -> None:
     alert = state.alert
     if alert.status == RESOLVED:
@@ -517,9 +535,13 @@ def _track_alert(rt: Runtime, state: AlertState) -> None:
         rt.open_by_fingerprint[alert.fingerprint] = alert.alert_id
 
 
-def _case_wall(rec: CaseRecord, deadline: int | None) -> dict[str, Any]:
+def _case_wall(rec: CaseRecord, deadline: int | None, escalation: int | None
+               ) -> dict[str, Any]:
+    """The wall's case: the snapshot, its step deadline (overdue from it until the case
+    leaves the step) and the next escalation (its own clock)."""
     data = msgspec.structs.asdict(rec.snapshot)
-    data.update(deadline_ms=deadline, breaches=rec.breaches, version=rec.version)
+    data.update(deadline_ms=deadline, escalation_ms=escalation, breaches=rec.breaches,
+                version=rec.version)
     return data
 
 

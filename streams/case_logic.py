@@ -24,16 +24,23 @@ from domain.case_machine import Rejection, apply
 from domain.schemas import CaseEvent, CaseSnapshot
 from domain.sla import SlaPolicy
 from domain.vocab import MAX_TIER, OPEN_STEPS
+from streams.metrics.facts import StepFact, fact_of
 
 SLA_ACTOR = "sla-timer"
 SEEN_LIMIT = 64  # event ids remembered per case, for duplicate detection
+# Step facts kept per case (a case has a handful; only reopen loops add more): the metrics
+# and scores of a grid are rebuilt from them when its partition is assigned.
+HISTORY_LIMIT = 128
 
 
 class CaseRecord(msgspec.Struct, kw_only=True):
     """What the cases table stores per case: the snapshot and the workflow's bookkeeping.
 
-    ``clock_start_ms`` is when the current step's SLA clock started (step entry or last
-    escalation); ``seen`` maps recent event ids to the input offset that applied them.
+    ``clock_start_ms`` is when the current step's escalation clock started (step entry or
+    last breach); ``seen`` maps recent event ids to the input offset that applied them;
+    ``history`` holds the step facts of the case's transitions in the order they were
+    applied (escalations change no figure and are not kept), the source from which the
+    grid's metrics and scores are rebuilt.
     """
 
     snapshot: CaseSnapshot
@@ -45,13 +52,19 @@ class CaseRecord(msgspec.Struct, kw_only=True):
     lon: float | None = None  # where it was reported (Open311 reads need it)
     lat: float | None = None
     note: str = ""  # the latest note of any event
+    history: list[StepFact] = []
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one event: ``record`` (None unless applied), ``skip`` or ``rejection``."""
+    """The result of one event: ``record`` (None unless applied), ``skip`` or ``rejection``.
+
+    ``fact`` is the step fact the event added to the record's history (None for a skip,
+    a rejection or an escalation).
+    """
 
     record: CaseRecord | None = None
+    fact: StepFact | None = None
     before: CaseRecord | None = None
     breach: bool = False
     skip: bool = False
@@ -84,7 +97,23 @@ def sla_event_id(case_id: str, clock_start_ms: int) -> str:
 
 
 def deadline_ms(record: CaseRecord, policy: SlaPolicy) -> int | None:
-    """When the current step breaches under ``policy``; None if the clock does not run."""
+    """The current step's deadline, from step entry; None if the step is not timed.
+
+    This is what "overdue" means everywhere (wall, map, metrics, ClickHouse): a case is
+    overdue from this deadline until it leaves the step — escalations do not move it.
+    """
+    snap = record.snapshot
+    if snap.step not in OPEN_STEPS:
+        return None
+    return policy.deadline_ms(snap.category, snap.priority, snap.step, snap.step_entered_ms)
+
+
+def escalation_ms(record: CaseRecord, policy: SlaPolicy) -> int | None:
+    """When the SLA timer escalates the case next; None if the step is not timed.
+
+    The escalation clock restarts at each breach, so tier *k* is reached one step SLA
+    after tier *k-1*; until the first breach it equals :func:`deadline_ms`.
+    """
     snap = record.snapshot
     if snap.step not in OPEN_STEPS:
         return None
@@ -105,8 +134,13 @@ def breach_fingerprint(case_id: str, step: str) -> str:
     return fingerprint("sla_breach", case_id, step)
 
 
-def process(record: CaseRecord | None, event: CaseEvent, offset: int) -> Outcome:
-    """Apply ``event`` (read at input ``offset``) to ``record``; see the module docstring."""
+def process(record: CaseRecord | None, event: CaseEvent, offset: int,
+            policy: SlaPolicy | None = None) -> Outcome:
+    """Apply ``event`` (read at input ``offset``) to ``record``; see the module docstring.
+
+    With ``policy`` an applied transition other than an escalation adds its step fact
+    (deadlines under ``policy``) to the record's history and to the outcome.
+    """
     if record is not None and event.event_id in record.seen:
         if record.seen[event.event_id] == offset or event.actor == SLA_ACTOR:
             return Outcome(skip=True)
@@ -133,13 +167,18 @@ def process(record: CaseRecord | None, event: CaseEvent, offset: int) -> Outcome
                      seen=_remember(record.seen if record else {}, event.event_id, offset),
                      lon=record.lon if record else event.lon,
                      lat=record.lat if record else event.lat,
-                     note=event.note or (record.note if record else ""))
+                     note=event.note or (record.note if record else ""),
+                     history=record.history if record else [])
+    fact = None
+    if policy is not None and event.action != "escalate":
+        fact = fact_of(record.snapshot if record else None, after, event, policy)
+        new.history = [*new.history[-(HISTORY_LIMIT - 1):], fact]
     signals: list[Signal] = []
     if record is not None and step_changed and record.breached_step:
         signals.append(_clear(record, event.ts))
     if is_breach:
         signals.append(_raise(new, event.ts))
-    return Outcome(record=new, before=record, breach=is_breach, signals=signals)
+    return Outcome(record=new, before=record, fact=fact, breach=is_breach, signals=signals)
 
 
 def _top_tier_breach(record: CaseRecord, event: CaseEvent, offset: int) -> Outcome:

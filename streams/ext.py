@@ -1,9 +1,10 @@
 """What the Streams II agents share inside one worker: app, runtime, topics, outbox, health.
 
 :func:`install` is the one entry point :func:`streams.app.make_app` calls: it registers the
-Streams II tables with the sink and adds the sensors, metrics/registers/scores and job-health
-agents and timers to the app (see :mod:`streams.agents_sensors`,
-:mod:`streams.agents_metrics`, :mod:`streams.agents_health`).
+Streams II tables with the sink and adds the registers job, the grid metrics job (stage one),
+the street stage (stage two), the sensors job and the job-health timer to the app (see
+:mod:`streams.jobs.registers`, :mod:`streams.jobs.grid_metrics`, :mod:`streams.jobs.street`,
+:mod:`streams.agents_sensors`, :mod:`streams.agents_health`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -28,7 +30,9 @@ from infra.topics import (
 from streams.batchloop import BatchLoop, Handler
 from streams.health.job import JobHealth
 from streams.outbox import Outbox
-from streams.topics import ALERT_OPS, ROWS
+from streams.scores.live import live_scoring
+from streams.scores.policy import ScoringPolicy, load_scoring
+from streams.topics import ALERT_OPS, GRID_PARTIALS, ROWS
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +100,27 @@ def wall_ms() -> int:
 
 def install(app: faust.App, runtime: Any, worker_id: str = "worker") -> Ext:
     """Add the Streams II agents to ``app``; return the shared context (for tests)."""
-    from streams import agents_health, agents_metrics, agents_sensors
+    from streams import agents_health, agents_sensors
+    from streams.jobs import grid_metrics, registers, street
     from streams.rows_metrics import register_tables
 
     register_tables()
     settings = runtime.settings
     topics = {spec.base: spec.name(settings) for spec in
               (CASE_EVENTS, SENSOR_READINGS, DEPARTMENT_RECORDS, DEAD_LETTER, WALL_UPDATES,
-               ALERT_OPS, ROWS)}
+               ALERT_OPS, ROWS, GRID_PARTIALS)}
     ext = Ext(app, runtime, worker_id, topics, JobHealth(worker_id))
+    runtime.health = ext.health
+    policy = load_scoring(Path(settings.config_dir) / "scoring.yaml")
+    registers.install(ext)
+    grid_job = grid_metrics.install(ext, policy)
+    stage = street.install(ext, policy)
     agents_sensors.install(ext)
-    agents_metrics.install(ext)
+
+    def apply_scoring(new: ScoringPolicy) -> None:
+        grid_job.scores.policy = stage.scores.policy = new
+        stage.ranking.min_cases = new.min_cases
+
+    live_scoring(runtime.config, policy, apply_scoring)
     agents_health.install(ext)
     return ext

@@ -18,7 +18,7 @@ they are exact for the grids this worker owns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -32,14 +32,31 @@ LEVELS = ("grid", "community", "street")
 DEFAULT_RETENTION_MS = 2 * HOUR.size_ms
 
 
+def is_overdue(deadline_ms: int, at_ms: int) -> bool:
+    """The one definition of overdue: a step deadline (0: no clock) at or before ``at_ms``."""
+    return 0 < deadline_ms <= at_ms
+
+
 class GridState(msgspec.Struct, kw_only=True):
-    """One grid: ``minutes`` maps minute start to bucket; ``open`` maps case to deadline."""
+    """One grid: ``minutes`` maps minute start to bucket; ``open`` maps case to deadline.
+
+    ``watermark_ms`` is the newest fact time seen for the grid; lateness and eviction are
+    measured from it, so they depend on the grid's own facts only (not on which other
+    grids a worker happens to own).
+    """
 
     minutes: dict[int, Bucket] = {}
     open: dict[str, int] = {}
+    watermark_ms: int = 0
 
-    def add(self, fact: StepFact) -> None:
-        """Count ``fact`` in its minute and update the open cases."""
+    def add(self, fact: StepFact, retention_ms: int) -> bool:
+        """Count ``fact`` in its minute and update the open cases; False if it is late.
+
+        The minute's ``open_end`` / ``overdue_end`` become the grid's open backlog and
+        overdue at the minute's end, as known after this fact.
+        """
+        if fact.ts < self.watermark_ms - retention_ms:
+            return False
         minute = MINUTE.start(fact.ts)
         bucket = self.minutes.get(minute)
         if bucket is None:
@@ -49,15 +66,34 @@ class GridState(msgspec.Struct, kw_only=True):
             self.open[fact.case_id] = fact.deadline_ms
         else:
             self.open.pop(fact.case_id, None)
+        bucket.open_end = len(self.open)
+        bucket.overdue_end = self.overdue(MINUTE.end(fact.ts) - 1)
+        self.watermark_ms = max(self.watermark_ms, fact.ts)
+        return True
 
     def overdue(self, now_ms: int) -> int:
         """Open cases whose step deadline is at or before ``now_ms``."""
-        return sum(1 for d in self.open.values() if d and d <= now_ms)
+        return sum(1 for d in self.open.values() if is_overdue(d, now_ms))
 
-    def evict(self, before_ms: int) -> None:
-        """Drop minute buckets that start before ``before_ms``."""
-        for minute in [m for m in self.minutes if m < before_ms]:
+    def evict(self, retention_ms: int) -> None:
+        """Drop minute buckets older than ``retention_ms`` behind the watermark."""
+        cutoff = MINUTE.start(self.watermark_ms - retention_ms)
+        for minute in [m for m in self.minutes if m < cutoff]:
             del self.minutes[minute]
+
+
+def replay_order(histories: Iterable[Sequence[StepFact]]) -> list[StepFact]:
+    """The facts of several cases in one deterministic order: by time, each case's own
+    facts kept in the order they were applied (a fact's time counts as at least that of
+    the case's earlier facts)."""
+    keyed = []
+    for history in histories:
+        running = 0
+        for i, fact in enumerate(history):
+            running = max(running, fact.ts)
+            keyed.append((running, fact.case_id, i, fact))
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
 
 
 class MetricsBook:
@@ -70,42 +106,48 @@ class MetricsBook:
         self.retention_ms = retention_ms
         self.views = dict(views) if views is not None else {"15m": QUARTER_HOUR, "1h": HOUR}
         self.grids: dict[str, GridState] = {}
-        self.watermark_ms = 0
         self.late = 0
         self._dirty_minutes: set[tuple[str, int]] = set()
-        self._cutoff = 0
 
     def update(self, facts: Iterable[StepFact]) -> set[str]:
         """Count ``facts``; return the ids of the grids whose figures changed."""
         changed: set[str] = set()
         for fact in facts:
-            if fact.ts < self.watermark_ms - self.retention_ms:
-                self.late += 1
-                continue
             state = self.grids.get(fact.grid_id)
             if state is None:
                 state = self.grids[fact.grid_id] = GridState()
-            state.add(fact)
-            self.watermark_ms = max(self.watermark_ms, fact.ts)
+            if not state.add(fact, self.retention_ms):
+                self.late += 1
+                continue
             self._dirty_minutes.add((fact.grid_id, MINUTE.start(fact.ts)))
             changed.add(fact.grid_id)
-        self._evict()
+            state.evict(self.retention_ms)
         return changed
 
-    def reset_open(self, open_cases: Iterable[tuple[str, str, int]]) -> set[str]:
-        """Replace the open cases of every grid with ``(grid_id, case_id, deadline_ms)``.
+    def rebuild(self, histories: Iterable[Sequence[StepFact]]) -> set[str]:
+        """Replace every grid's state by the replay of ``histories`` (the step facts of
+        every case this worker owns, e.g. of its recovered cases table).
 
-        For a worker whose cases table was recovered (a restart or a rebalance): the open
-        backlog and overdue figures then cover cases opened before, not only facts seen
-        since. Returns the grids in ``open_cases`` (whose figures may have changed).
+        Deterministic: the same cases give the same states whatever order they come in,
+        and every retained minute is rewritten (``minute_rows``). Returns the grids held
+        before or after (their figures may have changed).
         """
-        for state in self.grids.values():
-            state.open = {}
-        grids: set[str] = set()
-        for grid_id, case_id, deadline in open_cases:
-            self.grids.setdefault(grid_id, GridState()).open[case_id] = deadline
-            grids.add(grid_id)
-        return grids
+        before = set(self.grids)
+        self.grids = {}
+        self._dirty_minutes = set()
+        for fact in replay_order(histories):
+            state = self.grids.get(fact.grid_id)
+            if state is None:
+                state = self.grids[fact.grid_id] = GridState()
+            state.add(fact, self.retention_ms)
+        for grid_id, state in self.grids.items():
+            state.evict(self.retention_ms)
+            self._dirty_minutes.update((grid_id, m) for m in state.minutes)
+        return before | set(self.grids)
+
+    def put_state(self, grid_id: str, state: GridState) -> None:
+        """Hold ``state`` as grid ``grid_id``'s (a street-wide view fed by grid owners)."""
+        self.grids[grid_id] = state
 
     def keys_of(self, grid_ids: Iterable[str]) -> set[tuple[str, str]]:
         """The (level, key) pairs whose views depend on ``grid_ids``."""
@@ -152,7 +194,11 @@ class MetricsBook:
         return out
 
     def minute_rows(self, now_ms: int) -> list[dict[str, Any]]:
-        """Rows of ``grid_metrics_1m`` for grid minutes changed since the last call."""
+        """Rows of ``grid_metrics_1m`` for grid minutes changed since the last call.
+
+        Each row is a function of the grid's facts alone (its open backlog and overdue are
+        those at the minute's end), so every worker writes the same row for a minute.
+        """
         rows = []
         for grid_id, minute in sorted(self._dirty_minutes):
             state = self.grids.get(grid_id)
@@ -160,7 +206,7 @@ class MetricsBook:
             if state is None or bucket is None:
                 continue  # evicted before it was written: already final in an earlier row
             rows.append(minute_row(grid_id, self.community_of.get(grid_id, ""), minute,
-                                   bucket, len(state.open), state.overdue(now_ms), now_ms))
+                                   bucket, now_ms))
         self._dirty_minutes.clear()
         return rows
 
@@ -169,24 +215,16 @@ class MetricsBook:
         return Bucket.merged([b for s in states for m in wanted
                               if (b := s.minutes.get(m)) is not None])
 
-    def _evict(self) -> None:
-        cutoff = MINUTE.start(self.watermark_ms - self.retention_ms)
-        if cutoff <= self._cutoff:
-            return
-        self._cutoff = cutoff
-        for state in self.grids.values():
-            state.evict(cutoff)
-
 
 def minute_row(grid_id: str, community_id: str, minute_ms: int, bucket: Bucket,
-               open_backlog: int, overdue: int, version: int) -> dict[str, Any]:
+               version: int) -> dict[str, Any]:
     """One ``grid_metrics_1m`` row: the full aggregate of a grid's minute."""
     steps = sorted(bucket.handling_ms)
     summary = bucket.summary()["handling"]
     return {"minute_ms": minute_ms, "grid_id": grid_id, "community_id": community_id,
             "reported": bucket.reported, "closed": bucket.closed,
             "completed": bucket.completed, "on_time": bucket.on_time,
-            "open_backlog": open_backlog, "overdue": overdue, "steps": steps,
+            "open_backlog": bucket.open_end, "overdue": bucket.overdue_end, "steps": steps,
             "step_n": [summary[s]["n"] for s in steps],
             "step_mean_ms": [round(summary[s]["mean_s"] * 1000, 1) for s in steps],
             "step_p90_ms": [int(summary[s]["p90_s"] * 1000) for s in steps],

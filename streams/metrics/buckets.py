@@ -18,13 +18,19 @@ from streams.metrics.stats import mean, percentile, ratio
 
 
 class Bucket(msgspec.Struct, kw_only=True):
-    """Counts of one key in one interval; ``handling_ms`` maps a step to its durations."""
+    """Counts of one key in one interval; ``handling_ms`` maps a step to its durations.
+
+    ``open_end`` and ``overdue_end`` are the key's open backlog and overdue cases at the end
+    of the interval (set by the owner of the key after the interval's last fact).
+    """
 
     reported: int = 0
     closed: int = 0
     completed: int = 0
     on_time: int = 0
     handling_ms: dict[str, list[int]] = {}
+    open_end: int = 0
+    overdue_end: int = 0
 
     def add(self, fact: StepFact) -> None:
         """Count ``fact`` (which must fall in this bucket's interval)."""
@@ -45,6 +51,8 @@ class Bucket(msgspec.Struct, kw_only=True):
         self.closed += other.closed
         self.completed += other.completed
         self.on_time += other.on_time
+        self.open_end += other.open_end
+        self.overdue_end += other.overdue_end
         for step, values in other.handling_ms.items():
             self.handling_ms.setdefault(step, []).extend(values)
 

@@ -20,7 +20,7 @@ from domain.sla import SlaPolicy
 from domain.vocab import OPEN_STEPS
 
 
-class StepFact(msgspec.Struct, frozen=True, kw_only=True):
+class StepFact(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     """One applied transition. ``from_step`` is "" for a new case.
 
     ``left_deadline_ms`` is the SLA deadline of ``from_step`` (0: no clock), ``deadline_ms``

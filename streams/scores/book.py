@@ -44,6 +44,11 @@ class Outcomes(msgspec.Struct, kw_only=True):
         """How many cases the subject reported or closed (the evidence behind its score)."""
         return self.reported + self.closed
 
+    def merge(self, other: Outcomes) -> None:
+        """Add ``other``'s counts to these."""
+        for name in self.__struct_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def count(self, fact: StepFact, timed: bool, credited: bool) -> None:
         """Count ``fact``; ``timed``: its step completion counts for timeliness;
         ``credited``: its outcome (closing, reopen, rating) counts for this subject."""
@@ -108,48 +113,80 @@ def score(kind: str, subject: str, outcomes: Outcomes, policy: ScoringPolicy) ->
                  cases=outcomes.cases, breakdown=breakdown)
 
 
+class GridOutcomes(msgspec.Struct, kw_only=True):
+    """Everything that happened to one grid's cases: the grid's outcomes and, per worker,
+    the outcomes credited to that worker from these cases (``handlers``: case → handler)."""
+
+    grid: Outcomes = msgspec.field(default_factory=Outcomes)
+    workers: dict[str, Outcomes] = {}
+    handlers: dict[str, str] = {}
+
+
 class ScoreBook:
-    """Outcomes of every grid and worker seen; see the module docstring."""
+    """Outcomes per grid (and per worker within each grid); see the module docstring.
+
+    A worker's outcomes are the sum over the grids of its cases, so a street-wide book
+    (:meth:`put_grid`, fed by the owners of the grids) scores workers exactly, whichever
+    worker process owns which grid.
+    """
 
     def __init__(self, policy: ScoringPolicy) -> None:
         self.policy = policy
-        self.outcomes: dict[str, dict[str, Outcomes]] = {"grid": {}, "worker": {}}
-        self.handlers: dict[str, str] = {}
+        self.grids: dict[str, GridOutcomes] = {}
 
-    def update(self, facts: Iterable[StepFact]) -> set[tuple[str, str]]:
-        """Count ``facts``; return the (kind, subject) pairs whose outcomes changed."""
-        changed: set[tuple[str, str]] = set()
+    def update(self, facts: Iterable[StepFact]) -> set[str]:
+        """Count ``facts``; return the grids whose outcomes changed."""
+        changed: set[str] = set()
         for fact in facts:
-            self._subject("grid", fact.grid_id).count(fact, timed=True, credited=True)
+            book = self.grids.get(fact.grid_id)
+            if book is None:
+                book = self.grids[fact.grid_id] = GridOutcomes()
+            book.grid.count(fact, timed=True, credited=True)
             if fact.is_new:
-                self._subject("grid", fact.grid_id).reported += 1
-            changed.add(("grid", fact.grid_id))
-            worker = self._worker_of(fact)
+                book.grid.reported += 1
+            worker = _worker_of(book.handlers, fact)
             if worker:
-                outcomes = self._subject("worker", worker)
+                outcomes = book.workers.get(worker)
+                if outcomes is None:
+                    outcomes = book.workers[worker] = Outcomes()
                 if fact.is_new and fact.source == WORKER_SOURCE:
                     outcomes.reported += 1
                 outcomes.count(fact, timed=fact.action in HANDLING_ACTIONS, credited=True)
-                changed.add(("worker", worker))
             if fact.to_step in ("evaluated", "rejected"):
-                self.handlers.pop(fact.case_id, None)
+                book.handlers.pop(fact.case_id, None)
+            changed.add(fact.grid_id)
         return changed
+
+    def rebuild(self, facts: Iterable[StepFact]) -> set[str]:
+        """Replace every grid's outcomes by counting ``facts`` (in replay order); return
+        the grids held before or after."""
+        before = set(self.grids)
+        self.grids = {}
+        return before | self.update(facts)
+
+    def put_grid(self, grid_id: str, outcomes: GridOutcomes) -> None:
+        """Hold ``outcomes`` as grid ``grid_id``'s (a street-wide book fed by grid owners)."""
+        self.grids[grid_id] = outcomes
+
+    def subjects(self, kind: str) -> dict[str, Outcomes]:
+        """The outcomes of every subject of ``kind`` ("grid" or "worker")."""
+        if kind == "grid":
+            return {g: b.grid for g, b in self.grids.items()}
+        merged: dict[str, Outcomes] = {}
+        for book in self.grids.values():
+            for worker, outcomes in book.workers.items():
+                merged.setdefault(worker, Outcomes()).merge(outcomes)
+        return merged
 
     def scores(self, kind: str) -> list[Score]:
         """Scores of every subject of ``kind``, in subject order."""
-        return [score(kind, s, o, self.policy) for s, o in sorted(self.outcomes[kind].items())]
+        return [score(kind, s, o, self.policy) for s, o in sorted(self.subjects(kind).items())]
 
-    def _subject(self, kind: str, subject: str) -> Outcomes:
-        book = self.outcomes[kind]
-        out = book.get(subject)
-        if out is None:
-            out = book[subject] = Outcomes()
-        return out
 
-    def _worker_of(self, fact: StepFact) -> str:
-        if fact.action in HANDLING_ACTIONS and fact.actor:
-            self.handlers[fact.case_id] = fact.actor
-            return fact.actor
-        if fact.is_new and fact.source == WORKER_SOURCE and fact.actor:
-            return fact.actor
-        return self.handlers.get(fact.case_id, "")
+def _worker_of(handlers: dict[str, str], fact: StepFact) -> str:
+    if fact.action in HANDLING_ACTIONS and fact.actor:
+        handlers[fact.case_id] = fact.actor
+        return fact.actor
+    if fact.is_new and fact.source == WORKER_SOURCE and fact.actor:
+        return fact.actor
+    return handlers.get(fact.case_id, "")

@@ -9,18 +9,17 @@ must hold exactly the scripted figures, and no personal data. Nothing asserts on
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-import msgspec
 import pytest
 
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading, WallUpdate
 from domain.wire import encode
-from infra.topics import DEPARTMENT_RECORDS, SENSOR_READINGS, WALL_UPDATES
+from infra.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
 from ingest.kafka_out import OutRecord
 from tests.integration.test_streams_support import (
     StreamEnv,
+    WallLog,
     WorkerProc,
     final_count,
     now_ms,
@@ -33,39 +32,6 @@ pytestmark = pytest.mark.integration
 GRID = "PL01-01"
 GAS = [0.5, 0.6, 12.0, 30.0, 0.4]  # ok, ok, warning, critical, ok
 PERSONAL = ("王小明", "370102199001011234", "13812345678")
-
-
-class WallLog:
-    """Every wall update, latest per (channel, key), followed in a thread."""
-
-    def __init__(self, senv: StreamEnv) -> None:
-        self.latest: dict[tuple[str, str], WallUpdate] = {}
-        self.raw: list[bytes] = []
-        self._stop = threading.Event()
-        self._senv = senv
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        from kafka import KafkaConsumer
-
-        s = self._senv.settings
-        consumer = KafkaConsumer(WALL_UPDATES.name(s), bootstrap_servers=s.kafka_bootstrap,
-                                 group_id=None, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, fetch_max_wait_ms=50)
-        try:
-            while not self._stop.is_set():
-                for records in consumer.poll(timeout_ms=100).values():
-                    for r in records:
-                        update = msgspec.json.decode(r.value, type=WallUpdate)
-                        self.raw.append(r.value)
-                        self.latest[(update.channel, update.key)] = update
-        finally:
-            consumer.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
 
 def event(case_id: str, action: str, n: int, actor: str, **kw: Any) -> CaseEvent:
@@ -159,11 +125,14 @@ def test_scripted_day_rows_and_wall_updates(stream_env: StreamEnv, ch: Any) -> N
             return wall.latest.get((channel, key))
 
         grid_view = wait_for("grid view", lambda: (u := latest("grid_metrics", GRID)) and
-                             u.data["15m"]["closed"] == 2 and u.data["sensors"]["reporting"]
-                             and u)
+                             u.data["15m"]["closed"] == 2 and u)
         assert grid_view.data["15m"]["reported"] == 2 and grid_view.data["open_backlog"] == 0
-        assert wait_for("street view", lambda: latest("grid_metrics", "street"))
-        assert wait_for("community view", lambda: latest("grid_metrics", "PL01"))
+        # community and street come from the street stage, with the sensors' health
+        for key in ("PL01", "street"):
+            view = wait_for(f"{key} view", lambda k=key: (u := latest("grid_metrics", k)) and
+                            u.data["15m"]["closed"] == 2 and u.data["sensors"]["reporting"]
+                            and u)
+            assert view.data["15m"]["reported"] == 2 and view.data["sensors"]["known"] > 0
         reg = wait_for("registers update", lambda: (u := latest("registers", GRID)) and
                        u.data.get("population") == 3 and u)
         assert reg.data["households"] == 2

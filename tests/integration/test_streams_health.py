@@ -14,9 +14,9 @@ import pytest
 from infra.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from streams.app import app_id
 from streams.topics import ROWS
-from tests.integration.test_streams2_day import WallLog
 from tests.integration.test_streams_support import (
     StreamEnv,
+    WallLog,
     WorkerProc,
     event,
     final_count,

@@ -217,6 +217,40 @@ class Observer:
         return wait_for(what, check, timeout_s)
 
 
+class WallLog:
+    """Every wall update, latest per (channel, key), followed in a thread."""
+
+    def __init__(self, senv: StreamEnv) -> None:
+        self.latest: dict[tuple[str, str], WallUpdate] = {}
+        self.raw: list[bytes] = []
+        self._stop = threading.Event()
+        self._senv = senv
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from kafka import KafkaConsumer
+
+        s = self._senv.settings
+        consumer = KafkaConsumer(WALL_UPDATES.name(s), bootstrap_servers=s.kafka_bootstrap,
+                                 group_id=None, auto_offset_reset="earliest",
+                                 enable_auto_commit=False, fetch_max_wait_ms=50)
+        try:
+            while not self._stop.is_set():
+                for records in consumer.poll(timeout_ms=100).values():
+                    for r in records:
+                        update = msgspec.json.decode(r.value, type=WallUpdate)
+                        self.raw.append(r.value)
+                        self.latest[(update.channel, update.key)] = update
+        finally:
+            consumer.close()
+
+    def stop(self) -> None:
+        """Stop following."""
+        self._stop.set()
+        self._thread.join(10)
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
     """Poll ``check`` until it returns something truthy; fail naming ``what``."""
     deadline = time.monotonic() + timeout_s

@@ -70,20 +70,21 @@ def test_bucket_merge_is_exact() -> None:
     assert merged.summary()["handling"]["reported"]["mean_s"] == 30.0
 
 
+SCRIPT = [
+    ev("a", "report", T0),                      # minute 0: G1 reports a
+    ev("b", "report", T0 + 5_000, grid="G2"),   # minute 0: G2 reports b
+    ev("c", "resolve_on_spot", T0 + 7_000, grid="G3"),  # minute 0: G3 on the spot
+    ev("a", "verify", T0 + MIN + 20_000),       # minute 1: a verified after 80 s
+    ev("b", "verify", T0 + MIN + 40_000),       # minute 1: b verified after 95 s
+    ev("a", "dispatch", T0 + 2 * MIN),          # minute 2
+    ev("a", "handle", T0 + 2 * MIN + 30_000),   # minute 2
+    ev("a", "close", T0 + 3 * MIN),             # minute 3: a closed
+]
+
+
 def scripted_book() -> MetricsBook:
     book = MetricsBook(COMMUNITY)
-    view = CaseView(SLA)
-    events = [
-        ev("a", "report", T0),                      # minute 0: G1 reports a
-        ev("b", "report", T0 + 5_000, grid="G2"),   # minute 0: G2 reports b
-        ev("c", "resolve_on_spot", T0 + 7_000, grid="G3"),  # minute 0: G3 on the spot
-        ev("a", "verify", T0 + MIN + 20_000),       # minute 1: a verified after 80 s
-        ev("b", "verify", T0 + MIN + 40_000),       # minute 1: b verified after 95 s
-        ev("a", "dispatch", T0 + 2 * MIN),          # minute 2
-        ev("a", "handle", T0 + 2 * MIN + 30_000),   # minute 2
-        ev("a", "close", T0 + 3 * MIN),             # minute 3: a closed
-    ]
-    changed = book.update(view.apply(events))
+    changed = book.update(CaseView(SLA).apply(SCRIPT))
     assert changed == {"G1", "G2", "G3"}
     return book
 
@@ -147,13 +148,37 @@ def test_late_facts_beyond_retention_are_tallied_not_counted() -> None:
     assert min(book.grids["G1"].minutes) >= T0 + 50 * MIN
 
 
-def test_reset_open_replaces_every_grids_open_cases_after_a_recovery() -> None:
-    book = scripted_book()  # b waits in G2
-    grids = book.reset_open([("G1", "x", T0 + MIN), ("G1", "y", 0), ("G3", "z", T0 + 9 * MIN)])
-    assert grids == {"G1", "G3"}
-    now = T0 + 2 * MIN
-    assert book.snapshot("grid", "G1", now)["open_backlog"] == 2
-    assert book.snapshot("grid", "G1", now)["overdue"] == 1  # y has no clock: never overdue
-    assert book.snapshot("grid", "G2", now)["open_backlog"] == 0  # not in the table any more
-    assert book.snapshot("street", "street", now)["open_backlog"] == 3
-    assert book.snapshot("grid", "G1", now)["15m"]["reported"] >= 1  # buckets are kept
+def scripted_histories() -> list[list[StepFact]]:
+    """The scripted hour's facts, grouped per case as case records keep them."""
+    facts = CaseView(SLA).apply(SCRIPT)
+    return [[f for f in facts if f.case_id == case] for case in ("a", "b", "c")]
+
+
+def test_rebuild_from_case_histories_equals_counting_the_facts_as_they_came() -> None:
+    live = scripted_book()
+    rebuilt = MetricsBook(COMMUNITY)
+    rebuilt.update([fact(grid_id="G9", case_id="gone")])  # a grid no longer owned
+    histories = scripted_histories()
+    grids = rebuilt.rebuild(reversed(histories))  # in any order
+    assert grids == {"G1", "G2", "G3", "G9"}
+    assert rebuilt.grids == live.grids
+    now = T0 + 4 * MIN
+    for level, key in (("grid", "G1"), ("community", "C1"), ("street", "street")):
+        assert rebuilt.snapshot(level, key, now) == live.snapshot(level, key, now)
+    assert rebuilt.minute_rows(now) == live.minute_rows(now)  # every minute rewritten
+
+
+def test_minute_rows_are_the_same_whenever_they_are_written() -> None:
+    """A minute row's backlog and overdue are those at the minute's end, not at write time."""
+    early, late = scripted_book(), scripted_book()
+    assert early.minute_rows(T0 + 4 * MIN) == [
+        {**row, "version": T0 + 4 * MIN} for row in late.minute_rows(T0 + 9 * 3_600_000)]
+
+
+def test_overdue_stays_until_the_case_leaves_the_step() -> None:
+    book = MetricsBook(COMMUNITY)
+    (report,) = CaseView(SLA).apply([ev("x", "report", T0)])
+    book.update([report])
+    deadline = report.deadline_ms
+    assert book.snapshot("grid", "G1", deadline - 1)["overdue"] == 0
+    assert book.snapshot("grid", "G1", deadline + 10 * 3_600_000)["overdue"] == 1

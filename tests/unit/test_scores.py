@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from domain.sla import PolicyError
 from streams.metrics.facts import StepFact
-from streams.scores.book import Outcomes, ScoreBook, score
+from streams.scores.book import GridOutcomes, Outcomes, ScoreBook, score
 from streams.scores.policy import ScoringPolicy, load_scoring
 from streams.scores.ranking import Ranking
 
@@ -84,31 +85,61 @@ def test_attribution_to_grid_and_handling_worker() -> None:
         fact("b", "resolve_on_spot", "", "closed", actor="w1"),
     ]
     changed = book.update(facts)
-    assert changed == {("grid", "G1"), ("worker", "w1"), ("worker", "w2")}
-    g = book.outcomes["grid"]["G1"]
+    assert changed == {"G1"}
+    g = book.subjects("grid")["G1"]
     assert (g.reported, g.closed, g.on_spot, g.reopens, g.completed, g.on_time) == (
         2, 3, 1, 1, 3, 2)
-    w1, w2 = book.outcomes["worker"]["w1"], book.outcomes["worker"]["w2"]
+    w1, w2 = book.subjects("worker")["w1"], book.subjects("worker")["w2"]
     assert (w1.reported, w1.closed, w1.on_spot) == (2, 1, 1)
     assert (w2.reported, w2.closed, w2.reopens, w2.completed, w2.on_time,
             w2.rating_sum, w2.ratings) == (0, 2, 1, 2, 1, 4, 1)
-    assert "a" not in book.handlers  # forgotten once evaluated
+    assert "a" not in book.grids["G1"].handlers  # forgotten once evaluated
 
 
 def test_ranking_order_ties_unranked_and_trend() -> None:
     ranking = Ranking(min_cases=2)
     book = ScoreBook(EVEN)
-    book.outcomes["grid"].update({
-        "G1": Outcomes(reported=10), "G2": Outcomes(reported=5),
-        "G3": Outcomes(reported=10), "G4": Outcomes(reported=1)})
+    for grid, reported in (("G1", 10), ("G2", 5), ("G3", 10), ("G4", 1)):
+        book.put_grid(grid, GridOutcomes(grid=Outcomes(reported=reported)))
     first = ranking.rank("grid", book.scores("grid"))
     assert [(r["subject"], r["rank"]) for r in first] == [("G1", 1), ("G3", 2), ("G2", 3),
                                                           ("G4", None)]
     assert first[0]["rank_change"] is None and first[0]["score_change"] is None
-    book.outcomes["grid"]["G2"].reported = 20  # activity capped at 1.0: ties with G1/G3
-    book.outcomes["grid"]["G1"].reported = 4
+    book.grids["G2"].grid.reported = 20  # activity capped at 1.0: ties with G1/G3
+    book.grids["G1"].grid.reported = 4
     second = {r["subject"]: r for r in ranking.rank("grid", book.scores("grid"))}
     assert second["G2"]["rank"] == 1 and second["G2"]["rank_change"] == 2
     assert second["G1"]["rank"] == 3 and second["G1"]["rank_change"] == -2
     assert second["G1"]["score_change"] == -60.0
     assert second["G4"]["rank_change"] is None
+
+
+def test_worker_outcomes_are_the_sum_over_the_grids_of_their_cases() -> None:
+    """Two owners, each with some grids, feed one street-wide book: the worker's outcomes
+    equal those of a single book that saw every fact."""
+    facts = [fact("a", "report", "", "reported", actor="w1"),
+             fact("b", "report", "", "reported", actor="w1"),
+             fact("b", "resolve_on_spot", "reported", "closed", actor="w1")]
+    facts[1] = msgspec.structs.replace(facts[1], grid_id="G2")
+    facts[2] = msgspec.structs.replace(facts[2], grid_id="G2")
+    single, first, second, street = (ScoreBook(EVEN) for _ in range(4))
+    single.update(facts)
+    first.update([f for f in facts if f.grid_id == "G1"])
+    second.update([f for f in facts if f.grid_id == "G2"])
+    for owner in (first, second):
+        for grid, outcomes in owner.grids.items():
+            street.put_grid(grid, outcomes)
+    assert street.subjects("worker") == single.subjects("worker")
+    assert street.scores("worker") == single.scores("worker")
+    assert street.subjects("worker")["w1"].reported == 2
+
+
+def test_rebuild_from_the_facts_equals_counting_them_as_they_came() -> None:
+    facts = [fact("a", "report", "", "reported", actor="w1"),
+             fact("a", "handle", "reported", "handled", actor="w2", left_deadline_ms=T0 + 1),
+             fact("a", "close", "handled", "closed", actor="centre", source="command_centre")]
+    live, rebuilt = ScoreBook(EVEN), ScoreBook(EVEN)
+    live.update(facts)
+    rebuilt.update([fact("x", "report", "", "reported", actor="w9")])  # dropped by rebuild
+    assert rebuilt.rebuild(facts) == {"G1"}
+    assert rebuilt.grids == live.grids

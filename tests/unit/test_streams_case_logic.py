@@ -14,6 +14,7 @@ from streams.case_logic import (
     deadline_ms,
     decode_record,
     encode_record,
+    escalation_ms,
     process,
     sla_event_id,
 )
@@ -73,7 +74,7 @@ def test_breaches_escalate_tier_by_tier_then_stay_at_the_top() -> None:
     rec = applied(None, ev("report", 0), 0)
     deadlines = []
     for offset, tier in enumerate((2, 3, 4, 4), 1):
-        deadline = deadline_ms(rec, POLICY)
+        deadline = escalation_ms(rec, POLICY)
         assert deadline is not None
         deadlines.append(deadline)
         outcome = process(rec, breach_event(rec, deadline), offset)
@@ -85,6 +86,8 @@ def test_breaches_escalate_tier_by_tier_then_stay_at_the_top() -> None:
         assert signal.fingerprint == breach_fingerprint("c1", "reported")
     assert deadlines == [60_000, 120_000, 180_000, 240_000]  # the step's SLA again per tier
     assert (rec.breaches, rec.snapshot.escalations) == (4, 3)
+    # the step's deadline does not move with the escalations: the case stays overdue
+    assert deadline_ms(rec, POLICY) == 60_000 and escalation_ms(rec, POLICY) == 300_000
     moved = process(rec, ev("verify", 250_000), 9)
     assert moved.record is not None and moved.record.breached_step == ""
     (cleared,) = moved.signals
@@ -118,6 +121,20 @@ def test_stale_or_repeated_breach_is_skipped() -> None:
 def test_record_round_trip() -> None:
     rec = applied(None, ev("report", 1_000), 0)
     assert decode_record(encode_record(rec)) == rec
+
+
+def test_each_applied_step_keeps_its_fact_in_the_history_but_escalations_do_not() -> None:
+    rec = process(None, ev("report", 0), 0, POLICY).record
+    assert rec is not None
+    outcome = process(rec, breach_event(rec, 60_000), 1, POLICY)
+    assert outcome.record is not None and outcome.fact is None
+    verified = process(outcome.record, ev("verify", 70_000), 2, POLICY)
+    assert verified.record is not None and verified.fact is not None
+    history = verified.record.history
+    assert [(f.action, f.from_step, f.to_step) for f in history] == [
+        ("report", "", "reported"), ("verify", "reported", "verified")]
+    assert history[1].left_deadline_ms == 60_000  # judged against the step's own deadline
+    assert decode_record(encode_record(verified.record)) == verified.record
 
 
 def test_deadline_index_fires_once_per_clock_and_retries_until_superseded() -> None:

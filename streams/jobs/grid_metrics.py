@@ -1,0 +1,141 @@
+"""The grid metrics job: each owned grid's metrics and score outcomes, from its cases.
+
+Stage one of the two-stage aggregation. It runs inside the cases agent's batches (Faust):
+every applied transition's step fact (:attr:`streams.case_logic.Outcome.fact`) is counted
+in the :class:`~streams.metrics.book.MetricsBook` and the
+:class:`~streams.scores.book.ScoreBook` of the grids this worker owns.
+
+State is rebuilt, not changelogged: every case record keeps its step facts
+(``CaseRecord.history``), and the cases table is changelogged and recovered per partition by
+Faust. When Faust has recovered the table after a (re)start or a rebalance, both books are
+replaced by the replay of the facts of every case the worker now owns
+(:meth:`GridMetricsJob.on_recovered`): a grid's figures are a function of its cases alone,
+the same on any worker, before and after any crash, and a revoked grid's figures leave with
+its cases.
+
+Outputs, coalesced to at most one per grid per second: the grid's ``grid_metrics`` wall
+update (grid level) and its :class:`~streams.partials.GridPartial` to the ``grid-partials``
+topic, from which the street stage (:mod:`streams.jobs.street`) computes community and
+street figures and the rankings. A rows timer writes the changed grid minutes
+(``grid_metrics_1m``) and the registers job's changed grids (``grid_registers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from domain.geo import street
+from domain.schemas import CaseEvent
+from streams.ext import Ext, wall_ms
+from streams.metrics.book import MetricsBook, replay_order
+from streams.metrics.coalesce import Coalescer
+from streams.metrics.facts import StepFact
+from streams.partials import GridPartial, encode_partial, partial_key
+from streams.scores.book import ScoreBook
+from streams.scores.policy import ScoringPolicy
+from streams.topics import GRID_PARTIALS
+
+PUBLISH_TICK_S = 0.2
+ROWS_TICK_S = 1.0
+WallKey = tuple[str, str]  # channel, grid id
+
+
+class GridMetricsJob:
+    """The books of the owned grids and their coalesced outputs; see the module docstring."""
+
+    def __init__(self, ext: Ext, policy: ScoringPolicy, interval_ms: int = 1_000) -> None:
+        self.ext = ext
+        self.community_of = {g: grid.community_id for g, grid in street().grids.items()}
+        self.book = MetricsBook(self.community_of)
+        self.scores = ScoreBook(policy)
+        self.coalescer: Coalescer[WallKey] = Coalescer(interval_ms)
+        self.source_ms: dict[WallKey, int] = {}
+
+    def on_fact(self, fact: StepFact, event: CaseEvent) -> None:
+        """Count one applied transition (the cases agent's hook)."""
+        self.book.update([fact])
+        self.scores.update([fact])
+        now = wall_ms()
+        self.touch_grids({fact.grid_id: min(event.ts, now)})
+        self.ext.health.count("metrics", 1, 1, now)
+
+    def on_recovered(self, records: Sequence[Any]) -> None:
+        """Rebuild both books from the recovered cases table (every owned case)."""
+        histories = [r.history for r in records]
+        grids = self.book.rebuild(histories)
+        grids |= self.scores.rebuild(replay_order(histories))
+        self.touch_grids(dict.fromkeys(grids, wall_ms()))
+
+    def touch_grids(self, oldest: Mapping[str, int], channel: str = "grid_metrics") -> None:
+        """Grids whose figures on ``channel`` changed, with the oldest input time behind it."""
+        for grid_id, ms in oldest.items():
+            key = (channel, grid_id)
+            self.source_ms[key] = min(self.source_ms.get(key, ms), ms)
+        self.coalescer.touch((channel, g) for g in oldest)
+
+    async def publish(self) -> int:
+        """Send the due grid updates and partials; return how many keys were sent."""
+        due = self.coalescer.due(wall_ms())
+        if not due:
+            return 0
+        now = self.ext.now_ms()
+        out = self.ext.outbox()
+        partials = self.ext.topic(GRID_PARTIALS.base)
+        registers = self.ext.handles.get("registers")
+        for channel, grid_id in due:
+            source = self.source_ms.pop((channel, grid_id), None)
+            if channel == "registers":
+                if registers is not None and grid_id in registers.grids:
+                    out.wall(channel, grid_id, now,
+                             {"grid_id": grid_id, **registers.snapshot(grid_id),
+                              "source_ms": source}, grid_id)
+                continue
+            state = self.book.grids.get(grid_id)
+            if state is None:
+                continue  # not (or no longer) owned here: its owner publishes it
+            data = self.book.snapshot("grid", grid_id, now)
+            data["source_ms"] = source
+            out.wall(channel, grid_id, now, data, grid_id)
+            outcomes = self.scores.grids.get(grid_id)
+            if outcomes is not None:
+                partial = GridPartial(grid_id=grid_id, source_ms=source, state=state,
+                                      outcomes=outcomes)
+                out.latest(partials, partial_key(grid_id), encode_partial(partial))
+        await out.flush()
+        return len(due)
+
+    async def flush_rows(self) -> int:
+        """Write the changed grid minutes and registers; return how many rows were sent."""
+        now = wall_ms()
+        out = self.ext.outbox()
+        for row in self.book.minute_rows(now):
+            out.row("grid_metrics_1m", row, (row["grid_id"], row["minute_ms"]))
+        job = self.ext.handles.get("registers_job")
+        if job is not None:
+            for row in job.take_rows(now):
+                out.row("grid_registers", row, (row["grid_id"], row["figure"]))
+        sent = len(out)
+        await out.flush()
+        return sent
+
+
+def install(ext: Ext, policy: ScoringPolicy) -> GridMetricsJob:
+    """Hook the job into the cases agent and add its publish and rows timers."""
+    rt = ext.runtime
+    job = GridMetricsJob(ext, policy)
+    rt.case_hooks.append(job.on_fact)
+    rt.recovery_hooks.append(job.on_recovered)
+    app = ext.app
+
+    @app.timer(interval=PUBLISH_TICK_S)
+    async def grid_publish() -> None:
+        await job.publish()
+
+    @app.timer(interval=ROWS_TICK_S)
+    async def grid_rows() -> None:
+        await job.flush_rows()
+
+    ext.handles.update(grid_metrics=job, metrics=job.book, wall=job,
+                       flush_rows=job.flush_rows)
+    return job

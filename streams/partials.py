@@ -1,0 +1,96 @@
+"""Per-grid partial figures: what a grid's owner tells the street-wide stage.
+
+Two-stage aggregation: the worker that owns a grid's partition computes that grid's figures
+(minute buckets, open cases, score outcomes) and sends the latest of them as one
+:class:`GridPartial` to the single-partition, compacted ``grid-partials`` topic, keyed
+``cases/<grid id>``. The one owner of that partition (the street stage) merges the latest
+partial of every grid into the community and street figures and the rankings, so N workers
+publish exactly what one worker would.
+
+Guarantees: a partial is a full state, never a delta, so applying the same partial twice, or
+an older one followed by the newer, leaves the newest; its size depends on the grid's own
+activity (minutes of the retention window, its open cases), never on the number of grids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from streams.metrics.book import GridState
+from streams.scores.book import GridOutcomes
+
+CASES_SOURCE = "cases"
+SENSORS_SOURCE = "sensors"
+HEALTH_FIELDS = ("known", "reporting", "dead", "warning", "critical", "anomalous")
+
+
+class GridPartial(msgspec.Struct, kw_only=True):
+    """The latest figures of one grid from its owner.
+
+    ``source_ms``: the oldest input time behind the change (event-to-screen latency);
+    ``outcomes``' case-to-handler map is left out (the street stage does not need it).
+    """
+
+    grid_id: str
+    source_ms: int | None = None
+    state: GridState
+    outcomes: GridOutcomes
+
+
+class SensorPartial(msgspec.Struct, kw_only=True):
+    """The sensor health of one grid from the owner of its readings' partition: how many
+    sensors are installed (``known``), reporting, dead, in a warning or critical band, or
+    anomalous."""
+
+    grid_id: str
+    source_ms: int | None = None
+    known: int = 0
+    reporting: int = 0
+    dead: int = 0
+    warning: int = 0
+    critical: int = 0
+    anomalous: int = 0
+
+
+def merged_health(partials: list[SensorPartial]) -> dict[str, Any]:
+    """The sensor health of several grids: summed counts and ``health``, the share of
+    installed sensors that report and are not in alarm (None: no sensors)."""
+    total: dict[str, Any] = {name: sum(getattr(p, name) for p in partials)
+                             for name in HEALTH_FIELDS}
+    healthy = total["reporting"] - total["warning"] - total["critical"]
+    total["health"] = max(0, healthy) / total["known"] if total["known"] else None
+    return total
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(GridPartial)
+_sensor_decoder = msgspec.json.Decoder(SensorPartial)
+
+
+def partial_key(grid_id: str, source: str = CASES_SOURCE) -> str:
+    """The topic key of a grid's partial from ``source``."""
+    return f"{source}/{grid_id}"
+
+
+def encode_partial(partial: GridPartial) -> bytes:
+    """The topic value of ``partial`` (its handler map dropped)."""
+    outcomes = partial.outcomes
+    if outcomes.handlers:
+        outcomes = GridOutcomes(grid=outcomes.grid, workers=outcomes.workers)
+        partial = msgspec.structs.replace(partial, outcomes=outcomes)
+    return _encoder.encode(partial)
+
+
+def encode_sensor_partial(partial: SensorPartial) -> bytes:
+    """The topic value of a sensor partial (key: ``partial_key(grid, SENSORS_SOURCE)``)."""
+    return _encoder.encode(partial)
+
+
+def decode_partial(key: bytes | None, raw: bytes) -> GridPartial | SensorPartial:
+    """A partial from its topic key and value (raises ``msgspec.MsgspecError`` if
+    malformed): a sensors partial if the key says so, else a cases partial."""
+    if key is not None and key.startswith(SENSORS_SOURCE.encode() + b"/"):
+        return _sensor_decoder.decode(raw)
+    return _decoder.decode(raw)
