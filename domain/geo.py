@@ -19,9 +19,7 @@ most points and a ray cast over two or three small polygons for the rest.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +27,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-GEO_DIR_ENV = "GRIDWALL_GEO_DIR"
+import msgspec
+
+GEO_DIR_ENV = "GRIDWALL_GEO_DIR"  # the setting `geo_dir` of gridwall.settings
 POI_KINDS = frozenset({"compound", "enterprise", "party_org", "sensor"})
 SENSOR_KINDS = frozenset({"smoke", "gas", "water_level", "manhole_cover", "noise", "air_quality"})
 # Buckets per axis of the lookup index: ~65 m buckets, so about two thirds of the street's
@@ -258,19 +258,31 @@ class GridIndex:
             for row in self._bucket_range(min_y, max_y, self._min_lat, self._step_lat):
                 for col in self._bucket_range(min_x, max_x, self._min_lon, self._step_lon):
                     box = self._bucket_box(col, row)
+                    if box[0] > max_x or box[2] < min_x or box[1] > max_y or box[3] < min_y:
+                        continue  # away from the grid's bbox: neither meets nor lies inside it
                     key = row * self._n + col
                     if any(segment_meets_box(a, b, box) for a, b in edges):
                         candidates.setdefault(key, []).append((grid.grid_id, crossing))
                     elif edges_contain(crossing, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2):
                         owners[key] = grid.grid_id
-        border = border_edges(grid.polygon for grid in grids)
+        # Buckets the street's border crosses: each border edge is tested against the buckets
+        # near its own bbox only (the same test as testing every bucket against every edge,
+        # without the cost of buckets x border edges at city scale).
+        crossed: set[int] = set()
+        for a, b in border_edges(grid.polygon for grid in grids):
+            for row in self._bucket_range(min(a[1], b[1]), max(a[1], b[1]), self._min_lat,
+                                          self._step_lat):
+                for col in self._bucket_range(min(a[0], b[0]), max(a[0], b[0]), self._min_lon,
+                                              self._step_lon):
+                    key = row * self._n + col
+                    if key not in crossed and segment_meets_box(a, b, self._bucket_box(col, row)):
+                        crossed.add(key)
         buckets: list[Bucket] = []
         for key in range(self._n * self._n):
             if key in owners:
                 buckets.append(owners[key])
                 continue
-            box = self._bucket_box(key % self._n, key // self._n)
-            covered = not any(segment_meets_box(a, b, box) for a, b in border)
+            covered = key not in crossed
             buckets.append((covered and key in candidates, tuple(candidates.get(key, ()))))
         return buckets
 
@@ -299,19 +311,20 @@ class GridIndex:
 
 
 def default_geo_dir() -> Path:
-    """Return ``$GRIDWALL_GEO_DIR`` if set, else the repository's ``config/geo``."""
-    override = os.environ.get(GEO_DIR_ENV)
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parent.parent / "config" / "geo"
+    """The geography directory of this process: the ``GRIDWALL_GEO_DIR`` setting (validated
+    with the other settings by :mod:`gridwall.settings`), else the repository's
+    ``config/geo``."""
+    from gridwall.settings import settings
+
+    return settings().resolved_geo_dir
 
 
 def read_features(path: Path) -> list[dict[str, Any]]:
     """Return the features of a GeoJSON FeatureCollection file; GeoError if unreadable."""
     try:
-        collection = json.loads(path.read_text(encoding="utf-8"))
+        collection = msgspec.json.decode(path.read_bytes())
         features = collection["features"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
         raise GeoError(f"{path}: not a readable GeoJSON FeatureCollection: {exc}") from exc
     if not isinstance(features, list):
         raise GeoError(f"{path}: 'features' is not a list")
@@ -369,26 +382,59 @@ def parse_community(feature: dict[str, Any], grid_ids: Iterable[str]) -> Communi
     )
 
 
-def parse_poi(feature: dict[str, Any]) -> Poi:
-    """Build a Poi from a feature of ``pois.geojson``; GeoError for an unknown kind."""
-    props = feature["properties"]
-    lon, lat = geometry_of(feature, "Point")
-    kind = str(props["kind"])
+class _PoiProperties(msgspec.Struct):
+    poi_id: str
+    kind: str
+    name: str
+    grid_id: str
+    sensor_kind: str | None = None
+    sensor_id: str | None = None
+
+
+class _PointGeometry(msgspec.Struct):
+    type: str
+    coordinates: tuple[float, float]
+
+
+class _PoiFeature(msgspec.Struct):
+    properties: _PoiProperties
+    geometry: _PointGeometry
+
+
+class _PoiCollection(msgspec.Struct):
+    features: list[_PoiFeature]
+
+
+_POI_DECODER = msgspec.json.Decoder(_PoiCollection)
+
+
+def read_pois(path: Path) -> list[Poi]:
+    """The POIs of ``pois.geojson`` in file order; GeoError if unreadable or inconsistent.
+
+    Decoded straight into typed structs (a generated city holds 100,000+ POIs, and every
+    process loads them at start).
+    """
+    try:
+        features = _POI_DECODER.decode(path.read_bytes()).features
+    except (OSError, msgspec.DecodeError) as exc:
+        raise GeoError(f"{path}: not a readable POI FeatureCollection: {exc}") from exc
+    return [parse_poi(feature) for feature in features]
+
+
+def parse_poi(feature: _PoiFeature) -> Poi:
+    """Build a Poi from a decoded feature of ``pois.geojson``; GeoError for an unknown kind."""
+    props, geometry = feature.properties, feature.geometry
+    if geometry.type != "Point":
+        raise GeoError(f"expected a Point geometry, got {geometry.type!r}")
+    kind = props.kind
     if kind not in POI_KINDS:
-        raise GeoError(f"POI {props.get('poi_id')!r}: unknown kind {kind!r}")
-    sensor_kind = props.get("sensor_kind")
-    if kind == "sensor" and (sensor_kind not in SENSOR_KINDS or not props.get("sensor_id")):
-        raise GeoError(f"sensor {props.get('poi_id')!r}: bad sensor_kind or missing sensor_id")
-    return Poi(
-        poi_id=str(props["poi_id"]),
-        kind=kind,
-        name=str(props["name"]),
-        grid_id=str(props["grid_id"]),
-        lon=float(lon),
-        lat=float(lat),
-        sensor_kind=str(sensor_kind) if kind == "sensor" else None,
-        sensor_id=str(props["sensor_id"]) if kind == "sensor" else None,
-    )
+        raise GeoError(f"POI {props.poi_id!r}: unknown kind {kind!r}")
+    sensor = kind == "sensor"
+    if sensor and (props.sensor_kind not in SENSOR_KINDS or not props.sensor_id):
+        raise GeoError(f"sensor {props.poi_id!r}: bad sensor_kind or missing sensor_id")
+    lon, lat = geometry.coordinates
+    return Poi(props.poi_id, kind, props.name, props.grid_id, lon, lat,
+               props.sensor_kind if sensor else None, props.sensor_id if sensor else None)
 
 
 def unique_by(items: Iterable[Any], key: str, what: str) -> dict[str, Any]:
@@ -440,7 +486,7 @@ def load_street(geo_dir: Path | None = None) -> Street:
         "community_id",
         "community",
     )
-    pois = [parse_poi(f) for f in read_features(geo_dir / "pois.geojson")]
+    pois = read_pois(geo_dir / "pois.geojson")
     unique_by(pois, "poi_id", "POI")
     check_references(grids, communities, pois)
     street_props = street_features[0]["properties"]
@@ -461,7 +507,7 @@ def load_street(geo_dir: Path | None = None) -> Street:
 def street() -> Street:
     """Return the street loaded from :func:`default_geo_dir`, loaded once per process.
 
-    ``GRIDWALL_GEO_DIR`` is read on the first call only; call ``street.cache_clear()`` after
-    changing it.
+    The setting is read once per process (``gridwall.settings.settings()``); after changing
+    ``GRIDWALL_GEO_DIR`` call ``settings.cache_clear()`` and ``street.cache_clear()``.
     """
     return load_street()

@@ -181,9 +181,9 @@ def plan_grids(rng: random.Random) -> list[GridPlan]:
     return plans
 
 
-def spans(count: int, rng: random.Random) -> list[float]:
-    """Return ``count + 1`` increasing offsets in metres, centred on 0, ~CELL_M apart."""
-    widths = [CELL_M * (1 + rng.uniform(-SPAN_VARIATION, SPAN_VARIATION)) for _ in range(count)]
+def spans(count: int, rng: random.Random, cell_m: float = CELL_M) -> list[float]:
+    """Return ``count + 1`` increasing offsets in metres, centred on 0, ~``cell_m`` apart."""
+    widths = [cell_m * (1 + rng.uniform(-SPAN_VARIATION, SPAN_VARIATION)) for _ in range(count)]
     offsets = [0.0]
     for width in widths:
         offsets.append(offsets[-1] + width)
@@ -200,11 +200,12 @@ def to_lonlat(x_m: float, y_m: float) -> LonLat:
     )
 
 
-def lattice(rng: random.Random) -> dict[Vertex, LonLat]:
+def lattice(rng: random.Random, cols: int = LAYOUT_COLS, rows: int = LAYOUT_ROWS,
+            cell_m: float = CELL_M) -> dict[Vertex, LonLat]:
     """Jitter every lattice vertex once; all polygons are built from these shared points."""
-    xs = spans(LAYOUT_COLS, rng)
-    ys = spans(LAYOUT_ROWS, rng)
-    jitter = VERTEX_JITTER * CELL_M
+    xs = spans(cols, rng, cell_m)
+    ys = spans(rows, rng, cell_m)
+    jitter = VERTEX_JITTER * cell_m
     points: dict[Vertex, LonLat] = {}
     for j, y in enumerate(ys):
         for i, x in enumerate(xs):
@@ -437,6 +438,194 @@ def build(rng_seed: int = SEED) -> dict[str, list[Feature]]:
         "grids": grid_features(plans, points),
         "pois": poi_features(plans, points, rng),
     }
+
+
+# --- a generated city: any number of communities, grids and sensors -----------------------
+
+CITY_ID = "CT"
+CITY_NAME = "滨州示范城区"
+CITY_NAME_EN = "Binzhou Demo City"
+CITY_CELL_M = 250.0
+# Directional infixes that keep community names unique once the stems are used up.
+CITY_NAME_ROUNDS = ("", "东", "西", "南", "北", "中", "新")
+GRID_ID_MAX = 16  # domain.schemas.GridId
+
+
+@dataclass(frozen=True)
+class CitySpec:
+    """What a generated city holds: ``communities`` × ``grids_per_community`` grids, each
+    with exactly ``sensors_per_grid`` sensors, 1–2 compounds, 0–2 enterprises and 0–1 party
+    organisations. The same spec gives byte-identical files.
+    """
+
+    communities: int = 100
+    grids_per_community: int = 100
+    sensors_per_grid: int = 10
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("communities", "grids_per_community", "sensors_per_grid"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if len(self.grid_id(self.communities - 1, self.grids_per_community)) > GRID_ID_MAX:
+            raise ValueError(f"grid ids would be longer than {GRID_ID_MAX} characters")
+
+    @property
+    def grids(self) -> int:
+        """Base grids in the city."""
+        return self.communities * self.grids_per_community
+
+    @property
+    def sensors(self) -> int:
+        """Sensors in the city."""
+        return self.grids * self.sensors_per_grid
+
+    def community_id(self, index: int) -> str:
+        """Id of community ``index`` (0-based): ``CT001`` … (at least two digits)."""
+        return f"{CITY_ID}{index + 1:0{max(2, len(str(self.communities)))}d}"
+
+    def grid_id(self, index: int, number: int) -> str:
+        """Id of grid ``number`` (1-based) of community ``index``: ``CT001-001`` …"""
+        digits = max(2, len(str(self.grids_per_community)))
+        return f"{self.community_id(index)}-{number:0{digits}d}"
+
+
+def ceil_sqrt(n: int) -> int:
+    """The smallest k with k * k >= n (n >= 1)."""
+    return math.isqrt(n - 1) + 1
+
+
+def city_blocks(spec: CitySpec) -> tuple[int, int, list[list[Cell]]]:
+    """Lay the communities out as blocks of cells; returns (cols, rows, cells per community).
+
+    Each community is a block of ``w x h`` cells (``w = ceil(sqrt(grids))``, ``h`` rows:
+    at most ``w - 1`` cells more than grids, absorbed by two-cell grids); blocks fill rows
+    of ``ceil(sqrt(communities))`` from the north-west, the last row left-aligned, so the
+    city is one simply connected region. Cells are listed in reading order (north row first).
+    """
+    width = ceil_sqrt(spec.grids_per_community)
+    height = -(-spec.grids_per_community // width)
+    block_cols = ceil_sqrt(spec.communities)
+    block_rows = -(-spec.communities // block_cols)
+    cols, rows = block_cols * width, block_rows * height
+    blocks = []
+    for index in range(spec.communities):
+        block_col, block_row = index % block_cols, index // block_cols
+        blocks.append([(block_col * width + i, rows - 1 - (block_row * height + r))
+                       for r in range(height) for i in range(width)])
+    return cols, rows, blocks
+
+
+def city_community_names(spec: CitySpec, rng: random.Random) -> list[tuple[str, str]]:
+    """(name, name_en) of every community: seeded stems, unique however many are needed."""
+    stems = list(dict.fromkeys(COMPOUND_STEMS + ENTERPRISE_STEMS))
+    rng.shuffle(stems)
+    names = []
+    for index in range(spec.communities):
+        round_, stem = divmod(index, len(stems))
+        infix = (CITY_NAME_ROUNDS[round_] if round_ < len(CITY_NAME_ROUNDS)
+                 else str(round_))
+        names.append((f"{stems[stem]}{infix}社区", f"Community {index + 1}"))
+    return names
+
+
+def numbered(names: Sequence[str], index: int) -> str:
+    """``names[index]`` cycling through the list; later rounds carry a number, so unique."""
+    round_, at = divmod(index, len(names))
+    return names[at] if round_ == 0 else f"{names[at]}{round_ + 1}"
+
+
+def plan_city(spec: CitySpec, rng: random.Random
+              ) -> tuple[int, int, list[GridPlan], list[tuple[str, str]]]:
+    """Plan every grid of the city: (cols, rows, grid plans, community names)."""
+    cols, rows, blocks = city_blocks(spec)
+    names = city_community_names(spec, rng)
+    plans = []
+    for index, cells in enumerate(blocks):
+        for number, group in enumerate(group_cells(cells, spec.grids_per_community), start=1):
+            households = rng.randint(450, 1400) * len(group)
+            population = round(households * rng.uniform(2.55, 3.05))
+            plans.append(GridPlan(spec.grid_id(index, number), number, index, group,
+                                  households, population))
+    return cols, rows, plans, names
+
+
+def city_poi_features(spec: CitySpec, plans: Sequence[GridPlan],
+                      names: Sequence[tuple[str, str]], points: dict[Vertex, LonLat],
+                      rng: random.Random) -> list[Feature]:
+    """Every POI of the city, grid by grid, each strictly inside one cell of its grid."""
+    per_grid = [{"compound": rng.randint(1, 2), "enterprise": rng.randint(0, 2),
+                 "party_org": rng.randint(0, 1), "sensor": spec.sensors_per_grid}
+                for _ in plans]
+    totals = {kind: sum(counts[kind] for counts in per_grid) for kind in POI_COUNTS}
+    digits = {kind: max(4, len(str(total))) for kind, total in totals.items()}
+    compounds = unique_names(COMPOUND_STEMS, COMPOUND_SUFFIXES, rng)
+    enterprises = unique_names([f"滨州{stem}" for stem in ENTERPRISE_STEMS],
+                               [f"{trade}有限公司" for trade in ENTERPRISE_TRADES], rng)
+    serial = dict.fromkeys(POI_COUNTS, 0)
+    features = []
+    for plan, counts in zip(plans, per_grid, strict=True):
+        grid = f"{names[plan.community_index][0]}第{plan.number}网格"
+        for kind in POI_COUNTS:
+            for count in range(1, counts[kind] + 1):
+                poi_id = f"{POI_PREFIX[kind]}{serial[kind] + 1:0{digits[kind]}d}"
+                properties: dict[str, Any] = {"poi_id": poi_id, "kind": kind,
+                                              "grid_id": plan.grid_id}
+                if kind == "compound":
+                    properties["name"] = numbered(compounds, serial[kind])
+                elif kind == "enterprise":
+                    properties["name"] = numbered(enterprises, serial[kind])
+                elif kind == "party_org":
+                    properties["name"] = f"{grid}第{count}党支部"
+                else:
+                    sensor_kind = sensor_kind_for(rng)
+                    properties.update(name=f"{grid}{SENSOR_KINDS[sensor_kind][0]}{poi_id}",
+                                      sensor_kind=sensor_kind, sensor_id=poi_id)
+                serial[kind] += 1
+                cell = plan.cells[rng.randrange(len(plan.cells))]
+                features.append(point_feature(properties, point_in_cell(cell, points, rng)))
+    return features
+
+
+def build_city(spec: CitySpec) -> dict[str, list[Feature]]:
+    """Build every layer of a generated city (same layers and properties as :func:`build`).
+
+    Same spec, same result. The street feature's properties also record the spec
+    (``generator``), so a directory can be checked against what was asked for.
+    """
+    rng = random.Random(f"city:{spec.seed}")
+    cols, rows, plans, names = plan_city(spec, rng)
+    points = lattice(rng, cols, rows, CITY_CELL_M)
+    grids = []
+    for plan in plans:
+        name, name_en = names[plan.community_index]
+        ring = [points[vertex] for vertex in boundary_ring(plan.cells)]
+        grids.append(polygon_feature({
+            "grid_id": plan.grid_id, "name": f"{name}第{plan.number}网格",
+            "name_en": f"{name_en} Grid {plan.number}",
+            "community_id": spec.community_id(plan.community_index),
+            "households": plan.households, "population": plan.population,
+            "centroid": list(polygon_centroid(ring))}, plan.cells, points))
+    communities = []
+    for index, (name, name_en) in enumerate(names):
+        members = plans[index * spec.grids_per_community:(index + 1) * spec.grids_per_community]
+        communities.append(polygon_feature({
+            "community_id": spec.community_id(index), "name": name, "name_en": name_en,
+            "grid_count": len(members),
+            "households": sum(plan.households for plan in members),
+            "population": sum(plan.population for plan in members)},
+            [cell for plan in members for cell in plan.cells], points))
+    street = polygon_feature({
+        "street_id": CITY_ID, "name": CITY_NAME, "name_en": CITY_NAME_EN,
+        "community_count": spec.communities, "grid_count": len(plans),
+        "households": sum(plan.households for plan in plans),
+        "population": sum(plan.population for plan in plans),
+        "generator": {"communities": spec.communities,
+                      "grids_per_community": spec.grids_per_community,
+                      "sensors_per_grid": spec.sensors_per_grid, "seed": spec.seed}},
+        [cell for plan in plans for cell in plan.cells], points)
+    return {"street": [street], "communities": communities, "grids": grids,
+            "pois": city_poi_features(spec, plans, names, points, rng)}
 
 
 def feature_collection_text(features: Sequence[Feature]) -> str:

@@ -17,6 +17,7 @@ import msgspec
 
 PREFIX = "GRIDWALL_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+GEO_LAYERS = ("street", "communities", "grids", "pois")  # <layer>.geojson in a geography dir
 
 
 class SettingsError(ValueError):
@@ -50,6 +51,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
     dedup_window_s: int = 600
     case_retention_days: int = 30
+    # The geography every process loads (domain.geo.street()): a directory holding
+    # street/communities/grids/pois.geojson, e.g. a city written by `gridwall simulate
+    # --make-city`. Empty: the street of config/geo.
+    geo_dir: str = ""
 
     def __post_init__(self) -> None:
         for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes",
@@ -60,6 +65,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                      "wall_port", "kafka_controller_port"):
             if not 0 < getattr(self, name) < 65536:
                 raise SettingsError(f"{PREFIX}{name.upper()}: not a TCP port")
+        if self.geo_dir:
+            missing = [f"{layer}.geojson" for layer in GEO_LAYERS
+                       if not (Path(self.geo_dir) / f"{layer}.geojson").is_file()]
+            if missing:
+                raise SettingsError(f"{PREFIX}GEO_DIR: {self.geo_dir} is not a geography "
+                                    f"directory (missing {', '.join(missing)})")
 
     @property
     def kafka_host(self) -> str:
@@ -75,6 +86,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def data_path(self) -> Path:
         """The data directory as a path (not created here)."""
         return Path(self.data_dir)
+
+    @property
+    def resolved_geo_dir(self) -> Path:
+        """The geography directory: ``GRIDWALL_GEO_DIR`` or the repository's ``config/geo``."""
+        return Path(self.geo_dir) if self.geo_dir else REPO_ROOT / "config" / "geo"
 
     @property
     def resolved_tokens_file(self) -> Path:
@@ -105,7 +121,7 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
 
 
 # Variables with the prefix that are read by other modules, not by Settings.
-_FOREIGN_VARIABLES = frozenset({"GEO_DIR", "TEST_KEEP_DATA"})
+_FOREIGN_VARIABLES = frozenset({"TEST_KEEP_DATA"})
 
 
 def _name_variable(message: str) -> str:

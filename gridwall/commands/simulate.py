@@ -1,5 +1,6 @@
 """``gridwall simulate``: a realistic day of the street, through the gateway or straight
-to Kafka (``--direct``). See docs/simulator.md.
+to Kafka (``--direct``); ``--make-city`` writes a generated city's geography instead (used
+by every process through ``GRIDWALL_GEO_DIR``). See docs/simulator.md.
 
 Exit code 0 when every event was accepted, 1 when some were refused (the simulator should
 never send invalid data, so that is a bug to look at) or the sink gave up, 2 for bad usage.
@@ -11,8 +12,10 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from domain.geo_build import CitySpec, build_city, write
 from gridwall.settings import Settings, settings
 
 
@@ -41,8 +44,71 @@ def register(sub: Any) -> None:
     p.add_argument("--run-tag", help="prefix of case ids (default: derived from the start)")
     p.add_argument("--progress-every", type=float, default=5.0, metavar="S",
                    help="seconds between progress lines on stderr (default 5)")
+    p.add_argument("--push-every", type=float, default=0.0, metavar="S",
+                   help="send in chunks of S seconds of events, as sensor hubs that push "
+                        "every S seconds (readings per grid message grow with S; default: "
+                        "as they come due, every ~0.05 s)")
+    p.add_argument("--report-share", type=_share, metavar="F",
+                   help="share of the slots that open a new case (default: the simulator's "
+                        "mix, 0.02)")
+    p.add_argument("--record-share", type=_share, metavar="F",
+                   help="share of the slots that carry a department record (default: the "
+                        "simulator's mix, 0.015)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every retry")
+    city = p.add_argument_group(
+        "generate a city", "write a generated geography and exit; point every process at it "
+                           "with GRIDWALL_GEO_DIR (docs/simulator.md)")
+    city.add_argument("--make-city", action="store_true",
+                      help="write a generated city's geography (default 100 communities x 100 "
+                           "grids x 10 sensors: 10,000 grids, 100,000 sensors) and exit")
+    city.add_argument("--communities", type=_positive, default=CitySpec.communities,
+                      metavar="N", help="communities in the city (default %(default)s)")
+    city.add_argument("--grids-per-community", type=_positive,
+                      default=CitySpec.grids_per_community, metavar="N",
+                      help="base grids per community (default %(default)s)")
+    city.add_argument("--sensors-per-grid", type=_positive, default=CitySpec.sensors_per_grid,
+                      metavar="N", help="sensors in every grid (default %(default)s)")
+    city.add_argument("--geo-seed", type=int, default=CitySpec.seed, metavar="K",
+                      help="seed of the city's geography (default %(default)s)")
+    city.add_argument("--out", metavar="DIR",
+                      help="where to write it (default <data dir>/geo/city)")
     p.set_defaults(handler=simulate_cmd)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"not a share in [0, 1): {text!r}")
+    return value
+
+
+def make_city(args: argparse.Namespace, s: Settings) -> int:
+    """Write the generated city's GeoJSON layers; print where and how to use them."""
+    try:
+        spec = CitySpec(communities=args.communities,
+                        grids_per_community=args.grids_per_community,
+                        sensors_per_grid=args.sensors_per_grid, seed=args.geo_seed)
+    except ValueError as exc:
+        print(f"gridwall simulate: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else s.data_path / "geo" / "city"
+    started = time.monotonic()
+    layers = build_city(spec)
+    paths = write(out, layers)
+    print(f"wrote a city of {spec.communities:,} communities, {spec.grids:,} grids, "
+          f"{spec.sensors:,} sensors ({len(layers['pois']):,} POIs) to {out} in "
+          f"{time.monotonic() - started:.1f} s:", file=sys.stderr)
+    for path in paths:
+        print(f"  {path} ({path.stat().st_size:,} bytes)", file=sys.stderr)
+    print(f"GRIDWALL_GEO_DIR={out}")
+    return 0
 
 
 def _hour(text: str) -> float:
@@ -76,19 +142,26 @@ def feed_token(s: Settings) -> str:
 
 def simulate_cmd(args: argparse.Namespace) -> int:
     """Run the simulator until the duration, the event count or Ctrl-C; print a summary."""
-    from ingest.simulator.engine import SimConfig, Simulation
+    from ingest.simulator.engine import Mix, SimConfig, Simulation
     from ingest.simulator.runner import progress_line, run
     from ingest.simulator.sink import Sink, SinkFatal
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="simulate: %(levelname)s %(message)s", stream=sys.stderr)
-    if args.rate <= 0 or args.speedup <= 0:
-        print("gridwall simulate: --rate and --speedup must be positive", file=sys.stderr)
-        return 2
     s = settings()
+    if args.make_city:
+        return make_city(args, s)
+    if args.rate <= 0 or args.speedup <= 0 or args.push_every < 0:
+        print("gridwall simulate: --rate and --speedup must be positive, --push-every not "
+              "negative", file=sys.stderr)
+        return 2
     start_ms = args.start_ms if args.start_ms is not None else int(time.time() * 1000)
+    mix = Mix()
+    mix = Mix(report=mix.report if args.report_share is None else args.report_share,
+              record=mix.record if args.record_share is None else args.record_share,
+              origins=mix.origins)
     config = SimConfig(seed=args.seed, rate=args.rate, speedup=args.speedup,
-                       day_start_h=args.day_start, run_tag=args.run_tag)
+                       day_start_h=args.day_start, run_tag=args.run_tag, mix=mix)
     simulation = Simulation(config, start_ms)
     try:
         sink: Sink = _sink(args, s, simulation.run_tag)
@@ -96,11 +169,16 @@ def simulate_cmd(args: argparse.Namespace) -> int:
         print(f"gridwall simulate: {exc}", file=sys.stderr)
         return 2
     target = "Kafka (direct)" if args.direct else "the gateway"
+    geography = simulation.street
     print(f"simulate: {args.rate:g} events/s to {target}, seed {args.seed}, speedup "
-          f"{args.speedup:g}, run tag {simulation.run_tag}", file=sys.stderr)
+          f"{args.speedup:g}, run tag {simulation.run_tag}; {geography.name_en}: "
+          f"{len(geography.grids):,} grids, {len(geography.sensors):,} sensors "
+          f"({s.resolved_geo_dir})", file=sys.stderr)
     try:
         result = run(simulation, sink, args.rate, duration_s=args.duration,
                      max_events=args.events, progress_every_s=args.progress_every,
+                     push_every_s=args.push_every,
+                     max_chunk=max(20_000, int(args.rate * args.push_every) + 1),
                      detail=lambda: f"open cases {simulation.open_cases}, "
                                     f"live sensors {simulation.fleet.live_count}")
     except SinkFatal as exc:

@@ -6,7 +6,8 @@ live), in chunks of whatever came due since the last send. If the sink is slower
 rate, chunks grow (up to ``max_chunk``) and the run goes as fast as the sink allows.
 Guarantees: events reach the sink in stream order, each exactly once; the run stops after
 ``duration_s`` (checked between chunks), after ``max_events`` events, or on Ctrl-C, and
-always returns its totals. A progress line is reported every ``progress_every_s``.
+always returns its totals. ``push_every_s`` holds chunks back until that many seconds of
+events are due. A progress line is reported every ``progress_every_s``.
 """
 
 from __future__ import annotations
@@ -52,11 +53,18 @@ def _stderr(line: str) -> None:
 
 def run(events: Iterator[Event], sink: Sink, rate: float, *, duration_s: float | None = None,
         max_events: int | None = None, progress_every_s: float = 5.0, tick_s: float = 0.05,
-        max_chunk: int = 20_000, report: Callable[[str], None] = _stderr,
+        max_chunk: int = 20_000, push_every_s: float = 0.0,
+        report: Callable[[str], None] = _stderr,
         detail: Callable[[], str] = lambda: "",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep) -> RunResult:
-    """Feed ``events`` to ``sink`` at ``rate`` per second (see the module docstring)."""
+    """Feed ``events`` to ``sink`` at ``rate`` per second (see the module docstring).
+
+    With ``push_every_s`` > 0 a chunk is sent only once ``push_every_s`` seconds of events
+    are due (as sensor hubs that push what they read every few seconds); events that came due
+    after the last push before ``duration_s`` are not sent. ``max_chunk`` still caps a chunk.
+    """
+    push_chunk = max(1, int(rate * push_every_s)) if push_every_s > 0 else 1
     start = clock()
     result = RunResult(0, 0.0, sink.stats)
     last_report, last_count = start, 0
@@ -71,6 +79,9 @@ def run(events: Iterator[Event], sink: Sink, rate: float, *, duration_s: float |
                 due = min(due, max_events)
             if due <= result.events:
                 sleep(max(tick_s, result.events / rate - elapsed))
+                continue
+            if due - result.events < push_chunk and (max_events is None or due < max_events):
+                sleep(max(0.001, (result.events + push_chunk) / rate - elapsed))
                 continue
             chunk = list(itertools.islice(events, min(due - result.events, max_chunk)))
             if not chunk:

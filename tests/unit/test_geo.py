@@ -321,10 +321,19 @@ def test_lookup_speed(st: Street) -> None:
 
 
 def test_default_dir_and_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from gridwall.settings import settings
+
     monkeypatch.delenv("GRIDWALL_GEO_DIR", raising=False)
+    settings.cache_clear()
     assert default_geo_dir() == COMMITTED
+    copy_layers(COMMITTED, tmp_path)
     monkeypatch.setenv("GRIDWALL_GEO_DIR", str(tmp_path))
-    assert default_geo_dir() == tmp_path
+    settings.cache_clear()
+    try:
+        assert default_geo_dir() == tmp_path
+    finally:
+        monkeypatch.delenv("GRIDWALL_GEO_DIR")
+        settings.cache_clear()
 
 
 def test_street_is_cached() -> None:
