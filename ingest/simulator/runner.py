@@ -4,10 +4,12 @@
 start (the engine stamps it ``k / rate`` seconds after ``start_ms`` too, so timestamps stay
 live), in chunks of whatever came due since the last send. If the sink is slower than the
 rate, chunks grow (up to ``max_chunk``) and the run goes as fast as the sink allows.
-Guarantees: events reach the sink in stream order, each exactly once; the run stops after
+Guarantees: events reach the sink each exactly once, in stream order (see ``push_every_s``
+for the exception); the run stops after
 ``duration_s`` (checked between chunks), after ``max_events`` events, or on Ctrl-C, and
-always returns its totals. ``push_every_s`` holds chunks back until that many seconds of
-events are due. A progress line is reported every ``progress_every_s``.
+always returns its totals. ``push_every_s`` holds readings back and sends them together
+every that many seconds (case events and records still go as they come due). A progress
+line is reported every ``progress_every_s``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from domain.schemas import SensorReading
 from ingest.simulator.engine import Event
 from ingest.simulator.sink import Sink, SinkStats
 
@@ -60,14 +63,16 @@ def run(events: Iterator[Event], sink: Sink, rate: float, *, duration_s: float |
         sleep: Callable[[float], None] = time.sleep) -> RunResult:
     """Feed ``events`` to ``sink`` at ``rate`` per second (see the module docstring).
 
-    With ``push_every_s`` > 0 a chunk is sent only once ``push_every_s`` seconds of events
-    are due (as sensor hubs that push what they read every few seconds); events that came due
-    after the last push before ``duration_s`` are not sent. ``max_chunk`` still caps a chunk.
+    With ``push_every_s`` > 0 sensor readings are held back and sent together every
+    ``push_every_s`` seconds (as sensor hubs that push what they read), or once ``max_chunk``
+    are held; case events and department records still go as they come due, so they may
+    reach the sink before readings stamped earlier. What is held is sent when the run ends.
     """
-    push_chunk = max(1, int(rate * push_every_s)) if push_every_s > 0 else 1
     start = clock()
     result = RunResult(0, 0.0, sink.stats)
     last_report, last_count = start, 0
+    held: list[Event] = []
+    next_push = start + push_every_s
     try:
         while max_events is None or result.events < max_events:
             now = clock()
@@ -80,14 +85,21 @@ def run(events: Iterator[Event], sink: Sink, rate: float, *, duration_s: float |
             if due <= result.events:
                 sleep(max(tick_s, result.events / rate - elapsed))
                 continue
-            if due - result.events < push_chunk and (max_events is None or due < max_events):
-                sleep(max(0.001, (result.events + push_chunk) / rate - elapsed))
-                continue
             chunk = list(itertools.islice(events, min(due - result.events, max_chunk)))
             if not chunk:
                 break
-            sink.send(chunk)
             result.events += len(chunk)
+            if push_every_s > 0:
+                held.extend(e for e in chunk if isinstance(e, SensorReading))
+                chunk = [e for e in chunk if not isinstance(e, SensorReading)]
+                if chunk:
+                    sink.send(chunk)
+                if clock() >= next_push or len(held) >= max_chunk:
+                    sink.send(held)
+                    held = []
+                    next_push = max(next_push + push_every_s, clock())
+            else:
+                sink.send(chunk)
             now = clock()
             result.seconds = now - start
             if now - last_report >= progress_every_s:
@@ -96,5 +108,7 @@ def run(events: Iterator[Event], sink: Sink, rate: float, *, duration_s: float |
                 last_report, last_count = now, result.events
     except KeyboardInterrupt:
         result.interrupted = True
+    if held:
+        sink.send(held)
     result.seconds = clock() - start
     return result

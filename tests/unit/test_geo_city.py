@@ -227,7 +227,8 @@ def test_make_city_command_writes_a_loadable_city(tmp_path: Path,
 # --- pushing in chunks (`gridwall simulate --push-every`) ------------------------------------
 
 
-def test_runner_pushes_every_s_seconds_of_events() -> None:
+def test_runner_pushes_readings_every_s_seconds_and_the_rest_at_once() -> None:
+    from domain.schemas import SensorReading
     from ingest.simulator.runner import run
     from tests.unit.test_simulator_sinks import FakeClock, ListSink, _events
 
@@ -236,7 +237,13 @@ def test_runner_pushes_every_s_seconds_of_events() -> None:
     events = _events(2000)
     result = run(iter(events), sink, 100.0, duration_s=10.0, push_every_s=1.0, clock=clock,
                  sleep=clock.sleep, report=lambda _: None)
-    sizes = [len(chunk) for chunk in sink.chunks]
-    assert [e for chunk in sink.chunks for e in chunk] == events[:result.events]
-    assert 900 <= result.events <= 1001
-    assert all(size >= 100 for size in sizes) and len(sizes) <= 10
+    assert 990 <= result.events <= 1001
+    sent = [e for chunk in sink.chunks for e in chunk]
+    assert sorted(sent, key=events.index) == events[:result.events]  # each once, none lost
+    pushes = [c for c in sink.chunks if all(isinstance(e, SensorReading) for e in c)
+              and len(c) > 20]
+    others = [c for c in sink.chunks if not any(isinstance(e, SensorReading) for e in c)]
+    assert 9 <= len(pushes) <= 11 and all(len(c) >= 60 for c in pushes)
+    assert others and sum(map(len, pushes)) + sum(map(len, others)) == result.events
+    for chunk in others:  # case events and records go at once, not held until a push
+        assert all(abs(e.ts - chunk[0].ts) <= 50 for e in chunk)

@@ -1,0 +1,419 @@
+"""``gridwall bench city [--quick]``: one worker on a generated city at 50,000 readings/s.
+
+Issue 9's city scale, measured with real parts on a topic prefix and database of the run's
+own (:func:`bench._pipeline_world.make_world`), twice in the same run:
+
+1. **street** (the baseline): the default geography, ``config/geo`` (92 grids, 600 sensors);
+2. **city**: a generated city (:func:`domain.geo_build.build_city`, default 100 communities
+   x 100 grids x 10 sensors = 10,000 grids, 100,000 sensors), written to the run's directory
+   and given to every child process with ``GRIDWALL_GEO_DIR``.
+
+Each phase starts ``gridwall worker`` and ``gridwall hub`` as child processes, then
+``gridwall simulate --direct`` at the same rate for both (``--readings-per-s``, default
+50,000): readings batched per grid as ``SensorBatch`` messages, pushed every ``--push-s``
+seconds as a sensor hub would (so a city message carries ~5 readings, a street one ~500),
+plus a trickle of case reports and department records (``--report-share``). Then the load
+stops and, once the sink has stored every reading (or after a timeout), the worker idles
+with all that state held.
+
+Figures per phase (``street_*``, ``city_*``), measured in the load window after a warm-up:
+
+* ``case_to_hub_p50/p99/max_ms``: a hub client subscribed to every channel, as ``/wall`` is;
+  for each case item, arrival minus the item's ``ts`` (the case event's time, stamped by the
+  simulator's live clock) — event → hub. ``cases_seen`` counts them. Goal: p99 <= 1 s;
+* ``reading_to_hub_p99_ms``: the same for ``grid_metrics`` items, from ``source_ms`` (when the
+  oldest reading they cover was produced);
+* ``worker_cpu_pct`` (% of one core in the load window), ``worker_cpu_ms_per_s``;
+  ``idle_cpu_ms_per_s`` (no input, state held) and ``idle_cpu_ms_per_tick``: the idle CPU
+  per 0.2 s wall-publish period (``PUBLISH_PERIOD_S``; it includes every timer of the
+  worker, not only the publish one — the closest figure measurable from outside);
+* ``readings_per_s`` (produced by the simulator), ``stored_readings_per_s`` (reached
+  ClickHouse in the window), ``drain_after_load_s`` (load stop → every reading stored;
+  -1 if not within ``DRAIN_TIMEOUT_S``), ``readings_per_message``;
+* ``largest_wall_update_bytes`` (and its channel; per channel as ``largest_<channel>_bytes``)
+  from the wall updates topic; ``largest_hub_frame_bytes`` at the hub client;
+* ``snapshot_bytes`` / ``snapshot_items`` / ``snapshot_s``: what a client joining after the
+  load receives when it subscribes to every channel;
+* ``worker_rss_mb`` (largest sampled), ``geo_load_s`` (the geography loaded in this process).
+
+``ratio_*`` = city / street. Prints a table, then as the last line one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from bench._pipeline_world import REPO, Worker, World, make_world, now_ms
+from bench.common import cpu_seconds, free_port, percentile, print_figures, print_table
+from bench.hub import start_hub, stop
+from domain import geo_build
+from domain.geo import load_street
+from infra.topics import WALL_UPDATES
+from wall.hub.client import HubClient
+from wall.hub.protocol import CHANNELS, DeltasMsg, SnapshotMsg, decode_hub
+from wall.hub.stats import rss_mb
+
+VIEWER = "bench-city-viewer"
+TARGET_P99_MS = 1_000.0
+# The worker's wall-publish timers tick every 0.2 s (PUBLISH_TICK_S in streams/jobs/).
+PUBLISH_PERIOD_S = 0.2
+DRAIN_TIMEOUT_S = 30.0
+_SUMMARY = re.compile(r"sent (\d+) events in ([\d.]+) s .*?: (\d+) readings, (\d+) case events,"
+                      r" (\d+) department records")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Durations of one phase, in seconds."""
+
+    warmup_s: float
+    measure_s: float
+    idle_s: float
+
+
+FULL = Plan(warmup_s=15, measure_s=45, idle_s=10)
+QUICK = Plan(warmup_s=5, measure_s=12, idle_s=4)
+
+
+class _Channel(msgspec.Struct):
+    channel: str
+
+
+@dataclass
+class TopicSizes:
+    """Follows the wall updates topic in a thread: the largest message per channel."""
+
+    world: World
+    largest: dict[str, int] = field(default_factory=dict)
+    messages: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin following from the start of the topic."""
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        from kafka import KafkaConsumer
+
+        s = self.world.settings
+        consumer = KafkaConsumer(WALL_UPDATES.name(s), bootstrap_servers=s.kafka_bootstrap,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 group_id=None, fetch_max_wait_ms=100)
+        decoder = msgspec.json.Decoder(_Channel)
+        try:
+            while not self._stop.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    for record in records:
+                        self.messages += 1
+                        channel = decoder.decode(record.value).channel
+                        size = len(record.value)
+                        if size > self.largest.get(channel, 0):
+                            self.largest[channel] = size
+        finally:
+            consumer.close()
+
+
+@dataclass
+class HubWatch:
+    """What one hub client subscribed to every channel saw (epoch ms arrivals)."""
+
+    window: tuple[int, int] = (0, 0)
+    cases: list[float] = field(default_factory=list)
+    readings: list[float] = field(default_factory=list)
+    largest_frame: int = 0
+    seen_case_steps: set[tuple[str, int]] = field(default_factory=set)
+
+    def note(self, raw: str | bytes) -> None:
+        """Record the latencies of one hub frame's items."""
+        arrival = now_ms()
+        self.largest_frame = max(self.largest_frame, len(raw))
+        msg = decode_hub(raw)
+        if not isinstance(msg, DeltasMsg):
+            return
+        start, end = self.window
+        if not start <= arrival <= end:
+            return
+        for item in msg.items:
+            if item.channel == "cases" and (item.key, item.ts) not in self.seen_case_steps:
+                self.seen_case_steps.add((item.key, item.ts))
+                self.cases.append(arrival - item.ts)
+            elif item.channel == "grid_metrics" and item.data.get("source_ms"):
+                self.readings.append(arrival - item.data["source_ms"])
+
+
+async def follow(client: HubClient, watch: HubWatch) -> None:
+    """Read hub frames forever into ``watch``."""
+    while True:
+        watch.note(await client.ws.recv())
+
+
+async def snapshot(url: str) -> dict[str, float]:
+    """Bytes, items and seconds of the snapshot a newly subscribed client receives."""
+    size = items = 0
+    done: set[str] = set()
+    started = time.monotonic()
+    async with HubClient(url, VIEWER) as client:
+        await client.subscribe(CHANNELS)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(60):
+                while len(done) < len(CHANNELS):
+                    raw = await client.ws.recv()
+                    msg = decode_hub(raw)
+                    if isinstance(msg, SnapshotMsg):
+                        size += len(raw)
+                        items += len(msg.items)
+                        if msg.part == msg.parts:
+                            done.add(msg.channel)
+    return {"snapshot_bytes": float(size), "snapshot_items": float(items),
+            "snapshot_s": time.monotonic() - started,
+            "snapshot_complete": float(len(done) == len(CHANNELS))}
+
+
+def simulator(world: World, args: argparse.Namespace, duration_s: float
+              ) -> subprocess.Popen[str]:
+    """``gridwall simulate --direct`` at the run's rate, pushing every ``--push-s``."""
+    shares = 2 * args.report_share + args.record_share  # reports, their next steps, records
+    rate = args.readings_per_s / (1 - shares)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gridwall.cli", "simulate", "--direct", "--rate", f"{rate:.0f}",
+         "--duration", str(duration_s), "--push-every", str(args.push_s),
+         "--report-share", str(args.report_share), "--record-share", str(args.record_share),
+         "--run-tag", f"city{world.tag}", "--progress-every", "5"],
+        cwd=REPO, env=world.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stored_readings(world: World) -> int:
+    """Readings the ClickHouse sink has stored."""
+    return world.count("sensor_readings")
+
+
+def measure_phase(world: World, args: argparse.Namespace, plan: Plan, sizes: TopicSizes
+                  ) -> dict[str, float]:
+    """One phase on ``world`` (its env names the geography); returns its figures."""
+    tokens = world.logs / "tokens.yaml"
+    tokens.write_text(yaml.safe_dump({VIEWER: {"name": "bench-city", "role": "viewer"}}))
+    sizes.start()
+    worker = Worker(world, "city")
+    hub = None
+    try:
+        worker.wait_ready(timeout_s=180)
+        hub_port = free_port()
+        hub = start_hub(world.settings, tokens, hub_port)
+        return asyncio.run(_measure(world, args, plan, worker, f"ws://127.0.0.1:{hub_port}/"))
+    finally:
+        if hub is not None:
+            stop(hub)
+        worker.stop()
+        sizes.stop()
+
+
+async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: Worker,
+                   url: str) -> dict[str, float]:
+    pid = worker.proc.pid
+    watch = HubWatch()
+    figures: dict[str, float] = {}
+    async with HubClient(url, VIEWER) as client:
+        await client.subscribe(CHANNELS)
+        follower = asyncio.create_task(follow(client, watch))
+        sim = simulator(world, args, plan.warmup_s + plan.measure_s)
+        try:
+            figures |= await _load_and_idle(world, plan, pid, watch, sim)
+        finally:
+            if sim.poll() is None:
+                sim.kill()
+                sim.wait()
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    figures |= await snapshot(url)
+    figures |= {
+        "case_to_hub_p50_ms": percentile(watch.cases, 50),
+        "case_to_hub_p99_ms": percentile(watch.cases, 99),
+        "case_to_hub_max_ms": max(watch.cases, default=float("nan")),
+        "cases_seen": float(len(watch.cases)),
+        "reading_to_hub_p99_ms": percentile(watch.readings, 99),
+        "largest_hub_frame_bytes": float(watch.largest_frame),
+        "worker_rss_mb": max(worker.max_rss_mb, rss_mb(pid)),
+    }
+    return figures
+
+
+async def _load_and_idle(world: World, plan: Plan, pid: int, watch: HubWatch,
+                         sim: subprocess.Popen[str]) -> dict[str, float]:
+    """Warm up, measure the load window, wait for the sink to drain, measure idle CPU."""
+    await asyncio.sleep(plan.warmup_s)
+    # ClickHouse is asked from a thread, so no hub frame waits on it (arrival times).
+    stored0 = await asyncio.to_thread(stored_readings, world)
+    start_ms, cpu0 = now_ms(), cpu_seconds(pid)
+    watch.window = (start_ms, start_ms + int(plan.measure_s * 1000))
+    await asyncio.sleep(plan.measure_s)
+    elapsed = (now_ms() - start_ms) / 1000
+    cpu = cpu_seconds(pid) - cpu0
+    stored = await asyncio.to_thread(stored_readings, world) - stored0
+    out, err = await asyncio.to_thread(sim.communicate)
+    load_end = time.monotonic()
+    summary = _SUMMARY.search(out)
+    if sim.returncode != 0 or summary is None:
+        raise RuntimeError(f"simulator failed ({sim.returncode}): {err[-2000:]}")
+    events, seconds, readings, cases, _ = (float(x) for x in summary.groups())
+    drained = -1.0
+    while time.monotonic() - load_end < DRAIN_TIMEOUT_S:
+        if await asyncio.to_thread(stored_readings, world) >= readings:
+            drained = time.monotonic() - load_end
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)
+    idle0, idle_t0 = cpu_seconds(pid), time.monotonic()
+    await asyncio.sleep(plan.idle_s)
+    idle = (cpu_seconds(pid) - idle0) / (time.monotonic() - idle_t0)
+    return {
+        "readings_per_s": readings / seconds, "case_events_per_s": cases / seconds,
+        "events_per_s": events / seconds,
+        "stored_readings_per_s": stored / elapsed, "drain_after_load_s": drained,
+        "worker_cpu_pct": 100 * cpu / elapsed, "worker_cpu_ms_per_s": 1000 * cpu / elapsed,
+        "idle_cpu_ms_per_s": 1000 * idle, "idle_cpu_ms_per_tick": 1000 * idle * PUBLISH_PERIOD_S,
+    }
+
+
+@contextlib.contextmanager
+def geography_world(geo_dir: Path | None) -> Iterator[World]:
+    """A fresh world whose child processes load ``geo_dir`` (None: the default street)."""
+    with make_world() as world:
+        world.env.pop("GRIDWALL_GEO_DIR", None)
+        if geo_dir is not None:
+            world.env["GRIDWALL_GEO_DIR"] = str(geo_dir)
+        yield world
+
+
+def phase(name: str, geo_dir: Path | None, args: argparse.Namespace, plan: Plan
+          ) -> dict[str, Any]:
+    """Measure one geography; figures prefixed with ``name``."""
+    started = time.monotonic()
+    geography = load_street(geo_dir)
+    figures: dict[str, Any] = {"geo_load_s": time.monotonic() - started,
+                               "grids": float(len(geography.grids)),
+                               "sensors": float(len(geography.sensors))}
+    print(f"bench city: {name}: {len(geography.grids):,} grids, {len(geography.sensors):,} "
+          f"sensors, {args.readings_per_s:,.0f} readings/s ...", file=sys.stderr, flush=True)
+    del geography
+    with geography_world(geo_dir) as world:
+        sizes = TopicSizes(world)
+        figures |= measure_phase(world, args, plan, sizes)
+        stored, batches = world.client.execute(
+            f"SELECT count(), uniqExact(batch_id) FROM {world.db}.sensor_readings")[0]
+    figures["readings_per_message"] = stored / batches if batches else float("nan")
+    figures["wall_updates"] = float(sizes.messages)
+    channel, largest = max(sizes.largest.items(), key=lambda kv: kv[1], default=("none", 0))
+    figures["largest_wall_update_bytes"] = float(largest)
+    figures["largest_wall_update_channel"] = channel
+    for key, size in sorted(sizes.largest.items()):
+        figures[f"largest_{key}_bytes"] = float(size)
+    return {f"{name}_{key}": value for key, value in figures.items()}
+
+
+RATIOS = ("case_to_hub_p99_ms", "reading_to_hub_p99_ms", "worker_cpu_pct", "idle_cpu_ms_per_s",
+          "worker_rss_mb", "largest_wall_update_bytes", "snapshot_bytes", "geo_load_s")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Both phases; every figure plus the city / street ratios."""
+    plan = QUICK if args.quick else FULL
+    spec = geo_build.CitySpec(communities=args.communities,
+                              grids_per_community=args.grids_per_community,
+                              sensors_per_grid=args.sensors_per_grid)
+    figures: dict[str, Any] = {"target_readings_per_s": args.readings_per_s,
+                               "push_s": args.push_s, "report_share": args.report_share,
+                               "measure_s": plan.measure_s, "target_p99_ms": TARGET_P99_MS}
+    city_dir = Path(args.city_dir) if args.city_dir else None
+    generated = city_dir is None
+    if city_dir is None:
+        city_dir = Path(f"/tmp/gridwall-bench-city-{now_ms()}")
+        started = time.monotonic()
+        geo_build.write(city_dir, geo_build.build_city(spec))
+        figures["city_generate_s"] = time.monotonic() - started
+    try:
+        figures |= phase("street", None, args, plan)
+        figures |= phase("city", city_dir, args, plan)
+    finally:
+        if generated:
+            shutil.rmtree(city_dir, ignore_errors=True)
+    for name in RATIOS:
+        street = figures.get(f"street_{name}")
+        city = figures.get(f"city_{name}")
+        if isinstance(street, float) and isinstance(city, float) and street > 0:
+            figures[f"ratio_{name}"] = city / street
+    return figures
+
+
+def report(f: dict[str, Any]) -> None:
+    """The table (street | city | ratio), then every figure as one JSON line."""
+    rows: list[tuple[str, object]] = [("", "street | city | city/street")]
+
+    def fmt(value: object) -> str:
+        if isinstance(value, float):
+            return "nan" if value != value else f"{value:,.1f}"
+        return str(value)
+
+    for name in ("grids", "sensors", "readings_per_s", "stored_readings_per_s",
+                 "drain_after_load_s", "readings_per_message", "case_events_per_s",
+                 "case_to_hub_p50_ms", "case_to_hub_p99_ms", "case_to_hub_max_ms", "cases_seen",
+                 "reading_to_hub_p99_ms", "worker_cpu_pct", "idle_cpu_ms_per_s",
+                 "idle_cpu_ms_per_tick", "worker_rss_mb", "largest_wall_update_bytes",
+                 "largest_wall_update_channel", "largest_hub_frame_bytes", "snapshot_bytes",
+                 "snapshot_items", "snapshot_s", "geo_load_s"):
+        ratio = f.get(f"ratio_{name}")
+        rows.append((name, f"{fmt(f.get(f'street_{name}'))} | {fmt(f.get(f'city_{name}'))}"
+                           + (f" | {ratio:,.2f}" if isinstance(ratio, float) else "")))
+    rows.append(("goal: city case_to_hub_p99_ms <=", fmt(f["target_p99_ms"])))
+    print_table(rows, "city: one worker, simulate --direct, hub client (street = baseline)")
+    print_figures({k: float(f"{v:.6g}") if isinstance(v, float) and v == v else
+                   (None if isinstance(v, float) else v) for k, v in f.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run both phases, print the table and the JSON line."""
+    parser = argparse.ArgumentParser(prog="gridwall bench city", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short phases (~2 minutes)")
+    parser.add_argument("--readings-per-s", type=float, default=50_000.0)
+    parser.add_argument("--push-s", type=float, default=1.0,
+                        help="seconds of readings per push (per-grid batch), default 1")
+    parser.add_argument("--report-share", type=float, default=0.0004,
+                        help="share of slots that open a case (default 0.0004: ~20/s)")
+    parser.add_argument("--record-share", type=float, default=0.0002)
+    parser.add_argument("--communities", type=int, default=geo_build.CitySpec.communities)
+    parser.add_argument("--grids-per-community", type=int,
+                        default=geo_build.CitySpec.grids_per_community)
+    parser.add_argument("--sensors-per-grid", type=int,
+                        default=geo_build.CitySpec.sensors_per_grid)
+    parser.add_argument("--city-dir", help="use this generated city instead of generating one")
+    args = parser.parse_args(argv)
+    report(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
