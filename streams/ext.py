@@ -119,7 +119,7 @@ def install(app: faust.App, runtime: Any, worker_id: str = "worker") -> Ext:
 
     def apply_scoring(new: ScoringPolicy) -> None:
         grid_job.scores.policy = stage.scores.policy = new
-        stage.ranking.min_cases = new.min_cases
+        stage.ranking_due = True
 
     live_scoring(runtime.config, policy, apply_scoring)
     agents_health.install(ext)

@@ -78,7 +78,7 @@ def encode_partial(partial: GridPartial) -> bytes:
     """The topic value of ``partial`` (its handler map dropped)."""
     outcomes = partial.outcomes
     if outcomes.handlers:
-        outcomes = GridOutcomes(grid=outcomes.grid, workers=outcomes.workers)
+        outcomes = GridOutcomes(periods=outcomes.periods)
         partial = msgspec.structs.replace(partial, outcomes=outcomes)
     return _encoder.encode(partial)
 

@@ -1,6 +1,6 @@
 """The Streams II tables in the sink's catalog, and the sensor-readings sink decoder.
 
-:func:`register_tables` adds the columns of the Streams II tables (migrations 0030-0033) to
+:func:`register_tables` adds the columns of the Streams II tables (migrations 0030-0034) to
 :data:`streams.rows.COLUMNS` / :data:`streams.rows.TIME_COLUMNS`, so the one ClickHouse sink
 writes them like the Streams I tables (rows topic → ``RowBatch`` → INSERT). Registering twice
 is harmless. Sensor readings do not travel through the rows topic: the sink reads the
@@ -32,6 +32,9 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] = {
     "scores": (("score_date", "ts", "ts_ms", "minute_ms", "kind", "subject", "score", "rank",
                 "cases", "rank_change", "score_change", "breakdown", "version"),
                (("score_date", "ts", "ts_ms"),)),
+    "score_periods": (("period", "period_start_ms", "score_date", "ts", "ts_ms", "minute_ms",
+                       "kind", "subject", "score", "rank", "cases", "rank_change",
+                       "score_change", "breakdown", "version"), (("score_date", "ts", "ts_ms"),)),
     "grid_registers": (("updated_date", "updated_at", "updated_ms", "grid_id", "figure",
                         "value", "version"), (("updated_date", "updated_at", "updated_ms"),)),
 }

@@ -34,15 +34,17 @@ from streams.metrics.book import STREET_KEY, MetricsBook
 from streams.metrics.coalesce import Coalescer
 from streams.metrics.windows import MINUTE
 from streams.partials import SensorPartial, decode_partial, merged_health
-from streams.scores.book import ScoreBook
+from streams.scores.book import Outcomes, ScoreBook, score
+from streams.scores.periods import period_key, period_start, previous_start
 from streams.scores.policy import ScoringPolicy
-from streams.scores.ranking import Ranking
+from streams.scores.ranking import rank, standings
 from streams.topics import GRID_PARTIALS
 
 PUBLISH_TICK_S = 0.2
 RANKING_TICK_S = 5.0
 RANKING_TOP = 20
 KINDS = ("grid", "worker")
+STANDING = ("rank", "score", "cases", "rank_change", "score_change")
 ViewKey = tuple[str, str]  # level, key
 
 
@@ -53,13 +55,13 @@ class StreetStage:
         self.ext = ext
         self.book = MetricsBook({g: grid.community_id for g, grid in street().grids.items()})
         self.scores = ScoreBook(policy)
-        self.ranking = Ranking(policy.min_cases)
         self.coalescer: Coalescer[ViewKey] = Coalescer(interval_ms)
         self.source_ms: dict[ViewKey, int] = {}
         self.owned = False
         self.ranking_due = False
         self.sent: dict[tuple[str, str], tuple[Any, ...]] = {}  # last ranking entry sent
         self.sensors: dict[str, SensorPartial] = {}
+        self.live_start = 0  # start of the live scoring period last ranked
 
     # -- the partition's state ------------------------------------------------------------
 
@@ -82,7 +84,6 @@ class StreetStage:
     def revoke(self, partitions: set[TopicPartition]) -> None:
         """Another worker owns the street now: drop everything, publish nothing."""
         self.owned = False
-        self.ranking = Ranking(self.ranking.min_cases)
         self.book.grids.clear()
         self.scores.grids.clear()
         self.sensors.clear()
@@ -151,44 +152,106 @@ class StreetStage:
         return len(due)
 
     async def publish_ranking(self) -> int:
-        """Send the rankings' changed items and scores rows; return how many were sent."""
-        if not self.owned or not self.ranking_due:
+        """Send the rankings' changed items and score rows; return how many were sent.
+
+        Per period kind of the policy, the current period's ranking (trend against the
+        previous period's); the first kind is the live one: ``ranking``/``street`` and the
+        ``scores`` rows. Also runs when a live period begins, without new partials.
+        """
+        if not self.owned:
             return 0
-        self.ranking_due = False
         now = wall_ms()
+        policy = self.scores.policy
+        live_start = period_start(policy.periods[0], now, policy.utc_offset_h)
+        if not self.ranking_due and live_start == self.live_start:
+            return 0
+        self.ranking_due, self.live_start = False, live_start
         out = self.ext.outbox()
         for kind in KINDS:
-            ranked = self.ranking.rank(kind, self.scores.scores(kind))
-            for entry in ranked:
-                subject = entry["subject"]
-                shown = (entry["rank"], entry["score"], entry["cases"], len(ranked))
-                if self.sent.get((kind, subject)) == shown:
-                    continue
-                self.sent[(kind, subject)] = shown
-                out.row("scores", score_row(kind, entry, now), (kind, subject))
-                out.wall("ranking", subject, now,
-                         {"kind": kind, "of": len(ranked), **entry}, subject)
+            per_period = {period: self._ranking(kind, period, now) for period in policy.periods}
+            self._subject_items(out, kind, per_period, now)
             if kind == "grid":
-                top = ranked[:RANKING_TOP]
-                shown_top = tuple((e["subject"], e["rank"], e["score"]) for e in top)
-                if self.sent.get(("top", kind)) != shown_top:
-                    self.sent[("top", kind)] = shown_top
-                    listed = sum(1 for e in ranked if e["rank"] is not None)
-                    out.wall("ranking", STREET_KEY, now,
-                             {"kind": kind, "ranking": top, "ranked": listed,
-                              "listed": len(ranked)}, STREET_KEY)
+                self._top_items(out, kind, per_period, now)
         sent = len(out)
         await out.flush()
         return sent
 
+    def _ranking(self, kind: str, period: str, now: int) -> tuple[int, list[dict[str, Any]]]:
+        """(start, ranking) of the current ``period`` at ``now``, trend vs the previous."""
+        policy = self.scores.policy
+        start = period_start(period, now, policy.utc_offset_h)
+        previous = self.scores.subjects(
+            kind, period_key(period, previous_start(period, start, policy.utc_offset_h)))
+        current = self.scores.subjects(kind, period_key(period, start))
+        for subject in previous:  # active before, not yet now: listed with no cases
+            current.setdefault(subject, Outcomes())
+        before = rank([score(kind, s, o, policy) for s, o in sorted(previous.items())],
+                      policy.min_cases)
+        return start, rank([score(kind, s, o, policy) for s, o in sorted(current.items())],
+                           policy.min_cases, standings(before))
+
+    def _subject_items(self, out: Any, kind: str,
+                       per_period: dict[str, tuple[int, list[dict[str, Any]]]],
+                       now: int) -> None:
+        """Each subject's ranking item (live period, plus every period's standing) and its
+        rows, for the subjects whose standing changed."""
+        periods = list(per_period)
+        by_subject: dict[str, dict[str, dict[str, Any]]] = {}
+        for period, (_, ranked) in per_period.items():
+            for entry in ranked:
+                by_subject.setdefault(entry["subject"], {})[period] = entry
+        live_start, live = per_period[periods[0]]
+        for subject, entries in sorted(by_subject.items()):
+            shown = tuple((p, e["rank"], e["score"], e["cases"], e["rank_change"],
+                           e["score_change"]) for p, e in sorted(entries.items()))
+            if self.sent.get((kind, subject)) == shown:
+                continue
+            self.sent[(kind, subject)] = shown
+            for period, entry in entries.items():
+                start = per_period[period][0]
+                out.row("score_periods", period_row(period, start, kind, entry, now),
+                        (period, start, kind, subject))
+            head = entries.get(periods[0])
+            if head is None:
+                continue
+            out.row("scores", score_row(kind, head, now), (kind, subject))
+            out.wall("ranking", subject, now,
+                     {"kind": kind, "period": periods[0], "period_start_ms": live_start,
+                      "of": len(live), **head,
+                      "periods": {p: {k: e[k] for k in STANDING} for p, e in entries.items()}},
+                     subject)
+
+    def _top_items(self, out: Any, kind: str,
+                   per_period: dict[str, tuple[int, list[dict[str, Any]]]], now: int) -> None:
+        """The top of each period's ranking: ``street`` (live period), ``street.<period>``."""
+        for n, (period, (start, ranked)) in enumerate(per_period.items()):
+            top = ranked[:RANKING_TOP]
+            key = STREET_KEY if n == 0 else f"{STREET_KEY}.{period}"
+            shown = (start, tuple((e["subject"], e["rank"], e["score"], e["rank_change"])
+                                  for e in top))
+            if self.sent.get(("top", key)) == shown:
+                continue
+            self.sent[("top", key)] = shown
+            listed = sum(1 for e in ranked if e["rank"] is not None)
+            out.wall("ranking", key, now,
+                     {"kind": kind, "period": period, "period_start_ms": start,
+                      "ranking": top, "ranked": listed, "listed": len(ranked)}, STREET_KEY)
+
 
 def score_row(kind: str, entry: dict[str, Any], now: int) -> dict[str, Any]:
-    """One ``scores`` row: a subject's score, rank and breakdown at ``now``."""
+    """One ``scores`` row: a subject's live-period score, rank and breakdown at ``now``."""
     return {"ts_ms": now, "minute_ms": MINUTE.start(now), "kind": kind,
             "subject": entry["subject"], "score": entry["score"], "rank": entry["rank"] or 0,
             "cases": entry["cases"], "rank_change": entry["rank_change"] or 0,
             "score_change": entry["score_change"] or 0.0,
             "breakdown": encode(entry["breakdown"]).decode(), "version": now}
+
+
+def period_row(period: str, start: int, kind: str, entry: dict[str, Any], now: int
+               ) -> dict[str, Any]:
+    """One ``score_periods`` row: a subject's result in one period as of ``now`` (the last
+    row written while the period ran is its frozen result)."""
+    return {"period": period, "period_start_ms": start, **score_row(kind, entry, now)}
 
 
 def install(ext: Ext, policy: ScoringPolicy) -> StreetStage:

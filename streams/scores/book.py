@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from streams.metrics.facts import StepFact
+from streams.scores.periods import period_key, period_start
 from streams.scores.policy import COMPONENTS, ScoringPolicy
 
 WORKER_SOURCE = "grid_worker_app"
@@ -113,19 +114,28 @@ def score(kind: str, subject: str, outcomes: Outcomes, policy: ScoringPolicy) ->
                  cases=outcomes.cases, breakdown=breakdown)
 
 
-class GridOutcomes(msgspec.Struct, kw_only=True):
-    """Everything that happened to one grid's cases: the grid's outcomes and, per worker,
-    the outcomes credited to that worker from these cases (``handlers``: case → handler)."""
+class PeriodOutcomes(msgspec.Struct, kw_only=True):
+    """One grid's outcomes in one scoring period, and per worker the outcomes credited to
+    that worker from the grid's cases in that period."""
 
     grid: Outcomes = msgspec.field(default_factory=Outcomes)
     workers: dict[str, Outcomes] = {}
+
+
+class GridOutcomes(msgspec.Struct, kw_only=True):
+    """Everything that happened to one grid's cases, per scoring period (key
+    :func:`~streams.scores.periods.period_key`: the current and the previous period of each
+    kind are kept); ``handlers`` maps an open case to the worker handling it."""
+
+    periods: dict[str, PeriodOutcomes] = {}
     handlers: dict[str, str] = {}
 
 
 class ScoreBook:
-    """Outcomes per grid (and per worker within each grid); see the module docstring.
+    """Outcomes per grid and period (and per worker within each); see the module docstring.
 
-    A worker's outcomes are the sum over the grids of its cases, so a street-wide book
+    A fact counts in the period of its time, for each period kind of the policy. A worker's
+    outcomes are the sum over the grids of its cases, so a street-wide book
     (:meth:`put_grid`, fed by the owners of the grids) scores workers exactly, whichever
     worker process owns which grid.
     """
@@ -141,17 +151,14 @@ class ScoreBook:
             book = self.grids.get(fact.grid_id)
             if book is None:
                 book = self.grids[fact.grid_id] = GridOutcomes()
-            book.grid.count(fact, timed=True, credited=True)
-            if fact.is_new:
-                book.grid.reported += 1
             worker = _worker_of(book.handlers, fact)
-            if worker:
-                outcomes = book.workers.get(worker)
-                if outcomes is None:
-                    outcomes = book.workers[worker] = Outcomes()
-                if fact.is_new and fact.source == WORKER_SOURCE:
-                    outcomes.reported += 1
-                outcomes.count(fact, timed=fact.action in HANDLING_ACTIONS, credited=True)
+            for kind in self.policy.periods:
+                key = period_key(kind, period_start(kind, fact.ts, self.policy.utc_offset_h))
+                period = book.periods.get(key)
+                if period is None:
+                    period = book.periods[key] = PeriodOutcomes()
+                    _keep_two_latest(book.periods, kind)
+                _count(period, fact, worker)
             if fact.to_step in ("evaluated", "rejected"):
                 book.handlers.pop(fact.case_id, None)
             changed.add(fact.grid_id)
@@ -168,19 +175,55 @@ class ScoreBook:
         """Hold ``outcomes`` as grid ``grid_id``'s (a street-wide book fed by grid owners)."""
         self.grids[grid_id] = outcomes
 
-    def subjects(self, kind: str) -> dict[str, Outcomes]:
-        """The outcomes of every subject of ``kind`` ("grid" or "worker")."""
-        if kind == "grid":
-            return {g: b.grid for g, b in self.grids.items()}
+    def latest(self, period_kind: str | None = None) -> str:
+        """The key of the newest period of ``period_kind`` (default: the policy's first)
+        held for any grid ("" if none)."""
+        kind = period_kind or self.policy.periods[0]
+        keys = [k for b in self.grids.values() for k in b.periods if k.startswith(f"{kind}:")]
+        return max(keys, key=lambda k: int(k.split(":")[1]), default="")
+
+    def subjects(self, kind: str, period: str | None = None) -> dict[str, Outcomes]:
+        """The outcomes of every subject of ``kind`` ("grid" or "worker") in ``period``
+        (a period key; default :meth:`latest`)."""
+        key = self.latest() if period is None else period
         merged: dict[str, Outcomes] = {}
-        for book in self.grids.values():
-            for worker, outcomes in book.workers.items():
-                merged.setdefault(worker, Outcomes()).merge(outcomes)
+        for grid_id, book in self.grids.items():
+            outcomes = book.periods.get(key)
+            if outcomes is None:
+                continue
+            if kind == "grid":
+                merged[grid_id] = outcomes.grid
+                continue
+            for worker, credited in outcomes.workers.items():
+                merged.setdefault(worker, Outcomes()).merge(credited)
         return merged
 
-    def scores(self, kind: str) -> list[Score]:
-        """Scores of every subject of ``kind``, in subject order."""
-        return [score(kind, s, o, self.policy) for s, o in sorted(self.subjects(kind).items())]
+    def scores(self, kind: str, period: str | None = None) -> list[Score]:
+        """Scores of every subject of ``kind`` in ``period``, in subject order."""
+        return [score(kind, s, o, self.policy)
+                for s, o in sorted(self.subjects(kind, period).items())]
+
+
+def _count(period: PeriodOutcomes, fact: StepFact, worker: str) -> None:
+    period.grid.count(fact, timed=True, credited=True)
+    if fact.is_new:
+        period.grid.reported += 1
+    if worker:
+        outcomes = period.workers.get(worker)
+        if outcomes is None:
+            outcomes = period.workers[worker] = Outcomes()
+        if fact.is_new and fact.source == WORKER_SOURCE:
+            outcomes.reported += 1
+        outcomes.count(fact, timed=fact.action in HANDLING_ACTIONS, credited=True)
+
+
+def _keep_two_latest(periods: dict[str, PeriodOutcomes], kind: str) -> None:
+    """Keep the current and the previous period of ``kind`` (older ones are frozen in
+    ClickHouse already)."""
+    keys = sorted((k for k in periods if k.startswith(f"{kind}:")),
+                  key=lambda k: int(k.split(":")[1]))
+    for key in keys[:-2]:
+        del periods[key]
 
 
 def _worker_of(handlers: dict[str, str], fact: StepFact) -> str:

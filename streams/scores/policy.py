@@ -1,4 +1,5 @@
-"""Scoring policy: component weights, activity targets, the minimum cases to be ranked.
+"""Scoring policy: component weights, activity targets, the minimum cases to be ranked,
+the scoring periods and the street's local time offset.
 
 :meth:`ScoringPolicy.from_mapping` validates a whole policy and raises
 :class:`~domain.sla.PolicyError` naming the path; a bad policy is rejected as a whole.
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from domain.sla import PolicyError
+from streams.scores.periods import PERIOD_KINDS
 
 COMPONENTS = ("on_time", "on_spot", "reopen", "evaluation", "activity")
 SUBJECT_KINDS = ("grid", "worker")
@@ -26,18 +28,22 @@ class ScoringPolicy:
     weights: Mapping[str, float]
     activity_target: Mapping[str, float]
     min_cases: int = 3
+    periods: tuple[str, ...] = PERIOD_KINDS
+    utc_offset_h: int = 8
 
     def to_mapping(self) -> dict[str, Any]:
         """The policy as plain data."""
         return {"weights": dict(self.weights), "activity_target": dict(self.activity_target),
-                "min_cases": self.min_cases}
+                "min_cases": self.min_cases, "periods": list(self.periods),
+                "utc_offset_h": self.utc_offset_h}
 
     @classmethod
     def from_mapping(cls, data: Any) -> ScoringPolicy:
         """Validate plain data; raise :class:`PolicyError` naming the path."""
         if not isinstance(data, Mapping):
             raise PolicyError("scoring: expected a mapping")
-        _only(data, ("weights", "activity_target", "min_cases"), "scoring")
+        _only(data, ("weights", "activity_target", "min_cases", "periods", "utc_offset_h"),
+              "scoring")
         weights = _numbers(data.get("weights"), "weights", COMPONENTS, allow_zero=True)
         if sum(weights.values()) <= 0:
             raise PolicyError("weights: at least one weight must be positive")
@@ -45,7 +51,15 @@ class ScoringPolicy:
         min_cases = data.get("min_cases", 3)
         if isinstance(min_cases, bool) or not isinstance(min_cases, int) or min_cases < 0:
             raise PolicyError("min_cases: must be a whole number >= 0")
-        return cls(weights, targets, min_cases)
+        periods = data.get("periods", list(PERIOD_KINDS))
+        if (not isinstance(periods, list) or not periods
+                or any(p not in PERIOD_KINDS for p in periods) or len(set(periods)) < len(periods)):
+            raise PolicyError(f"periods: a non-empty list of distinct periods of "
+                              f"{', '.join(PERIOD_KINDS)}")
+        offset = data.get("utc_offset_h", 8)
+        if isinstance(offset, bool) or not isinstance(offset, int) or not -12 <= offset <= 14:
+            raise PolicyError("utc_offset_h: must be a whole number of hours from -12 to 14")
+        return cls(weights, targets, min_cases, tuple(periods), offset)
 
 
 def _only(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:

@@ -115,6 +115,12 @@ def test_scripted_day_rows_and_wall_updates(stream_env: StreamEnv, ch: Any) -> N
         grid_score = q("SELECT score, breakdown FROM {db}.scores FINAL "
                        "WHERE kind = 'grid' AND subject = 'PL01-01'")
         assert len(grid_score) == 1 and '"component":"evaluation"' in grid_score[0][1]
+        # the same result per scoring period (day, week, month), each with its period start
+        periods = wait_for("period scores", lambda: q(
+            "SELECT period, period_start_ms, score FROM {db}.score_periods FINAL "
+            "WHERE kind = 'grid' AND subject = 'PL01-01' ORDER BY period") or None)
+        assert [p[0] for p in periods] == ["day", "month", "week"]
+        assert all(p[1] <= now_ms() and p[2] == grid_score[0][0] for p in periods)
 
         alerts = wait_for("sensor alert", lambda: q(
             "SELECT severity FROM {db}.alerts FINAL WHERE fingerprint = "

@@ -9,9 +9,9 @@ import pytest
 
 from domain.sla import PolicyError
 from streams.metrics.facts import StepFact
-from streams.scores.book import GridOutcomes, Outcomes, ScoreBook, score
+from streams.scores.book import GridOutcomes, Outcomes, PeriodOutcomes, ScoreBook, score
 from streams.scores.policy import ScoringPolicy, load_scoring
-from streams.scores.ranking import Ranking
+from streams.scores.ranking import rank, standings
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "scoring.yaml"
 T0 = 1_800_000_000_000
@@ -96,23 +96,25 @@ def test_attribution_to_grid_and_handling_worker() -> None:
     assert "a" not in book.grids["G1"].handlers  # forgotten once evaluated
 
 
-def test_ranking_order_ties_unranked_and_trend() -> None:
-    ranking = Ranking(min_cases=2)
+def test_ranking_order_ties_unranked_and_trend_against_the_previous_period() -> None:
     book = ScoreBook(EVEN)
     for grid, reported in (("G1", 10), ("G2", 5), ("G3", 10), ("G4", 1)):
-        book.put_grid(grid, GridOutcomes(grid=Outcomes(reported=reported)))
-    first = ranking.rank("grid", book.scores("grid"))
+        book.put_grid(grid, GridOutcomes(
+            periods={"day:0": PeriodOutcomes(grid=Outcomes(reported=reported))}))
+    first = rank(book.scores("grid", "day:0"), min_cases=2)
     assert [(r["subject"], r["rank"]) for r in first] == [("G1", 1), ("G3", 2), ("G2", 3),
                                                           ("G4", None)]
     assert first[0]["rank_change"] is None and first[0]["score_change"] is None
-    book.grids["G2"].grid.reported = 20  # activity capped at 1.0: ties with G1/G3
-    book.grids["G1"].grid.reported = 4
-    second = {r["subject"]: r for r in ranking.rank("grid", book.scores("grid"))}
+    for grid, reported in (("G1", 4), ("G2", 20), ("G3", 10), ("G4", 1)):  # the next day
+        book.grids[grid].periods["day:1"] = PeriodOutcomes(grid=Outcomes(reported=reported))
+    second = {r["subject"]: r for r in rank(book.scores("grid", "day:1"), min_cases=2,
+                                            previous=standings(first))}
     assert second["G2"]["rank"] == 1 and second["G2"]["rank_change"] == 2
     assert second["G1"]["rank"] == 3 and second["G1"]["rank_change"] == -2
     assert second["G1"]["score_change"] == -60.0
     assert second["G4"]["rank_change"] is None
-
+    again = rank(book.scores("grid", "day:1"), min_cases=2, previous=standings(first))
+    assert again == list(second.values())  # pure: no memory of earlier calls
 
 def test_worker_outcomes_are_the_sum_over_the_grids_of_their_cases() -> None:
     """Two owners, each with some grids, feed one street-wide book: the worker's outcomes
@@ -143,3 +145,18 @@ def test_rebuild_from_the_facts_equals_counting_them_as_they_came() -> None:
     rebuilt.update([fact("x", "report", "", "reported", actor="w9")])  # dropped by rebuild
     assert rebuilt.rebuild(facts) == {"G1"}
     assert rebuilt.grids == live.grids
+
+
+def test_a_fact_counts_in_its_day_week_and_month_and_two_periods_are_kept() -> None:
+    from streams.scores.periods import period_key, period_start
+
+    book = ScoreBook(EVEN)
+    day = 86_400_000
+    for n in range(3):  # three consecutive days
+        book.update([fact(f"c{n}", "report", "", "reported", ts=T0 + n * day, actor="w1")])
+    keys = set(book.grids["G1"].periods)
+    days = [period_key("day", period_start("day", T0 + n * day, 8)) for n in (1, 2)]
+    assert set(days) <= keys and len([k for k in keys if k.startswith("day:")]) == 2
+    assert book.subjects("grid", days[1])["G1"].reported == 1
+    week = period_key("week", period_start("week", T0 + 2 * day, 8))
+    assert book.latest("week") == week
