@@ -13,8 +13,8 @@ Each phase starts ``gridwall worker`` and ``gridwall hub`` as child processes, t
 50,000): readings batched per grid as ``SensorBatch`` messages, pushed every ``--push-s``
 seconds as a sensor hub would (so a city message carries ~5 readings, a street one ~500),
 plus a trickle of case reports and department records (``--report-share``). Then the load
-stops and, once the sink has stored every reading (or after a timeout), the worker idles
-with all that state held.
+stops and, once the worker reports no consumer lag (or after a timeout), it idles with all
+that state held.
 
 Figures per phase (``street_*``, ``city_*``), measured in the load window after a warm-up:
 
@@ -24,12 +24,20 @@ Figures per phase (``street_*``, ``city_*``), measured in the load window after 
 * ``reading_to_hub_p99_ms``: the same for ``grid_metrics`` items, from ``source_ms`` (when the
   oldest reading they cover was produced);
 * ``worker_cpu_pct`` (% of one core in the load window), ``worker_cpu_ms_per_s``;
-  ``idle_cpu_ms_per_s`` (no input, state held) and ``idle_cpu_ms_per_tick``: the idle CPU
-  per 0.2 s wall-publish period (``PUBLISH_PERIOD_S``; it includes every timer of the
-  worker, not only the publish one — the closest figure measurable from outside);
-* ``readings_per_s`` (produced by the simulator), ``stored_readings_per_s`` (reached
-  ClickHouse in the window), ``drain_after_load_s`` (load stop → every reading stored;
-  -1 if not within ``DRAIN_TIMEOUT_S``), ``readings_per_message``;
+  ``empty_idle_cpu_ms_per_s``: before any input (the geography loaded, nothing held);
+  ``idle_cpu_ms_per_s`` after the load (no input, state held; ``idle_after_drain`` 0 means
+  the worker still had lag then, so it was catching up, not idle) and
+  ``idle_cpu_ms_per_tick``: that idle CPU per 0.2 s wall-publish period
+  (``PUBLISH_PERIOD_S``; it includes every timer of the worker, not only the publish one —
+  the closest figure measurable from outside);
+* ``readings_per_s`` (what the simulator produced: on a small machine it may not reach
+  the target), ``stored_readings_per_s`` (reached ClickHouse in the window),
+  ``max_lag_in_window`` (largest ``lag_total`` of the worker's job-health reports; per
+  consumer of the worker as ``max_lag_<consumer>``),
+  ``drain_after_load_s`` (load stop → first job-health report with no lag; -1 if none
+  within the plan's ``drain_timeout_s``), ``readings_per_message``; ``simulator_cpu_pct`` and
+  ``machine_busy_pct`` (all cores, ``/proc/stat``) show how much the load generator and
+  everything else took from the worker;
 * ``largest_wall_update_bytes`` (and its channel; per channel as ``largest_<channel>_bytes``)
   from the wall updates topic; ``largest_hub_frame_bytes`` at the hub client;
 * ``snapshot_bytes`` / ``snapshot_items`` / ``snapshot_s``: what a client joining after the
@@ -44,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -72,7 +81,6 @@ VIEWER = "bench-city-viewer"
 TARGET_P99_MS = 1_000.0
 # The worker's wall-publish timers tick every 0.2 s (PUBLISH_TICK_S in streams/jobs/).
 PUBLISH_PERIOD_S = 0.2
-DRAIN_TIMEOUT_S = 30.0
 _SUMMARY = re.compile(r"sent (\d+) events in ([\d.]+) s .*?: (\d+) readings, (\d+) case events,"
                       r" (\d+) department records")
 
@@ -84,23 +92,47 @@ class Plan:
     warmup_s: float
     measure_s: float
     idle_s: float
+    drain_timeout_s: float
 
 
-FULL = Plan(warmup_s=15, measure_s=45, idle_s=10)
-QUICK = Plan(warmup_s=5, measure_s=12, idle_s=4)
+FULL = Plan(warmup_s=15, measure_s=45, idle_s=10, drain_timeout_s=60)
+QUICK = Plan(warmup_s=5, measure_s=12, idle_s=4, drain_timeout_s=20)
 
 
 class _Channel(msgspec.Struct):
     channel: str
 
 
+class _Health(msgspec.Struct):
+    ts: int
+    data: dict[str, Any]
+
+
 @dataclass
 class TopicSizes:
-    """Follows the wall updates topic in a thread: the largest message per channel."""
+    """Follows the wall updates topic in a thread: the largest message per channel, and the
+    worker's consumer lag from its job-health reports as (report ts, lag_total)."""
 
     world: World
     largest: dict[str, int] = field(default_factory=dict)
     messages: int = 0
+    lags: list[tuple[int, int, dict[str, int]]] = field(default_factory=list)
+
+    def lag_zero_after(self, since_ms: int) -> int | None:
+        """Ts of the first job-health report after ``since_ms`` with no lag, if any yet."""
+        return next((ts for ts, lag, _ in list(self.lags) if ts > since_ms and lag == 0), None)
+
+    def max_lag(self, start_ms: int, end_ms: int) -> dict[str, float]:
+        """The largest lag reported in [start_ms, end_ms] in total (-1 if no report) and per
+        consumer of the worker (``max_lag_<consumer>``: messages over its partitions)."""
+        out = {"max_lag_in_window": -1.0}
+        for ts, total, by_consumer in list(self.lags):
+            if start_ms <= ts <= end_ms:
+                out["max_lag_in_window"] = max(out["max_lag_in_window"], float(total))
+                for consumer, lag in by_consumer.items():
+                    key = f"max_lag_{consumer}"
+                    out[key] = max(out.get(key, 0.0), float(lag))
+        return out
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -123,12 +155,20 @@ class TopicSizes:
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  group_id=None, fetch_max_wait_ms=100)
         decoder = msgspec.json.Decoder(_Channel)
+        health = msgspec.json.Decoder(_Health)
         try:
             while not self._stop.is_set():
                 for records in consumer.poll(timeout_ms=200).values():
                     for record in records:
                         self.messages += 1
                         channel = decoder.decode(record.value).channel
+                        if channel == "job_health":
+                            report = health.decode(record.value)
+                            by_consumer = {
+                                consumer: sum(sum(parts.values()) for parts in topics.values())
+                                for consumer, topics in report.data.get("lag", {}).items()}
+                            self.lags.append((report.ts, int(report.data.get("lag_total", -1)),
+                                              by_consumer))
                         size = len(record.value)
                         if size > self.largest.get(channel, 0):
                             self.largest[channel] = size
@@ -173,6 +213,7 @@ async def follow(client: HubClient, watch: HubWatch) -> None:
 async def snapshot(url: str) -> dict[str, float]:
     """Bytes, items and seconds of the snapshot a newly subscribed client receives."""
     size = items = 0
+    per_channel: dict[str, float] = {}
     done: set[str] = set()
     started = time.monotonic()
     async with HubClient(url, VIEWER) as client:
@@ -185,11 +226,13 @@ async def snapshot(url: str) -> dict[str, float]:
                     if isinstance(msg, SnapshotMsg):
                         size += len(raw)
                         items += len(msg.items)
+                        key = f"snapshot_items_{msg.channel}"
+                        per_channel[key] = per_channel.get(key, 0.0) + len(msg.items)
                         if msg.part == msg.parts:
                             done.add(msg.channel)
     return {"snapshot_bytes": float(size), "snapshot_items": float(items),
             "snapshot_s": time.monotonic() - started,
-            "snapshot_complete": float(len(done) == len(CHANNELS))}
+            "snapshot_complete": float(len(done) == len(CHANNELS)), **per_channel}
 
 
 def simulator(world: World, args: argparse.Namespace, duration_s: float
@@ -222,7 +265,8 @@ def measure_phase(world: World, args: argparse.Namespace, plan: Plan, sizes: Top
         worker.wait_ready(timeout_s=180)
         hub_port = free_port()
         hub = start_hub(world.settings, tokens, hub_port)
-        return asyncio.run(_measure(world, args, plan, worker, f"ws://127.0.0.1:{hub_port}/"))
+        return asyncio.run(_measure(world, args, plan, worker, sizes,
+                                    f"ws://127.0.0.1:{hub_port}/"))
     finally:
         if hub is not None:
             stop(hub)
@@ -231,16 +275,20 @@ def measure_phase(world: World, args: argparse.Namespace, plan: Plan, sizes: Top
 
 
 async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: Worker,
-                   url: str) -> dict[str, float]:
+                   sizes: TopicSizes, url: str) -> dict[str, float]:
     pid = worker.proc.pid
     watch = HubWatch()
     figures: dict[str, float] = {}
     async with HubClient(url, VIEWER) as client:
         await client.subscribe(CHANNELS)
         follower = asyncio.create_task(follow(client, watch))
+        empty0, empty_t0 = cpu_seconds(pid), time.monotonic()
+        await asyncio.sleep(plan.idle_s)
+        empty = (cpu_seconds(pid) - empty0) / (time.monotonic() - empty_t0)
+        figures["empty_idle_cpu_ms_per_s"] = 1000 * empty
         sim = simulator(world, args, plan.warmup_s + plan.measure_s)
         try:
-            figures |= await _load_and_idle(world, plan, pid, watch, sim)
+            figures |= await _load_and_idle(world, plan, pid, watch, sizes, sim)
         finally:
             if sim.poll() is None:
                 sim.kill()
@@ -262,27 +310,29 @@ async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: W
 
 
 async def _load_and_idle(world: World, plan: Plan, pid: int, watch: HubWatch,
-                         sim: subprocess.Popen[str]) -> dict[str, float]:
-    """Warm up, measure the load window, wait for the sink to drain, measure idle CPU."""
+                         sizes: TopicSizes, sim: subprocess.Popen[str]) -> dict[str, float]:
+    """Warm up, measure the load window, wait until the worker has no lag, measure idle CPU."""
     await asyncio.sleep(plan.warmup_s)
     # ClickHouse is asked from a thread, so no hub frame waits on it (arrival times).
     stored0 = await asyncio.to_thread(stored_readings, world)
-    start_ms, cpu0 = now_ms(), cpu_seconds(pid)
+    start_ms, cpu0, sim0, busy0 = now_ms(), cpu_seconds(pid), cpu_seconds(sim.pid), busy()
     watch.window = (start_ms, start_ms + int(plan.measure_s * 1000))
     await asyncio.sleep(plan.measure_s)
     elapsed = (now_ms() - start_ms) / 1000
-    cpu = cpu_seconds(pid) - cpu0
+    cpu, sim_cpu = cpu_seconds(pid) - cpu0, cpu_seconds(sim.pid) - sim0
+    machine = busy() - busy0
     stored = await asyncio.to_thread(stored_readings, world) - stored0
     out, err = await asyncio.to_thread(sim.communicate)
-    load_end = time.monotonic()
+    load_end, load_end_ms = time.monotonic(), now_ms()
     summary = _SUMMARY.search(out)
     if sim.returncode != 0 or summary is None:
         raise RuntimeError(f"simulator failed ({sim.returncode}): {err[-2000:]}")
     events, seconds, readings, cases, _ = (float(x) for x in summary.groups())
     drained = -1.0
-    while time.monotonic() - load_end < DRAIN_TIMEOUT_S:
-        if await asyncio.to_thread(stored_readings, world) >= readings:
-            drained = time.monotonic() - load_end
+    while time.monotonic() - load_end < plan.drain_timeout_s:
+        zero_ms = sizes.lag_zero_after(load_end_ms)
+        if zero_ms is not None:
+            drained = max(0.0, (zero_ms - load_end_ms) / 1000)
             break
         await asyncio.sleep(0.5)
     await asyncio.sleep(1.0)
@@ -293,9 +343,20 @@ async def _load_and_idle(world: World, plan: Plan, pid: int, watch: HubWatch,
         "readings_per_s": readings / seconds, "case_events_per_s": cases / seconds,
         "events_per_s": events / seconds,
         "stored_readings_per_s": stored / elapsed, "drain_after_load_s": drained,
+        **sizes.max_lag(start_ms, start_ms + int(elapsed * 1000)),
         "worker_cpu_pct": 100 * cpu / elapsed, "worker_cpu_ms_per_s": 1000 * cpu / elapsed,
+        "simulator_cpu_pct": 100 * sim_cpu / elapsed,
+        "machine_busy_pct": 100 * machine / elapsed / (os.cpu_count() or 1),
         "idle_cpu_ms_per_s": 1000 * idle, "idle_cpu_ms_per_tick": 1000 * idle * PUBLISH_PERIOD_S,
+        "idle_after_drain": float(drained >= 0),
     }
+
+
+def busy() -> float:
+    """CPU seconds all cores of the machine spent busy so far (``/proc/stat``)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -334,7 +395,8 @@ def phase(name: str, geo_dir: Path | None, args: argparse.Namespace, plan: Plan
     return {f"{name}_{key}": value for key, value in figures.items()}
 
 
-RATIOS = ("case_to_hub_p99_ms", "reading_to_hub_p99_ms", "worker_cpu_pct", "idle_cpu_ms_per_s",
+RATIOS = ("case_to_hub_p99_ms", "reading_to_hub_p99_ms", "worker_cpu_pct",
+          "empty_idle_cpu_ms_per_s", "idle_cpu_ms_per_s",
           "worker_rss_mb", "largest_wall_update_bytes", "snapshot_bytes", "geo_load_s")
 
 
@@ -378,15 +440,22 @@ def report(f: dict[str, Any]) -> None:
         return str(value)
 
     for name in ("grids", "sensors", "readings_per_s", "stored_readings_per_s",
-                 "drain_after_load_s", "readings_per_message", "case_events_per_s",
+                 "drain_after_load_s", "max_lag_in_window", "readings_per_message",
+                 "case_events_per_s",
                  "case_to_hub_p50_ms", "case_to_hub_p99_ms", "case_to_hub_max_ms", "cases_seen",
-                 "reading_to_hub_p99_ms", "worker_cpu_pct", "idle_cpu_ms_per_s",
-                 "idle_cpu_ms_per_tick", "worker_rss_mb", "largest_wall_update_bytes",
+                 "reading_to_hub_p99_ms", "worker_cpu_pct", "simulator_cpu_pct",
+                 "machine_busy_pct", "empty_idle_cpu_ms_per_s", "idle_cpu_ms_per_s",
+                 "idle_cpu_ms_per_tick", "idle_after_drain", "worker_rss_mb",
+                 "largest_wall_update_bytes",
                  "largest_wall_update_channel", "largest_hub_frame_bytes", "snapshot_bytes",
                  "snapshot_items", "snapshot_s", "geo_load_s"):
         ratio = f.get(f"ratio_{name}")
         rows.append((name, f"{fmt(f.get(f'street_{name}'))} | {fmt(f.get(f'city_{name}'))}"
                            + (f" | {ratio:,.2f}" if isinstance(ratio, float) else "")))
+    consumers = sorted({k.split("_", 1)[1] for k in f if re.match(r"(street|city)_max_lag_", k)}
+                       - {"max_lag_in_window"})
+    for name in consumers:
+        rows.append((name, f"{fmt(f.get(f'street_{name}'))} | {fmt(f.get(f'city_{name}'))}"))
     rows.append(("goal: city case_to_hub_p99_ms <=", fmt(f["target_p99_ms"])))
     print_table(rows, "city: one worker, simulate --direct, hub client (street = baseline)")
     print_figures({k: float(f"{v:.6g}") if isinstance(v, float) and v == v else
