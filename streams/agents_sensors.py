@@ -22,8 +22,11 @@ not active are sent (op ids ``restore.<partition>.<offset>.<fingerprint>``: ever
 restoring at that offset sends the same ops). The heartbeat timer judges silence at the
 time up to which the loop has read every owned partition to its end
 (:meth:`~streams.batchloop.BatchLoop.read_until_ms`), never at a time whose readings are
-still unread, and a dead-sensor op id names the silence's deadline
-(``dead.<sensor>.<deadline>``), so two owners raising it raise it once.
+still unread: from an assignment on, through the restore (whose heartbeats date from the
+last replayed reading, older than the timeout after an owner crashed) until the backlog past
+the committed offset is handled, that time is 0 and no sensor is due. A dead-sensor op id
+names the silence's deadline (``dead.<sensor>.<deadline>``), so two owners raising it raise
+it once.
 """
 
 from __future__ import annotations

@@ -27,7 +27,11 @@ restored; handler then commit, of the partitions still owned (:func:`commit_owne
 failing handler or restore stops the loop (the worker crashes rather than skipping input or
 running on partial state); ``stopping`` ends the loop after the batch in hand.
 :meth:`BatchLoop.read_until_ms` tells timers how far the input has been read (for judging
-silence: nothing is late only because the loop lags).
+silence: nothing is late only because the loop lags). A partition counts as not read at all
+(0) from the moment it is assigned — through its replay and :meth:`PartitionState.restored`,
+whose awaits let the job's timers run while its restored timers are already armed — until
+the loop has handled it up to its end; so no timer judges a restored state at the wall clock
+before the records behind the committed offset have been handled.
 """
 
 from __future__ import annotations
@@ -96,8 +100,9 @@ class BatchLoop:
     def read_until_ms(self) -> int | None:
         """The time up to which every owned partition has been read to its end.
 
-        0 while a partition is still catching up; None when nothing is owned. A silence
-        judged against this time is a real silence, not the loop's lag.
+        0 while a partition is being restored or still catching up; None when nothing is
+        owned or being restored. A silence judged against this time is a real silence, not
+        the loop's lag.
         """
         return min(self._read_until.values()) if self._read_until else None
 
@@ -152,8 +157,8 @@ class BatchLoop:
     async def _revoked(self, partitions: set[TopicPartition]) -> None:
         async with self._lock:
             mine = {tp for tp in partitions if tp in self._next}
-            for tp in mine:
-                del self._next[tp]
+            for tp in partitions:
+                self._next.pop(tp, None)
                 self._read_until.pop(tp, None)
             if self.state is not None and mine:
                 self.state.revoke(mine)
@@ -161,6 +166,12 @@ class BatchLoop:
     async def _assigned(self, consumer: AIOKafkaConsumer,
                         partitions: set[TopicPartition]) -> None:
         async with self._lock:
+            # Not read at all (0) from now on, before any await: the restore below yields to
+            # the job's timers, and restored() arms them from replayed records that may be
+            # far behind the wall clock (a crashed owner's last commit). read_until_ms()
+            # must not be None (judge at the wall clock) while that state is held.
+            for tp in partitions:
+                self._read_until[tp] = 0
             began = time.monotonic()
             ends: dict[TopicPartition, int] = {}
             if partitions:
@@ -176,7 +187,6 @@ class BatchLoop:
                 await self.state.restored(dict(ends), _now_ms())
             for tp, end in ends.items():
                 self._next[tp] = end
-                self._read_until[tp] = 0
             self.restores.append({"partitions": len(ends), "replayed": replayed,
                                   "seconds": round(time.monotonic() - began, 3)})
             log.info("%s: restored %d partitions (%d records replayed) in %.2f s",
