@@ -12,7 +12,8 @@ Each phase starts ``gridwall worker`` and ``gridwall hub`` as child processes, t
 ``gridwall simulate --direct`` at the same rate for both (``--readings-per-s``, default
 50,000): readings batched per grid as ``SensorBatch`` messages, pushed every ``--push-s``
 seconds as a sensor hub would (so a city message carries ~5 readings, a street one ~500),
-plus a trickle of case reports and department records (``--report-share``). Then the load
+plus a trickle of case reports and department records (``--report-share``) and of sensor
+anomaly episodes (``--anomaly-share``, ~1 a second by default). Then the load
 stops and, once the worker reports no consumer lag (or after a timeout), it idles with all
 that state held.
 
@@ -244,6 +245,7 @@ def simulator(world: World, args: argparse.Namespace, duration_s: float
         [sys.executable, "-m", "gridwall.cli", "simulate", "--direct", "--rate", f"{rate:.0f}",
          "--duration", str(duration_s), "--push-every", str(args.push_s),
          "--report-share", str(args.report_share), "--record-share", str(args.record_share),
+         "--anomaly-share", str(args.anomaly_share),
          "--run-tag", f"city{world.tag}", "--progress-every", "5"],
         cwd=REPO, env=world.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -408,6 +410,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               sensors_per_grid=args.sensors_per_grid)
     figures: dict[str, Any] = {"target_readings_per_s": args.readings_per_s,
                                "push_s": args.push_s, "report_share": args.report_share,
+                               "anomaly_share": args.anomaly_share,
                                "measure_s": plan.measure_s, "target_p99_ms": TARGET_P99_MS}
     city_dir = Path(args.city_dir) if args.city_dir else None
     generated = city_dir is None
@@ -473,6 +476,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-share", type=float, default=0.0004,
                         help="share of slots that open a case (default 0.0004: ~20/s)")
     parser.add_argument("--record-share", type=float, default=0.0002)
+    parser.add_argument("--anomaly-share", type=float, default=0.00002,
+                        help="chance that a reading starts an anomaly episode (default "
+                             "0.00002: ~1 new episode/s at 50,000 readings/s; the "
+                             "simulator's own 0.004 is meant for the street's ~20/s)")
     parser.add_argument("--communities", type=int, default=geo_build.CitySpec.communities)
     parser.add_argument("--grids-per-community", type=int,
                         default=geo_build.CitySpec.grids_per_community)

@@ -54,6 +54,10 @@ def register(sub: Any) -> None:
     p.add_argument("--record-share", type=_share, metavar="F",
                    help="share of the slots that carry a department record (default: the "
                         "simulator's mix, 0.015)")
+    p.add_argument("--anomaly-share", type=_share, metavar="F",
+                   help="chance that a sensor reading starts an anomaly episode (default: "
+                        "the simulator's, 0.004: meant for the street's ~20 readings/s; at "
+                        "city rates it floods the alerts job)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every retry")
     city = p.add_argument_group(
         "generate a city", "write a generated geography and exit; point every process at it "
@@ -144,6 +148,7 @@ def simulate_cmd(args: argparse.Namespace) -> int:
     """Run the simulator until the duration, the event count or Ctrl-C; print a summary."""
     from ingest.simulator.engine import Mix, SimConfig, Simulation
     from ingest.simulator.runner import progress_line, run
+    from ingest.simulator.sensors import FleetShares
     from ingest.simulator.sink import Sink, SinkFatal
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -160,8 +165,11 @@ def simulate_cmd(args: argparse.Namespace) -> int:
     mix = Mix(report=mix.report if args.report_share is None else args.report_share,
               record=mix.record if args.record_share is None else args.record_share,
               origins=mix.origins)
+    fleet = FleetShares()
+    if args.anomaly_share is not None:
+        fleet = FleetShares(anomaly=args.anomaly_share, dead=fleet.dead)
     config = SimConfig(seed=args.seed, rate=args.rate, speedup=args.speedup,
-                       day_start_h=args.day_start, run_tag=args.run_tag, mix=mix)
+                       day_start_h=args.day_start, run_tag=args.run_tag, mix=mix, fleet=fleet)
     simulation = Simulation(config, start_ms)
     try:
         sink: Sink = _sink(args, s, simulation.run_tag)
