@@ -2,22 +2,31 @@
 
 Runs a real ``gridwall wall`` process fed by a simulated hub (this script, speaking the hub
 protocol of ``docs/hub-protocol.md``) at busy-street volumes: new cases moving through the
-six steps, live events, alerts raised and acknowledged, grid metrics for every grid each
-second, job health; ``--browsers`` headless Chromium pages keep ``/wall`` sessions open
-and redrawing. The wall's RSS is sampled from ``/proc`` every ``--sample-s`` seconds.
+six steps, alerts raised and acknowledged, grid metrics for every grid each second, job
+health in the worker's shape (``streams.health.job.JobHealth.snapshot``: lag per consumer,
+topic and partition, recovery per table and partition); ``--browsers`` headless Chromium
+pages keep ``/wall`` sessions open and redrawing. The wall's RSS is sampled from ``/proc``
+every ``--sample-s`` seconds. Only channels the worker produces are sent
+(``wall.hub.protocol.Channel``).
 
-The wall holds bounded data by design (``docs/wall.md``): 15 minutes of events, which
-fill during the first 15 minutes, and today's cases with their timelines, which grow with
-every new case until the store's key bound. So the full run counts the first 17 minutes
-as warm-up (the events window plus two prune rounds) and reports the RSS slope after it,
-beside the cases opened meanwhile and what the wall says it holds (its once-a-minute
-``holding`` log line): a slope the cases taken in do not account for would be a leak.
+The wall holds bounded data by design (``docs/wall.md``): a ring of the latest 2,000 new
+cases and alerts (the live feed and dots; each entry keeps the data it arrived with), which
+fills after 2,000 / (cases/s + alerts/s) seconds — 15 minutes at the default rates — and
+today's cases with their timelines, which grow with every new case until the store's key
+bound. So the full run counts the ring's fill plus two of the wall's once-a-minute prune
+rounds as warm-up (:func:`full_warmup_s`: 17 minutes at the default rates) and reports the
+RSS slope after it, beside the cases opened meanwhile and what the wall says it holds (its
+once-a-minute ``holding`` log line): a slope the cases taken in do not account for would be
+a leak.
 
 Figures: RSS at the first sample, after warm-up, at the end, the maximum, and the slope
 after warm-up (least squares, MB per 10 minutes); cases opened by the end of warm-up and in
 all, the RSS growth after warm-up per 1000 cases opened meanwhile; keys the wall last
 logged it holds; items sent; the wall's mean CPU use. ``--quick`` runs 60 s with 10 s of
 warm-up (a smoke test: its slope is the fill); the full run is 30 minutes.
+
+Runs before the ``events`` channel was removed also sent 20 events/s, which the wall then
+kept for 15 minutes: their figures include that window.
 """
 
 from __future__ import annotations
@@ -40,24 +49,30 @@ from websockets.exceptions import ConnectionClosed
 from bench.common import cpu_seconds, free_port, print_figures, print_table, wait_for_http
 from domain.geo import street
 from domain.schemas import WallUpdate
-from wall.app.boards import SPARK_MINUTES
+from wall.app.store import WallStore
 from wall.hub.protocol import CHANNELS, deltas_frame, encode_item, snapshot_frame
+from wall.hub.stats import rss_mb
 
 STEPS = ("reported", "verified", "dispatched", "handled", "closed", "evaluated")
-# The events window fills, plus two of the wall's once-a-minute prune rounds.
-FULL_WARMUP_S = SPARK_MINUTES * 60 + 120
+ALERTS_PER_S = 0.2
+
+
+def full_warmup_s(cases_per_s: float, alerts_per_s: float = ALERTS_PER_S) -> float:
+    """The wall's activity ring fills with new cases and alerts, plus two of its
+    once-a-minute prune rounds."""
+    ring = WallStore().recent.maxlen or 0
+    return ring / max(cases_per_s + alerts_per_s, 1e-3) + 120
 
 
 class SyntheticStreet:
     """Updates shaped like the stream worker's: cases, alerts, grid metrics, job health."""
 
-    def __init__(self, cases_per_s: float, events_per_s: float, alerts_per_s: float = 0.2,
-                 seed: int = 7) -> None:
+    def __init__(self, cases_per_s: float, alerts_per_s: float = ALERTS_PER_S, seed: int = 7
+                 ) -> None:
         self.rng = random.Random(seed)
         self.alerts_per_s = alerts_per_s
         self.grids = street().grid_ids
         self.cases_per_s = cases_per_s
-        self.events_per_s = events_per_s
         self.open: dict[str, tuple[str, int]] = {}  # case id -> (grid, step index)
         self.alerts: dict[str, str] = {}
         self.serial = 0
@@ -73,11 +88,6 @@ class SyntheticStreet:
             self.open[case_id] = (self.rng.choice(self.grids), 0)
             self.cases_opened += 1
             out.append(self._case(case_id, now))
-        for _ in range(self._count(self.events_per_s * dt_s)):
-            self.serial += 1
-            out.append(WallUpdate(channel="events", key=f"EV-{self.serial:09d}", ts=now,
-                                  data={"grid_id": self.rng.choice(self.grids), "ts": now,
-                                        "kind": "sensor_reading"}))
         moves = self._count(3 * self.cases_per_s * dt_s)
         for case_id in self.rng.sample(sorted(self.open), min(len(self.open), moves)):
             grid, step = self.open[case_id]
@@ -102,9 +112,8 @@ class SyntheticStreet:
                                data={"level": "grid", "key": g, "open_backlog":
                                      self.rng.randint(0, 9), "overdue": self.rng.randint(0, 2)})
                     for g in self.grids]
-            out.append(WallUpdate(channel="job_health", key="sim-worker", ts=now, data={
-                "worker_id": "sim-worker", "agents": {"cases": {"events_per_s": 20.0}},
-                "lag": {"cases": {"0": 0}}, "sink": {"rows_per_s": 100.0}}))
+            out.append(WallUpdate(channel="job_health", key=JOB_HEALTH_WORKER, ts=now,
+                                  data=job_health(now)))
         self.sent += len(out)
         return out
 
@@ -125,6 +134,37 @@ class SyntheticStreet:
             "severity": "warning", "status": status, "title": f"sim {alert_id}",
             "opened_ms": now, "updated_ms": now,
             "acked_by": None if status == "open" else "sim"})
+
+
+JOB_HEALTH_WORKER = "sim-worker"
+PARTITIONS = 8  # GRIDWALL_TOPIC_PARTITIONS' default
+
+
+def job_health(now: int, lag: int = 0) -> dict[str, Any]:
+    """One worker's ``job_health`` item in the shape of ``JobHealth.snapshot``: every
+    consumer's lag per topic and partition (``lag.{consumer}.{topic}.{partition}``), the
+    recovery of each changelogged table per partition, the SLA timer's delays."""
+    inputs = {"agents": ("cases.events", "commands", "alert-ops"),
+              "sensors": ("sensor.readings",), "registers": ("department.records",),
+              "street": ("grid-partials",), "sink": ("rows", "cases.events", "deadletter")}
+    lags = {consumer: {f"gridwall.{topic}": {str(p): lag for p in range(
+                1 if topic == "grid-partials" else PARTITIONS)} for topic in topics}
+            for consumer, topics in inputs.items()}
+    done = {"offset": 99, "highwater": 99, "remaining": 0, "progress": 1.0}
+    recovery = {table: {"progress": 1.0, "remaining": 0,
+                        "partitions": {str(p): dict(done) for p in range(PARTITIONS)}}
+                for table in ("cases", "alerts")}
+    agent = {"events_per_s": 20.0, "messages_per_s": 5.0, "events_total": 1_000,
+             "latency_p50_ms": 40.0, "latency_p99_ms": 120.0}
+    return {"worker_id": JOB_HEALTH_WORKER, "ts": now,
+            "agents": {name: dict(agent) for name in ("cases", "alerts", "sensors",
+                                                       "metrics", "street")},
+            "lag": lags, "lag_total": lag * sum(len(t) for c in lags.values()
+                                                for t in c.values()),
+            "sink": {"rows_per_s": 100.0, "rows_total": 10_000, "batch_mean": 50.0,
+                     "batch_max": 200},
+            "recovery": recovery,
+            "sla_timer": {"breaches": 0, "delay_p50_ms": None, "delay_p99_ms": None}}
 
 
 class SimulatedHub:
@@ -175,14 +215,6 @@ class SimulatedHub:
                     self.clients.discard(ws)  # the wall reconnects; counted from its log
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of ``pid`` in MB (from /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def held(log_path: Path) -> dict[str, Any]:
     """What the wall last logged it holds (keys per channel, timelines); {} before the first."""
     last: dict[str, Any] = {}
@@ -221,14 +253,13 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=None)
     parser.add_argument("--cases-per-s", type=float, default=2.0,
                         help="new cases per second (2/s is ~170k a day, a very busy street)")
-    parser.add_argument("--events-per-s", type=float, default=20.0,
-                        help="live events per second (dots and sparklines)")
     parser.add_argument("--browsers", type=int, default=2)
     parser.add_argument("--sample-s", type=float, default=5.0)
     args = parser.parse_args()
     duration = args.duration_s or (60.0 if args.quick else 1800.0)
-    warmup = duration / 6 if args.quick else min(FULL_WARMUP_S, 0.6 * duration)
-    world = SyntheticStreet(args.cases_per_s, args.events_per_s)
+    warmup = duration / 6 if args.quick else min(full_warmup_s(args.cases_per_s),
+                                                 0.6 * duration)
+    world = SyntheticStreet(args.cases_per_s)
     hub = SimulatedHub(free_port(), world)
     hub.start()
     tmp = Path(tempfile.mkdtemp(prefix="wall-rss-"))
@@ -272,10 +303,9 @@ def main() -> None:
     figures.update({"cases_opened_by_warmup": opened_by_warmup,
                     "cases_opened": world.cases_opened,
                     "cases_held_end": held_end.get("cases"),
-                    "timelines_held_end": held_end.get("timelines"),
-                    "events_held_end": held_end.get("events")})
-    if warmup >= SPARK_MINUTES * 60 and world.cases_opened > opened_by_warmup >= 0:
-        # Only once the events window is full: before, the growth is mostly events.
+                    "timelines_held_end": held_end.get("timelines")})
+    if warmup >= full_warmup_s(args.cases_per_s) and world.cases_opened > opened_by_warmup >= 0:
+        # Only once the activity ring is full: before, the growth is partly the ring.
         figures["rss_growth_after_warmup_per_1000_cases_mb"] = round(
             1000 * (figures["rss_end_mb"] - figures["rss_after_warmup_mb"])
             / (world.cases_opened - opened_by_warmup), 2)
@@ -297,7 +327,7 @@ def summarize(samples: list[tuple[float, float]], warmup: float, duration: float
     slope_per_s = sum((t - mean_t) * (r - mean_r) for t, r in after) / var_t
     return {"duration_s": round(duration, 1), "warmup_s": round(warmup, 1),
             "browsers": args.browsers,
-            "cases_per_s": args.cases_per_s, "events_per_s": args.events_per_s,
+            "cases_per_s": args.cases_per_s,
             "items_sent": world.sent,
             "items_per_s": round(world.sent / max(duration, 1), 1),
             "rss_first_mb": round(samples[0][1], 1),

@@ -214,7 +214,8 @@ class WallUpdate(msgspec.Struct, kw_only=True):
     """One delta on the wall updates topic (Kafka key: ``key``).
 
     ``channel`` is one of ``grid_metrics``, ``cases``, ``alerts``, ``ranking``,
-    ``job_health``, ``registers``, ``events``; ``key`` identifies the entity within the channel
+    ``job_health``, ``registers`` (``wall.hub.protocol.Channel``); ``key`` identifies the
+    entity within the channel
     (a grid id, case id, alert id, worker id, or ``"street"``). A later update for the same
     (channel, key) replaces the earlier one, so the latest update per key is a snapshot.
     ``data`` holds no unmasked personal data.

@@ -82,8 +82,8 @@ def consumers(ext: Ext) -> dict[str, Any]:
     for handle, loop in ext.handles.items():
         if handle.endswith("_loop"):
             found[handle.removesuffix("_loop")] = getattr(loop, "consumer", None)
-    # ClickHouseSink keeps its consumer private; it is read here until it exposes one.
-    found["sink"] = getattr(ext.runtime.sink, "_consumer", None)
+    sink = ext.runtime.sink
+    found["sink"] = sink.consumer if sink is not None else None
     return {name: c for name, c in found.items() if c is not None}
 
 

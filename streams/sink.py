@@ -93,6 +93,12 @@ class ClickHouseSink:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ch-sink")
         self._consumer: AIOKafkaConsumer | None = None
 
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        """The running loop's Kafka consumer (for lag sampling); None before :meth:`run`
+        started it and after it stopped. Read-only: the loop owns it."""
+        return self._consumer
+
     async def run(self, stopping: asyncio.Event) -> None:
         """Consume, write, commit until ``stopping`` is set; then close the consumer."""
         consumer = AIOKafkaConsumer(
@@ -108,6 +114,7 @@ class ClickHouseSink:
                     await self._write_until_done(consumer, rows, stopping)
                     await commit_owned(consumer, offsets, "sink")
         finally:
+            self._consumer = None
             await consumer.stop()
             self._executor.submit(self._disconnect).result()
             self._executor.shutdown(wait=True)

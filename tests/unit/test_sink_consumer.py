@@ -1,0 +1,70 @@
+"""The ClickHouse sink exposes its live consumer read-only; job health reads it there."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from streams.agents_health import consumers
+from streams.config import SinkConfig
+from streams.sink import ClickHouseSink
+
+
+def sink() -> ClickHouseSink:
+    return ClickHouseSink("127.0.0.1:1", "g", {}, lambda: None, "db", SinkConfig)
+
+
+def test_sink_consumer_is_none_until_run_and_read_only() -> None:
+    s = sink()
+    assert s.consumer is None
+    with pytest.raises(AttributeError):
+        s.consumer = object()  # type: ignore[misc]
+
+
+def ext_with(sink_: Any, loops: dict[str, Any] | None = None) -> Any:
+    return SimpleNamespace(app=SimpleNamespace(_consumer="faust"), handles=loops or {},
+                           runtime=SimpleNamespace(sink=sink_))
+
+
+def test_job_health_reads_the_sinks_consumer_through_its_property() -> None:
+    s = sink()
+    assert consumers(ext_with(s)) == {"agents": "faust"}  # not started: left out
+    s._consumer = "live"  # type: ignore[assignment]  # what run() sets
+    loops = {"sensors_loop": SimpleNamespace(consumer="sensors"), "street": object()}
+    assert consumers(ext_with(s, loops)) == {"agents": "faust", "sensors": "sensors",
+                                             "sink": "live"}
+    assert consumers(ext_with(None)) == {"agents": "faust"}  # a worker without a sink
+
+
+def test_sink_consumer_is_the_running_loops_and_none_after_it_stopped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    s = sink()
+    stopping = asyncio.Event()
+
+    class FakeConsumer:
+        def __init__(self, *_: Any, **__: Any) -> None:
+            self.stopped = False
+
+        async def start(self) -> None:
+            pass
+
+        async def stop(self) -> None:
+            self.stopped = True
+
+        async def getmany(self, **_: Any) -> dict[Any, Any]:
+            seen.append(s.consumer)
+            stopping.set()
+            return {}
+
+    monkeypatch.setattr("streams.sink.AIOKafkaConsumer", FakeConsumer)
+
+    async def main() -> None:
+        await s.run(stopping)
+
+    asyncio.run(main())
+    assert len(seen) == 1 and isinstance(seen[0], FakeConsumer)
+    assert s.consumer is None and seen[0].stopped
