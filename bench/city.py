@@ -34,7 +34,8 @@ Figures per phase (``street_*``, ``city_*``), measured in the load window after 
 * ``readings_per_s`` (what the simulator produced: on a small machine it may not reach
   the target), ``stored_readings_per_s`` (reached ClickHouse in the window),
   ``max_lag_in_window`` (largest ``lag_total`` of the worker's job-health reports; per
-  consumer of the worker as ``max_lag_<consumer>``),
+  consumer of the worker as ``max_lag_<consumer>``, per consumer and input topic as
+  ``max_lag_<consumer>:<topic>`` in the JSON line only),
   ``drain_after_load_s`` (load stop → first job-health report with no lag; -1 if none
   within the plan's ``drain_timeout_s``), ``readings_per_message``; ``simulator_cpu_pct`` and
   ``machine_busy_pct`` (all cores, ``/proc/stat``) show how much the load generator and
@@ -165,9 +166,14 @@ class TopicSizes:
                         channel = decoder.decode(record.value).channel
                         if channel == "job_health":
                             report = health.decode(record.value)
-                            by_consumer = {
-                                consumer: sum(sum(parts.values()) for parts in topics.values())
-                                for consumer, topics in report.data.get("lag", {}).items()}
+                            by_consumer: dict[str, int] = {}
+                            for job, topics in report.data.get("lag", {}).items():
+                                by_consumer[job] = 0
+                                for topic, parts in topics.items():
+                                    lag = sum(parts.values())
+                                    by_consumer[job] += lag
+                                    name = topic.removeprefix(s.topic_prefix)
+                                    by_consumer[f"{job}:{name}"] = lag
                             self.lags.append((report.ts, int(report.data.get("lag_total", -1)),
                                               by_consumer))
                         size = len(record.value)
@@ -455,7 +461,8 @@ def report(f: dict[str, Any]) -> None:
         ratio = f.get(f"ratio_{name}")
         rows.append((name, f"{fmt(f.get(f'street_{name}'))} | {fmt(f.get(f'city_{name}'))}"
                            + (f" | {ratio:,.2f}" if isinstance(ratio, float) else "")))
-    consumers = sorted({k.split("_", 1)[1] for k in f if re.match(r"(street|city)_max_lag_", k)}
+    consumers = sorted({k.split("_", 1)[1] for k in f
+                        if re.match(r"(street|city)_max_lag_", k) and ":" not in k}
                        - {"max_lag_in_window"})
     for name in consumers:
         rows.append((name, f"{fmt(f.get(f'street_{name}'))} | {fmt(f.get(f'city_{name}'))}"))
