@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from domain.schemas import CaseEvent, ConfigChange, WallUpdate
+from domain.schemas import CaseEvent, ConfigChange, SensorReading, WallUpdate
 from domain.wire import decode_one_or_many, encode
 from gridwall.settings import Settings, settings_from
 from infra.topics import CASE_EVENTS, CONTROL, WALL_UPDATES, TopicSpec, ensure_topics
@@ -31,8 +31,17 @@ from wall.hub.stats import rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK_EVENTS = 5_000  # events per simulated request: ~50 readings per grid message
-# Sensor hubs push what they read every half second (one request, one message per grid).
+# Sensor hubs push what they read every half second (one request, one message per grid);
+# case events and department records go as they come due, checked every LIVE_TICK_S (as
+# ``gridwall simulate --push-every``).
 LIVE_PUSH_S = 0.5
+LIVE_TICK_S = 0.05
+# The consumers whose backlog counts in "end to end" (job health's ``lag`` names): the
+# Faust agents (the cases agent's input), the sensors job and the street stage (stage two
+# of the case figures). Not the sink (its progress is counted in ClickHouse rows, and its
+# rows topic also carries the timers' rows) nor the registers (department records are not
+# counted as events).
+DRAIN_CONSUMERS = ("agents", "sensors", "street")
 # Short SLAs for one category only: every open case breaches again each period at the top
 # tier, so short SLAs for all cases would measure that flood instead of the timer.
 BREACH_SLA = {"defaults": {"reported": 1800, "verified": 900, "dispatched": 14400,
@@ -170,25 +179,65 @@ def set_sla(world: World, policy: dict[str, Any]) -> None:
     world.writer.send_all([OutRecord(CONTROL, "sla", encode(change))])
 
 
-def produce_live(world: World, rate: float, duration_s: float, load: Load) -> tuple[int, int]:
-    """Produce simulator events in real time at ``rate`` events/s; return (start, end) ms."""
+@dataclass
+class Live:
+    """What the live phase produced: its time span and how long case events waited in the
+    bench before they were produced (sent ms − event time)."""
+
+    start_ms: int
+    end_ms: int
+    case_hold_ms: list[int]
+
+
+def produce_live(world: World, rate: float, duration_s: float, load: Load,
+                 push_s: float = LIVE_PUSH_S, tick_s: float = LIVE_TICK_S) -> Live:
+    """Produce simulator events in real time at ``rate`` events/s.
+
+    Readings are held and pushed together every ``push_s`` (sensor hubs); case events and
+    department records are produced as they come due, checked every ``tick_s``. Events are
+    generated as they come due (generating them all first took 0.9 s for the quick run's
+    40k and 4.4 s for the full run's 300k: the first events were that old before the first
+    send).
+    """
     start = now_ms() + 200
-    events = list(generate(11, int(rate * duration_s), start, rate=rate, speedup=1.0,
-                           run_tag=f"live{world.tag}"))
-    i = 0
-    while i < len(events):
+    stream = generate(11, int(rate * duration_s), start, rate=rate, speedup=1.0,
+                      run_tag=f"live{world.tag}")
+    pending = next(stream, None)
+    held: list[Event] = []
+    hold_ms: list[int] = []
+    next_push = start + int(push_s * 1000)
+    produced = 0
+    while pending is not None or held:
         now = now_ms()
-        j = i
-        while j < len(events) and events[j].ts <= now:
-            j += 1
-        if j > i:
-            chunk = events[i:j]
-            records = out_records(chunk, f"live{world.tag}.{i}", now)
+        chunk: list[Event] = []
+        while pending is not None and pending.ts <= now:
+            (held if isinstance(pending, SensorReading) else chunk).append(pending)
+            pending = next(stream, None)
+        if held and (now >= next_push or pending is None):
+            chunk, held = held + chunk, []
+            next_push = max(next_push + int(push_s * 1000), now)
+        if chunk:
+            records = out_records(chunk, f"live{world.tag}.{produced}", now)
+            produced += len(chunk)
             load.add(chunk, records)
             world.writer.send_all(records)
-            i = j
-        time.sleep(LIVE_PUSH_S)
-    return start, now_ms()
+            sent = now_ms()
+            hold_ms += [sent - e.ts for e in chunk if isinstance(e, CaseEvent)]
+        time.sleep(tick_s)
+    return Live(start, now_ms(), hold_ms)
+
+
+def consumer_lag(health: dict[str, Any], consumers: Sequence[str]) -> int | None:
+    """The summed lag of ``consumers`` in one ``job_health`` item
+    (``lag.{consumer}.{topic}.{partition}``); None if any of them reports no partition."""
+    lags = health.get("lag") or {}
+    total = 0
+    for name in consumers:
+        parts = [lag for topic in (lags.get(name) or {}).values() for lag in topic.values()]
+        if not parts:
+            return None
+        total += sum(int(lag) for lag in parts)
+    return total
 
 
 @dataclass
@@ -201,11 +250,17 @@ class Watch:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def lag_after(self, since_ms: int) -> int | None:
-        """Faust consumer lag in the latest job-health report made after ``since_ms``."""
+    def lag_after(self, since_ms: int, consumers: Sequence[str] = DRAIN_CONSUMERS
+                  ) -> int | None:
+        """The summed lag of ``consumers`` in the latest job-health report made after
+        ``since_ms``; None while there is no such report or one of ``consumers`` is missing
+        from it (a consumer not started, or without a fetched position yet, is unknown,
+        not 0)."""
         for _, update in reversed(list(self.wall)):
             if update.channel == "job_health":
-                return int(update.data["lag_total"]) if update.ts > since_ms else None
+                if update.ts <= since_ms:
+                    return None
+                return consumer_lag(update.data, consumers)
         return None
 
     def start(self) -> None:

@@ -5,13 +5,20 @@
    produced *before* timing; then one worker (``gridwall worker``, subprocess, this run's own
    topics and database) drains it. Events/s = readings + case events that reached ClickHouse
    per second, measured from the first rows seen to the last (sustained, start-up excluded).
-2. Latency (a second fresh world and worker): the simulator produces in real time at a
-   moderate rate under an SLA policy of a few seconds. Event-to-wall-update latency = wall
-   update seen − the oldest input time it covers (``source_ms``: ingest time of sensor
-   batches, event time of case events), over ``grid_metrics`` updates. SLA breach detection
-   delay = the SLA timer's escalation record time − the deadline it fires for.
    Events/s counts the run done when the sink stored everything, the sensors job rolled up
-   every reading and the cases agent has no lag.
+   every reading and the Faust agents, the sensors job and the street stage have no lag.
+2. Latency (a second fresh world and worker): the simulator produces in real time at a
+   moderate rate under an SLA policy of a few seconds; readings are pushed every 0.5 s
+   (sensor hubs), case events as they come due. Event-to-wall-update latency = wall update
+   seen − the oldest input time it covers (``source_ms``: ingest time of sensor batches,
+   event time of case events), over ``grid_metrics`` updates, reported per level:
+   ``grid_latency_*`` for grid items (case events only; published by the grid's owner after
+   one 1-second coalescing), ``street_latency_*`` for community and street items (case
+   events and sensor health; they pass the grid-partials topic and the street stage, two
+   coalescing stages in series), ``latency_*`` for all of them together (as earlier runs
+   reported it). ``case_hold_*``: how long case events waited in the bench before being
+   produced (part of every latency above). SLA breach detection delay = the SLA timer's
+   escalation record time − the deadline it fires for.
 3. Baseline: the same sensor job the documented Faust way (:mod:`bench._faust_baseline`:
    faust.Record + json, one message per reading, per-event table update and send).
 
@@ -25,6 +32,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench._faust_baseline import topic_names
@@ -68,9 +76,10 @@ def drain(world: World, load: Load, watch: Watch, timeout_s: float, verbose: boo
     """Poll ClickHouse until the preload is stored by the sink *and* processed by the jobs.
 
     Done when every reading and case event is stored, the sensors job's rollups account for
-    every reading, and a job-health report taken after that shows no Faust consumer lag
-    (the cases agent has caught up). Rates count from the first rows seen (start-up
-    excluded).
+    every reading, and a job-health report taken after that shows no lag for the consumers
+    of :data:`~bench._pipeline_world.DRAIN_CONSUMERS` (the Faust agents — the cases agent
+    has caught up —, the sensors job and the street stage). Rates count from the first rows
+    seen (start-up excluded).
     """
     first: tuple[float, int] | None = None
     sink_done = done = None
@@ -105,16 +114,35 @@ def drain(world: World, load: Load, watch: Watch, timeout_s: float, verbose: boo
             "complete": float(done is not None)}
 
 
-def latency(watch: Watch, start_ms: int, end_ms: int) -> dict[str, float]:
-    """Wall-update latency and breach detection delay of the live phase."""
-    lat = [seen - u.data["source_ms"] for seen, u in list(watch.wall)
-           if u.channel == "grid_metrics" and u.data.get("source_ms")
-           and start_ms <= u.data["source_ms"] <= end_ms]
+# grid_metrics levels by the figure they count in: "grid" items come from the grid's owner
+# (one coalescing), "community" and "street" items from the street stage (two in series).
+LEVELS = {"grid": ("grid",), "street": ("community", "street")}
+
+
+def latency(watch: Watch, start_ms: int, end_ms: int, case_hold_ms: Sequence[int] = ()
+            ) -> dict[str, float]:
+    """Wall-update latency per level and breach detection delay of the live phase."""
+    by_level: dict[str, list[float]] = {}
+    for seen, u in list(watch.wall):
+        source = u.data.get("source_ms") if u.channel == "grid_metrics" else None
+        if source and start_ms <= source <= end_ms:
+            by_level.setdefault(str(u.data.get("level")), []).append(seen - source)
+    figures: dict[str, float] = {}
+    groups = {"": [x for lats in by_level.values() for x in lats]}
+    groups.update({f"{name}_": [x for level in levels for x in by_level.get(level, [])]
+                   for name, levels in LEVELS.items()})
+    for prefix, lat in groups.items():
+        figures.update({f"{prefix}latency_p50_ms": percentile(lat, 50),
+                        f"{prefix}latency_p99_ms": percentile(lat, 99),
+                        f"{prefix}latency_samples": float(len(lat))})
     delays = [seen - deadline for seen, deadline in list(watch.breaches)
               if start_ms <= deadline <= end_ms + 1_000]
-    return {"latency_p50_ms": percentile(lat, 50), "latency_p99_ms": percentile(lat, 99),
-            "latency_samples": float(len(lat)), "breach_delay_p50_ms": percentile(delays, 50),
-            "breach_delay_p99_ms": percentile(delays, 99), "breaches": float(len(delays))}
+    figures.update({"case_hold_p50_ms": percentile(case_hold_ms, 50),
+                    "case_hold_p99_ms": percentile(case_hold_ms, 99),
+                    "breach_delay_p50_ms": percentile(delays, 50),
+                    "breach_delay_p99_ms": percentile(delays, 99),
+                    "breaches": float(len(delays))})
+    return figures
 
 
 def baseline(world: World, n_readings: int, timeout_s: float) -> float:
@@ -188,9 +216,9 @@ def run(plan: Plan) -> dict[str, float]:
         worker = Worker(world)
         try:
             worker.wait_ready()
-            start, end = produce_live(world, plan.live_rate, plan.live_s, Load())
+            live = produce_live(world, plan.live_rate, plan.live_s, Load())
             time.sleep(3.0)
-            figures.update(latency(watch, start, end))
+            figures.update(latency(watch, live.start_ms, live.end_ms, live.case_hold_ms))
             figures["worker_rss_mb"] = max(figures["worker_rss_mb"], worker.max_rss_mb)
         finally:
             worker.stop()
@@ -208,10 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(QUICK if args.quick else FULL)
     rows = [(name, figures[name]) for name in (
         "events_per_s", "messages_per_s", "sink_events_per_s", "readings_per_message",
-        "preload_events", "drain_s",
-        "latency_p50_ms", "latency_p99_ms", "latency_samples", "breach_delay_p50_ms",
-        "breach_delay_p99_ms", "breaches", "worker_rss_mb", "baseline_events_per_s",
-        "ratio_vs_baseline")]
+        "preload_events", "drain_s", "complete",
+        "grid_latency_p50_ms", "grid_latency_p99_ms", "grid_latency_samples",
+        "street_latency_p50_ms", "street_latency_p99_ms", "street_latency_samples",
+        "latency_p50_ms", "latency_p99_ms", "latency_samples", "case_hold_p50_ms",
+        "case_hold_p99_ms", "breach_delay_p50_ms", "breach_delay_p99_ms", "breaches",
+        "worker_rss_mb", "baseline_events_per_s", "ratio_vs_baseline")]
     print_table(rows, "pipeline: simulator mix -> Kafka -> one worker -> ClickHouse / wall")
     print_figures({k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()})
     return 0
