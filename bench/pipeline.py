@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -163,10 +164,14 @@ def baseline(world: World, n_readings: int, timeout_s: float) -> float:
     assert topic_names(world.settings.topic_prefix)[0] == readings_topic.name(world.settings)
     result = world.logs / "baseline.result"
     log = open(world.logs / "baseline.log", "ab")  # noqa: SIM115 - closed below
+    # Run in the run's data dir: Faust keeps its data dir (``<app id>-data``) in the
+    # working directory, which would leave one per run in the repository.
+    env = dict(world.env, PYTHONPATH=os.pathsep.join(
+        p for p in (str(REPO), world.env.get("PYTHONPATH", "")) if p))
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench._faust_baseline", world.settings.topic_prefix,
-         world.settings.kafka_bootstrap, str(len(records)), str(result)], cwd=REPO,
-        env=world.env, stdout=log, stderr=log)
+         world.settings.kafka_bootstrap, str(len(records)), str(result)], cwd=world.logs,
+        env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + timeout_s
         while not result.exists():
