@@ -39,15 +39,17 @@ import msgspec
 from aiokafka import TopicPartition
 from kafka.partitioner.default import murmur2
 
+from domain.alerts import Signal
 from domain.geo import street
 from domain.schemas import SensorBatch
 from domain.wire import encode
 from infra.topics import SENSOR_READINGS
-from streams.alert_logic import AlertOp
+from streams.alert_logic import SignalEntry, packed
 from streams.batchloop import BatchLoop
 from streams.ext import Ext, wall_ms
 from streams.metrics.coalesce import Coalescer
 from streams.metrics.windows import MINUTE_MS
+from streams.outbox import Outbox
 from streams.partials import (
     HEALTH_FIELDS,
     SENSORS_SOURCE,
@@ -63,8 +65,8 @@ from streams.topics import ALERT_OPS, GRID_PARTIALS
 
 TAKE_MAX = 2_000  # records per fetched batch (~100k readings)
 HEARTBEAT_TICK_S = 0.5
-HEALTH_TICK_S = 0.2
-HEALTH_INTERVAL_MS = 1_000  # one health partial per grid per second at most
+HEALTH_TICK_S = 0.1
+HEALTH_INTERVAL_MS = 500  # one health partial per grid twice a second at most
 ROLLUP_TICK_S = 1.0
 _decoder = msgspec.json.Decoder(SensorBatch)
 
@@ -106,8 +108,7 @@ class SensorsJob:
         due = self.health_due.due(wall_ms())
         if not due:
             return 0
-        owned = set().union(*self.grids.values()) if self.grids else set()
-        wanted = [g for g in due if g in owned]
+        wanted = [g for g in due if any(g in grids for grids in self.grids.values())]
         out = self.ext.outbox()
         topic = self.ext.topic(GRID_PARTIALS.base)
         for grid_id, health in self.detector.health(wanted).items():
@@ -147,11 +148,9 @@ class SensorsJob:
         touched: dict[str, int] = {}
         for tp, end in sorted(partitions.items()):
             grids = self.grids[tp] = self.grids.get(tp, set()) | self._installed_grids(tp)
-            for signal in self.detector.restored(grids, now_ms):
-                op = AlertOp(op_id=f"restore.{tp.partition}.{end}.{signal.fingerprint}",
-                             kind="signal", grid_id=signal.grid_id, ts=signal.ts,
-                             signal=signal)
-                out.send(alert_ops, signal.grid_id, encode(op))
+            send_per_grid(out, alert_ops, f"restore.{tp.partition}.{end}", now_ms,
+                          [(f"restore.{tp.partition}.{end}.{signal.fingerprint}", signal)
+                           for signal in self.detector.restored(grids, now_ms)])
             self.rollup.rewrite(grids, self._replay_from)
             touched.update(dict.fromkeys(grids, now_ms))
         await out.flush()
@@ -209,10 +208,9 @@ def install(ext: Ext) -> None:
                          rec.key.decode() if rec.key else None)
                 continue
             job.note(rec, batch.grid_id)
-            for i, signal in enumerate(detector.update(batch)):
-                op = AlertOp(op_id=f"sen.{batch.batch_id}.{i}", kind="signal",
-                             grid_id=signal.grid_id, ts=signal.ts, signal=signal)
-                out.send(alert_ops, signal.grid_id, encode(op))
+            send_per_grid(out, alert_ops, f"sen.{batch.batch_id}", batch.received_ms,
+                          [(f"sen.{batch.batch_id}.{i}", signal)
+                           for i, signal in enumerate(detector.update(batch))])
             rollup.add(batch)
             readings += len(batch.readings)
             grid = batch.grid_id
@@ -237,10 +235,8 @@ def install(ext: Ext) -> None:
         if not signals:
             return 0
         out = ext.outbox()
-        for signal in signals:
-            op = AlertOp(op_id=f"dead.{signal.sensor_id}.{signal.ts}", kind="signal",
-                         grid_id=signal.grid_id, ts=signal.ts, signal=signal)
-            out.send(alert_ops, signal.grid_id, encode(op))
+        send_per_grid(out, alert_ops, f"dead.{signals[0].ts}", signals[0].ts,
+                      [(f"dead.{signal.sensor_id}.{signal.ts}", signal) for signal in signals])
         await out.flush()
         job.touch({s.grid_id: wall_ms() for s in signals})
         return len(signals)
@@ -265,6 +261,20 @@ def install(ext: Ext) -> None:
 
     ext.handles.update(sensors_batch=sensors_batch, fire_heartbeats=fire_heartbeats,
                        flush_rollups=flush_rollups)
+
+
+def send_per_grid(out: Outbox, topic: str, op_id: str, ts: int,
+                  signals: list[tuple[str, Signal]]) -> int:
+    """Send ``signals`` (each with its own op id) as one packed alert op per grid, in
+    order; return how many ops were sent. Faust pays its cost per message, so a restore or
+    a heartbeat tick of many sensors costs one message per grid, not one per signal."""
+    by_grid: dict[str, list[SignalEntry]] = {}
+    for signal_id, signal in signals:
+        by_grid.setdefault(signal.grid_id, []).append(SignalEntry(op_id=signal_id,
+                                                                  signal=signal))
+    for grid_id, entries in by_grid.items():
+        out.send(topic, grid_id, encode(packed(grid_id, f"{op_id}.{grid_id}", ts, entries)))
+    return len(by_grid)
 
 
 def _live_policy(config: Any, policy: SensorPolicy, detector: SensorDetector) -> None:

@@ -36,14 +36,27 @@ from streams.rows import alert_action_row
 SEEN_LIMIT = 64
 
 
-class AlertOp(msgspec.Struct, kw_only=True):
-    """One message of the alert-ops topic."""
+class SignalEntry(msgspec.Struct, kw_only=True, array_like=True):
+    """One signal of a packed op, with its own op id (its identity for dedup)."""
 
     op_id: str
-    kind: Literal["signal", "command", "tick"]
+    signal: Signal
+
+
+class AlertOp(msgspec.Struct, kw_only=True):
+    """One message of the alert-ops topic.
+
+    ``signals`` packs several signals of one grid into one message (kind "signals"): a
+    detector sends one message per grid and batch instead of one per signal, since Faust
+    pays its cost per message (a restore of a street's sensors is thousands of signals).
+    """
+
+    op_id: str
+    kind: Literal["signal", "signals", "command", "tick"]
     grid_id: str
     ts: int
     signal: Signal | None = None
+    signals: list[SignalEntry] = []
     command: Command | None = None
     tick: str | None = None
     alert_id: str | None = None
@@ -85,6 +98,20 @@ class AlertBook:
                 del self.open_by_fingerprint[alert.fingerprint]
         else:
             self.open_by_fingerprint[alert.fingerprint] = alert.alert_id
+
+
+def expand(op: AlertOp) -> list[AlertOp]:
+    """The single ops of ``op``: a packed op's signals one by one (each with its own op
+    id, in order), any other op as it is."""
+    if op.kind != "signals":
+        return [op]
+    return [AlertOp(op_id=e.op_id, kind="signal", grid_id=op.grid_id, ts=e.signal.ts,
+                    signal=e.signal) for e in op.signals]
+
+
+def packed(grid_id: str, op_id: str, ts: int, entries: list[SignalEntry]) -> AlertOp:
+    """One op carrying ``entries`` (signals of grid ``grid_id``) in order."""
+    return AlertOp(op_id=op_id, kind="signals", grid_id=grid_id, ts=ts, signals=entries)
 
 
 def process_op(book: AlertBook, op: AlertOp, offset: int, config: AlertConfig) -> OpResult:

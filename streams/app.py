@@ -36,7 +36,7 @@ from domain.schemas import CaseEvent, Command
 from domain.wire import WireError, decode, decode_one_or_many, encode
 from gridwall.settings import Settings
 from infra.topics import ALERTS, CASE_EVENTS, COMMANDS, DEAD_LETTER, WALL_UPDATES
-from streams.alert_logic import AlertBook, AlertOp, process_op
+from streams.alert_logic import AlertBook, AlertOp, expand, process_op
 from streams.case_logic import (
     CaseRecord,
     breach_event,
@@ -367,22 +367,24 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
         out = outbox()
         book = AlertBook(load_alert, rt.open_by_fingerprint)
         partitions: dict[str, int] = {}
-        for msg, op in _decoded(out, events, AlertOp, "alerts"):
-            try:
-                result = process_op(book, op, msg.offset, rt.config.alerts)
-            except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
-                log.exception("alerts: op %s failed", op.op_id)
-                out.dead("alerts", "alerts", f"internal error: {exc!r}", op.ts, msg.value,
-                         op.grid_id)
-                continue
-            if result.audit is not None:
-                out.row("alert_actions", result.audit,
-                        (result.audit["alert_id"], result.audit["action_id"]))
-            if result.refusal is not None:
-                raw = encode(op.command) if op.command else msg.value
-                out.dead("alerts.command", "commands", result.refusal, op.ts, raw, op.grid_id)
-            if result.changed is not None:
-                partitions[result.changed.alert.alert_id] = msg.partition
+        for msg, received in _decoded(out, events, AlertOp, "alerts"):
+            for op in expand(received):  # a packed op: its signals one by one
+                try:
+                    result = process_op(book, op, msg.offset, rt.config.alerts)
+                except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
+                    log.exception("alerts: op %s failed", op.op_id)
+                    out.dead("alerts", "alerts", f"internal error: {exc!r}", op.ts,
+                             msg.value, op.grid_id)
+                    continue
+                if result.audit is not None:
+                    out.row("alert_actions", result.audit,
+                            (result.audit["alert_id"], result.audit["action_id"]))
+                if result.refusal is not None:
+                    raw = encode(op.command) if op.command else msg.value
+                    out.dead("alerts.command", "commands", result.refusal, op.ts, raw,
+                             op.grid_id)
+                if result.changed is not None:
+                    partitions[result.changed.alert.alert_id] = msg.partition
         for alert_id, state in book.changed.items():
             grid = state.alert.grid_id
             out.row("alerts", alert_row(state), alert_id)

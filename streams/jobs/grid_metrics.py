@@ -13,10 +13,11 @@ replaced by the replay of the facts of every case the worker now owns
 the same on any worker, before and after any crash, and a revoked grid's figures leave with
 its cases.
 
-Outputs, coalesced to at most one per grid per second: the grid's ``grid_metrics`` wall
-update (grid level) and its :class:`~streams.partials.GridPartial` to the ``grid-partials``
-topic, from which the street stage (:mod:`streams.jobs.street`) computes community and
-street figures and the rankings. A rows timer writes the changed grid minutes
+Outputs, coalesced per grid (:data:`WALL_INTERVAL_MS`, :data:`PARTIAL_INTERVAL_MS`): the
+grid's ``grid_metrics`` wall update (grid level) and its
+:class:`~streams.partials.GridPartial` to the ``grid-partials`` topic, from which the
+street stage (:mod:`streams.jobs.street`) computes community and street figures and the
+rankings. A rows timer writes the changed grid minutes
 (``grid_metrics_1m``) and the registers job's changed grids (``grid_registers``).
 """
 
@@ -36,21 +37,25 @@ from streams.scores.book import ScoreBook
 from streams.scores.policy import ScoringPolicy
 from streams.topics import GRID_PARTIALS
 
-PUBLISH_TICK_S = 0.2
+PUBLISH_TICK_S = 0.1
 ROWS_TICK_S = 1.0
+WALL_INTERVAL_MS = 500  # a grid's wall item at most twice a second
+PARTIAL_INTERVAL_MS = 250  # its partial four times: the street stage coalesces again
 WallKey = tuple[str, str]  # channel, grid id
 
 
 class GridMetricsJob:
     """The books of the owned grids and their coalesced outputs; see the module docstring."""
 
-    def __init__(self, ext: Ext, policy: ScoringPolicy, interval_ms: int = 1_000) -> None:
+    def __init__(self, ext: Ext, policy: ScoringPolicy) -> None:
         self.ext = ext
         self.community_of = {g: grid.community_id for g, grid in street().grids.items()}
         self.book = MetricsBook(self.community_of)
         self.scores = ScoreBook(policy)
-        self.coalescer: Coalescer[WallKey] = Coalescer(interval_ms)
+        self.coalescer: Coalescer[WallKey] = Coalescer(WALL_INTERVAL_MS)
+        self.partials_due: Coalescer[str] = Coalescer(PARTIAL_INTERVAL_MS)
         self.source_ms: dict[WallKey, int] = {}
+        self.partial_source_ms: dict[str, int] = {}
 
     def on_fact(self, fact: StepFact, event: CaseEvent) -> None:
         """Count one applied transition (the cases agent's hook)."""
@@ -72,16 +77,22 @@ class GridMetricsJob:
         for grid_id, ms in oldest.items():
             key = (channel, grid_id)
             self.source_ms[key] = min(self.source_ms.get(key, ms), ms)
+            if channel == "grid_metrics":
+                self.partial_source_ms[grid_id] = min(
+                    self.partial_source_ms.get(grid_id, ms), ms)
         self.coalescer.touch((channel, g) for g in oldest)
+        if channel == "grid_metrics":
+            self.partials_due.touch(oldest)
 
     async def publish(self) -> int:
-        """Send the due grid updates and partials; return how many keys were sent."""
-        due = self.coalescer.due(wall_ms())
-        if not due:
+        """Send the due grid updates and partials; return how many were sent."""
+        wall_now = wall_ms()
+        due = self.coalescer.due(wall_now)
+        partials = self.partials_due.due(wall_now)
+        if not due and not partials:
             return 0
         now = self.ext.now_ms()
         out = self.ext.outbox()
-        partials = self.ext.topic(GRID_PARTIALS.base)
         registers = self.ext.handles.get("registers")
         for channel, grid_id in due:
             source = self.source_ms.pop((channel, grid_id), None)
@@ -90,20 +101,22 @@ class GridMetricsJob:
                     out.wall(channel, grid_id, now,
                              {"grid_id": grid_id, **registers.snapshot(grid_id),
                               "source_ms": source}, grid_id)
-                continue
+            elif grid_id in self.book.grids:  # else not (or no longer) owned here
+                data = self.book.snapshot("grid", grid_id, now)
+                data["source_ms"] = source
+                out.wall(channel, grid_id, now, data, grid_id)
+        topic = self.ext.topic(GRID_PARTIALS.base)
+        for grid_id in partials:
+            source = self.partial_source_ms.pop(grid_id, None)
             state = self.book.grids.get(grid_id)
-            if state is None:
-                continue  # not (or no longer) owned here: its owner publishes it
-            data = self.book.snapshot("grid", grid_id, now)
-            data["source_ms"] = source
-            out.wall(channel, grid_id, now, data, grid_id)
             outcomes = self.scores.grids.get(grid_id)
-            if outcomes is not None:
+            if state is not None and outcomes is not None:
                 partial = GridPartial(grid_id=grid_id, source_ms=source, state=state,
                                       outcomes=outcomes)
-                out.latest(partials, partial_key(grid_id), encode_partial(partial))
+                out.latest(topic, partial_key(grid_id), encode_partial(partial))
+        sent = len(out)
         await out.flush()
-        return len(due)
+        return sent
 
     async def flush_rows(self) -> int:
         """Write the changed grid minutes and registers; return how many rows were sent."""

@@ -11,8 +11,9 @@ stage drops it all and stops publishing.
 Outputs (only while the partition is owned and restored):
 
 * ``grid_metrics`` of every community and of the street, coalesced to one per key per
-  second: the same views a single worker's book gives (:meth:`MetricsBook.snapshot`),
-  with the sensor health of their grids (``sensors``, from the sensors job's partials);
+  :data:`VIEW_INTERVAL_MS`: the same views a single worker's book gives
+  (:meth:`MetricsBook.snapshot`), with the sensor health of their grids (``sensors``,
+  from the sensors job's partials);
 * ``ranking``: the street item holds the top :data:`RANKING_TOP` grids (plus how many are
   ranked and listed), each grid's item its own rank and score, each worker's item theirs;
   an item is sent only when it changed, so no message grows with the number of grids;
@@ -40,7 +41,8 @@ from streams.scores.policy import ScoringPolicy
 from streams.scores.ranking import rank, standings
 from streams.topics import GRID_PARTIALS
 
-PUBLISH_TICK_S = 0.2
+PUBLISH_TICK_S = 0.1
+VIEW_INTERVAL_MS = 500  # a community or the street at most twice a second
 RANKING_TICK_S = 5.0
 RANKING_TOP = 20
 KINDS = ("grid", "worker")
@@ -51,7 +53,8 @@ ViewKey = tuple[str, str]  # level, key
 class StreetStage:
     """The street-wide books and their outputs; a :class:`~streams.batchloop.PartitionState`."""
 
-    def __init__(self, ext: Ext, policy: ScoringPolicy, interval_ms: int = 1_000) -> None:
+    def __init__(self, ext: Ext, policy: ScoringPolicy,
+                 interval_ms: int = VIEW_INTERVAL_MS) -> None:
         self.ext = ext
         self.book = MetricsBook({g: grid.community_id for g, grid in street().grids.items()})
         self.scores = ScoreBook(policy)

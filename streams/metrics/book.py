@@ -103,6 +103,9 @@ class MetricsBook:
                  retention_ms: int = DEFAULT_RETENTION_MS,
                  views: Mapping[str, Hopping] | None = None) -> None:
         self.community_of = dict(community_of)
+        self.members: dict[str, list[str]] = {}  # community -> its grids (geography order)
+        for grid_id, community in self.community_of.items():
+            self.members.setdefault(community, []).append(grid_id)
         self.retention_ms = retention_ms
         self.views = dict(views) if views is not None else {"15m": QUARTER_HOUR, "1h": HOUR}
         self.grids: dict[str, GridState] = {}
@@ -164,7 +167,7 @@ class MetricsBook:
         if level == "grid":
             return [key] if key in self.grids else []
         if level == "community":
-            return [g for g in self.grids if self.community_of.get(g) == key]
+            return [g for g in self.members.get(key, ()) if g in self.grids]
         if level == "street":
             return list(self.grids)
         raise ValueError(f"unknown level {level!r} (known: {', '.join(LEVELS)})")
@@ -174,7 +177,7 @@ class MetricsBook:
         if level == "grid":
             return [key]
         if level == "community":
-            return [g for g, c in self.community_of.items() if c == key]
+            return list(self.members.get(key, ()))
         return list(self.community_of)
 
     def snapshot(self, level: str, key: str, now_ms: int) -> dict[str, Any]:

@@ -76,3 +76,22 @@ def test_tick_applies_only_when_still_due() -> None:
     result = store.run(due, 2)
     assert result.changed.alert.tier == 3 and result.audit["action"] == "re_escalate"
     assert store.run(due, 3).changed is None
+
+
+def test_a_packed_op_applies_its_signals_in_order_each_under_its_own_id() -> None:
+    from domain.wire import decode, encode
+    from streams.alert_logic import SignalEntry, expand, packed
+
+    singles = [sig(1), sig(2, raised=False, ts=2_000), sig(3, ts=3_000)]
+    op = packed("G01", "batch.G01", 1_000, [SignalEntry(op_id=s.op_id, signal=s.signal)
+                                             for s in singles if s.signal is not None])
+    op = decode(encode(op), AlertOp)  # as it travels
+    assert [o.op_id for o in expand(op)] == ["sig.1", "sig.2", "sig.3"]
+    one_by_one, packed_store = Store(), Store()
+    for single in singles:
+        one_by_one.run(single, 7)
+    for single in expand(op):
+        packed_store.run(single, 7)
+    assert packed_store.data == one_by_one.data
+    assert {s.alert.status for s in packed_store.data.values()} == {"resolved", "open"}
+    assert packed_store.run(expand(op)[-1], 7).changed is None  # a replay: nothing new
