@@ -50,7 +50,7 @@ from streams.commands import Route, route
 from streams.config import LiveConfig
 from streams.control import ControlFollower, load_latest
 from streams.deadlines import DeadlineIndex
-from streams.gapfill import GapFiller
+from streams.gapfill import GapFiller, faust_positions
 from streams.health.job import JobHealth
 from streams.metrics.facts import StepFact
 from streams.outbox import Outbox, Send
@@ -69,6 +69,7 @@ SLA_TICK_S = 0.25
 # (2,000 breaches/s) instead of holding the event loop for seconds.
 BREACHES_PER_TICK = 500
 ALERT_TICK_S = 0.5
+TAIL_TICK_S = 1.0
 PRUNE_TICK_S = 60.0
 PRUNE_PER_TICK = 5_000
 _alert_decoder = msgspec.json.Decoder(AlertState)
@@ -297,12 +298,34 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
     alerts.on_recover(on_alerts_recovered)
     config.on_change("sla", rebuild_deadlines)
 
+    case_lock = asyncio.Lock()  # the agent's batches and the tail filler take turns
+
     async def cases_batch(events: list[Any]) -> None:
+        async with case_lock:
+            messages = [ev.message for ev in events]
+            if gaps is not None:
+                messages = [m for msg in messages for m in await gaps.complete(msg)]
+            await apply_case_messages(messages)
+
+    async def fill_case_tails() -> int:
+        """Apply the cases input Faust fetched but never handed over (see GapFiller)."""
+        if gaps is None or getattr(app, "_consumer", None) is None:
+            return 0
+        topic = names[CASE_EVENTS.base]
+        owned, committed = faust_positions(app.consumer, topic)
+        async with case_lock:
+            missing = await gaps.missing_tails(owned, committed)
+            if missing:
+                await apply_case_messages(missing)
+        return len(missing)
+
+    @app.timer(interval=TAIL_TICK_S)
+    async def case_tails() -> None:
+        await fill_case_tails()
+
+    async def apply_case_messages(messages: list[Any]) -> None:
         out = outbox()
         changed: dict[str, tuple[int, CaseRecord]] = {}
-        messages = [ev.message for ev in events]
-        if gaps is not None:
-            messages = [m for msg in messages for m in await gaps.complete(msg)]
         for msg in messages:
             key_grid = msg.key.decode() if msg.key else None
             try:
@@ -500,6 +523,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
               "fire_breaches": fire_breaches, "fire_alert_ticks": fire_alert_ticks,
               "prune_finished": prune_finished,
               "cases_batch": cases_batch, "alerts_batch": alerts_batch,
+              "fill_case_tails": fill_case_tails,
               "commands_batch": commands_batch}
     return StreamsApp(app, rt, cases, alerts, agents, follower)
 

@@ -40,7 +40,8 @@ from tests.integration.test_streams_support import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
+# the four runs are one module fixture (about a minute each on an idle 2-core machine)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1_200)]
 
 MIN = 60_000
 GRIDS = sorted(street().grids)[:24]

@@ -44,3 +44,33 @@ async def test_skipped_offsets_are_fetched_before_the_record_after_them(infra: S
     assert filler.filled == 2
     filler.reset()
     assert await filler.complete(Delivered(topic, 0, 5)) != []  # no history: taken as is
+
+
+async def test_a_tail_never_handed_over_is_fetched_once_the_partition_is_idle(
+        infra: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kafka import KafkaProducer
+
+    from streams import gapfill
+
+    spec = TopicSpec(f"gaptail-{uuid.uuid4().hex[:6]}", "gap filler tail test", partitions=2)
+    ensure_topics(infra, [spec])
+    topic = spec.name(infra)
+    producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    for n in range(5):
+        producer.send(topic, key=b"G01", value=f"a{n}".encode(), partition=0).get(30)
+    for n in range(3):
+        producer.send(topic, key=b"G02", value=f"b{n}".encode(), partition=1).get(30)
+    producer.close()
+    filler = GapFiller(infra.kafka_bootstrap)
+    for offset in (0, 1):  # Faust handed partition 0 up to offset 1, then nothing
+        await filler.complete(Delivered(topic, 0, offset))
+    owned = [(topic, 0), (topic, 1)]
+    committed = {(topic, 0): 1, (topic, 1): 0}  # partition 1: offset 0 done before
+    assert await filler.missing_tails(owned, committed) == []  # not idle yet
+    monkeypatch.setattr(gapfill, "IDLE_S", 0.0)
+    tails = await filler.missing_tails(owned, committed)
+    assert [(m.partition, m.offset, m.value) for m in tails] == [
+        (0, 2, b"a2"), (0, 3, b"a3"), (0, 4, b"a4"), (1, 1, b"b1"), (1, 2, b"b2")]
+    assert await filler.missing_tails(owned, committed) == []  # handed over now
+    # a record Faust hands over after all is a replay for the agent: taken as is, no refetch
+    assert [m.offset for m in await filler.complete(Delivered(topic, 0, 3))] == [3]
