@@ -309,8 +309,8 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
 
     async def fill_case_tails() -> int:
         """Apply the cases input Faust fetched but never handed over (see GapFiller)."""
-        if gaps is None or getattr(app, "_consumer", None) is None:
-            return 0
+        if gaps is None or getattr(app, "_consumer", None) is None or app.rebalancing:
+            return 0  # during a rebalance the partitions are moving: Faust seeks afterwards
         topic = names[CASE_EVENTS.base]
         owned, committed = faust_positions(app.consumer, topic)
         async with case_lock:

@@ -21,8 +21,10 @@ hand them to the agent (two workers, sensors reporting: 1 run in 3 left a partit
 cases unapplied until the next rebalance). :meth:`GapFiller.missing_tails` finds them: for an
 owned partition that handed nothing for :data:`IDLE_S` seconds while its end offset is past
 the last record handed (or past Faust's committed offset), it fetches the rest the same
-way. Refetched records that Faust hands over after all are replays to the agent (same event
-id, same offset) and change nothing.
+way — never during a rebalance (the caller checks), and never for a partition of which this
+owner has neither handed nor committed a record (Faust's seek decides where that starts).
+Refetched records that Faust hands over after all are replays to the agent (same event id,
+same offset) and change nothing.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class GapFiller:
             key = (tp.topic, tp.partition)
             last = self._last.get(key)
             done = committed.get(key)
+            if last is None and done is None:
+                continue  # nothing known of where this owner starts: Faust seeks there
             start = max(firsts[tp], (last if last is not None else -1) + 1,
                         (done if done is not None else -1) + 1)
             if start >= ends[tp]:
