@@ -84,8 +84,10 @@ class KafkaServer:
             raw = uuid.uuid4().bytes
             id_file.write_text(base64.urlsafe_b64encode(raw).decode().rstrip("="))
         result = subprocess.run(
+            # "--cluster-id=<id>": a base64url id may start with "-", which argparse would
+            # take for an option if passed as a separate argument (1 start in 32 failed)
             self._java("kafka.tools.StorageTool", "format", "--ignore-formatted",
-                       "-t", id_file.read_text().strip(), "-c", str(config)),
+                       f"--cluster-id={id_file.read_text().strip()}", "-c", str(config)),
             capture_output=True, text=True,
         )
         if result.returncode != 0:

@@ -244,7 +244,7 @@ def make_app(settings: Settings, config: LiveConfig | None = None,
 
     cases.send_to = alerts.send_to = produce if send is None else fake_send_to
     # the cases agent's guard against records Faust's consumer skipped (streams/gapfill.py)
-    gaps = GapFiller(settings.kafka_bootstrap) if send is None else None
+    gaps = GapFiller(settings.kafka_bootstrap, app_id(settings)) if send is None else None
 
     def outbox() -> Outbox:
         return Outbox(send or produce, names[ROWS.base], names[WALL_UPDATES.base],

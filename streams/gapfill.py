@@ -21,8 +21,10 @@ hand them to the agent (two workers, sensors reporting: 1 run in 3 left a partit
 cases unapplied until the next rebalance). :meth:`GapFiller.missing_tails` finds them: for an
 owned partition that handed nothing for :data:`IDLE_S` seconds while its end offset is past
 the last record handed (or past Faust's committed offset), it fetches the rest the same
-way — never during a rebalance (the caller checks), and never for a partition of which this
-owner has neither handed nor committed a record (Faust's seek decides where that starts).
+way — never during a rebalance (the caller checks). For a partition this owner has neither
+handed nor committed a record of (a new owner), it starts after the group's committed offset,
+read with a consumer that never joins the group (manual assignment); with no commit at all,
+nothing is fetched (Faust starts such a partition from its beginning).
 Refetched records that Faust hands over after all are replays to the agent (same event id,
 same offset) and change nothing.
 """
@@ -58,8 +60,10 @@ class Refetched:
 class GapFiller:
     """See the module docstring. Call :meth:`reset` after every rebalance."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, group_id: str | None = None) -> None:
         self.bootstrap = bootstrap
+        self.group_id = group_id  # the agent's consumer group (committed offsets)
+        self._committed_reader: AIOKafkaConsumer | None = None
         self.filled = 0
         self._last: dict[tuple[str, int], int] = {}
         self._handed_at: dict[tuple[str, int], float] = {}  # monotonic time of the last
@@ -95,7 +99,9 @@ class GapFiller:
             last = self._last.get(key)
             done = committed.get(key)
             if last is None and done is None:
-                continue  # nothing known of where this owner starts: Faust seeks there
+                done = await self._group_committed(tp)  # a new owner: the group's commit
+            if last is None and done is None:
+                continue  # nothing committed yet: Faust starts it from the beginning
             start = max(firsts[tp], (last if last is not None else -1) + 1,
                         (done if done is not None else -1) + 1)
             if start >= ends[tp]:
@@ -155,6 +161,20 @@ class GapFiller:
                                               group_id=None, enable_auto_commit=False)
             await self._consumer.start()
         return self._consumer
+
+
+    async def _group_committed(self, tp: TopicPartition) -> int | None:
+        """The offset of the last record the group committed for ``tp`` (None: none)."""
+        if self.group_id is None:
+            return None
+        if self._committed_reader is None:
+            self._committed_reader = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, group_id=self.group_id,
+                enable_auto_commit=False)
+            await self._committed_reader.start()
+        self._committed_reader.assign([tp])
+        committed = await self._committed_reader.committed(tp)
+        return None if committed is None else committed - 1
 
 
 def faust_positions(consumer: Any, topic: str

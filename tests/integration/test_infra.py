@@ -155,3 +155,16 @@ def test_broker_restart_keeps_committed_data(tmp_path: Path) -> None:
         consumer.close()
     finally:
         server.down()
+
+
+def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path: Path) -> None:
+    """A base64url cluster id starting with "-" (1 in 32) used to be taken for an option."""
+    own = settings_from({"GRIDWALL_DATA_DIR": str(tmp_path),
+                         "GRIDWALL_KAFKA_BOOTSTRAP": "127.0.0.1:19192",
+                         "GRIDWALL_KAFKA_CONTROLLER_PORT": "19193"})
+    server = KafkaServer(own)
+    server.home.mkdir(parents=True, exist_ok=True)
+    server.resolve_jars()
+    (server.home / "cluster.id").write_text("-" + uuid.uuid4().hex[:21])
+    server._format_once(server._write_config())
+    assert (server.home / "data" / "meta.properties").exists()

@@ -230,7 +230,10 @@ def settled(read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]],
         elif done(now) and time.monotonic() - since >= quiet_s:
             return now
         time.sleep(1.0)
-    raise AssertionError(f"figures did not settle: {last}")
+    applied = sum(r[-1] for r in last["cases"]) if last else None
+    raise AssertionError(f"figures did not settle in {timeout_s:.0f} s (case events applied: "
+                         f"{applied}; done: {done(last) if last else False}): "
+                         f"{str(last)[:2000]}")
 
 
 @pytest.fixture(scope="module")

@@ -74,5 +74,20 @@ async def test_a_tail_never_handed_over_is_fetched_once_the_partition_is_idle(
     assert await filler.missing_tails(owned, committed) == []  # handed over now
     fresh = GapFiller(infra.kafka_bootstrap)  # a new owner: nothing handed, nothing committed
     assert await fresh.missing_tails(owned, {}) == []
+    # a new owner of a group that committed partition 0 up to offset 2 (next: 3)
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    group = f"gaptail-{uuid.uuid4().hex[:6]}"
+    committer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, group_id=group,
+                                 enable_auto_commit=False)
+    await committer.start()
+    tp0 = TopicPartition(topic, 0)
+    committer.assign([tp0])
+    await committer.commit({tp0: OffsetAndMetadata(3, "")})
+    await committer.stop()
+    owner = GapFiller(infra.kafka_bootstrap, group)
+    assert [(m.partition, m.offset) for m in await owner.missing_tails(owned, {})] == [
+        (0, 3), (0, 4)]  # partition 1: the group committed nothing, nothing fetched
     # a record Faust hands over after all is a replay for the agent: taken as is, no refetch
     assert [m.offset for m in await filler.complete(Delivered(topic, 0, 3))] == [3]
