@@ -24,7 +24,7 @@ the last record handed (or past Faust's committed offset), it fetches the rest t
 way — never during a rebalance (the caller checks). For a partition this owner has neither
 handed nor committed a record of (a new owner), it starts after the group's committed offset,
 read with a consumer that never joins the group (manual assignment); with no commit at all,
-nothing is fetched (Faust starts such a partition from its beginning).
+from the partition's beginning, where Faust starts it too.
 Refetched records that Faust hands over after all are replays to the agent (same event id,
 same offset) and change nothing.
 """
@@ -100,8 +100,8 @@ class GapFiller:
             done = committed.get(key)
             if last is None and done is None:
                 done = await self._group_committed(tp)  # a new owner: the group's commit
-            if last is None and done is None:
-                continue  # nothing committed yet: Faust starts it from the beginning
+            # with no commit at all, the partition starts at its beginning (Faust's
+            # auto_offset_reset "earliest")
             start = max(firsts[tp], (last if last is not None else -1) + 1,
                         (done if done is not None else -1) + 1)
             if start >= ends[tp]:
