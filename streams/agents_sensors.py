@@ -51,7 +51,6 @@ from streams.metrics.coalesce import Coalescer
 from streams.metrics.windows import MINUTE_MS
 from streams.outbox import Outbox
 from streams.partials import (
-    HEALTH_FIELDS,
     SENSORS_SOURCE,
     SensorPartial,
     encode_sensor_partial,
@@ -113,7 +112,7 @@ class SensorsJob:
         topic = self.ext.topic(GRID_PARTIALS.base)
         for grid_id, health in self.detector.health(wanted).items():
             partial = SensorPartial(grid_id=grid_id, source_ms=self.source_ms.pop(grid_id, None),
-                                    **{f: getattr(health, f) for f in HEALTH_FIELDS})
+                                    health=health)
             out.latest(topic, partial_key(grid_id, SENSORS_SOURCE),
                        encode_sensor_partial(partial))
         for grid_id in due:

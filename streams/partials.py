@@ -14,16 +14,18 @@ activity (minutes of the retention window, its open cases), never on the number 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
 
 from streams.metrics.book import GridState
 from streams.scores.book import GridOutcomes
+from streams.sensors.detector import GridHealth
 
 CASES_SOURCE = "cases"
 SENSORS_SOURCE = "sensors"
-HEALTH_FIELDS = ("known", "reporting", "dead", "warning", "critical", "anomalous")
+HEALTH_FIELDS = tuple(f.name for f in dataclasses.fields(GridHealth))
 
 
 class GridPartial(msgspec.Struct, kw_only=True):
@@ -40,28 +42,21 @@ class GridPartial(msgspec.Struct, kw_only=True):
 
 
 class SensorPartial(msgspec.Struct, kw_only=True):
-    """The sensor health of one grid from the owner of its readings' partition: how many
-    sensors are installed (``known``), reporting, dead, in a warning or critical band, or
-    anomalous."""
+    """The sensor health of one grid from the owner of its readings' partition."""
 
     grid_id: str
     source_ms: int | None = None
-    known: int = 0
-    reporting: int = 0
-    dead: int = 0
-    warning: int = 0
-    critical: int = 0
-    anomalous: int = 0
+    health: GridHealth
 
 
 def merged_health(partials: list[SensorPartial]) -> dict[str, Any]:
     """The sensor health of several grids: summed counts and ``health``, the share of
     installed sensors that report and are not in alarm (None: no sensors)."""
-    total: dict[str, Any] = {name: sum(getattr(p, name) for p in partials)
-                             for name in HEALTH_FIELDS}
-    healthy = total["reporting"] - total["warning"] - total["critical"]
-    total["health"] = max(0, healthy) / total["known"] if total["known"] else None
-    return total
+    total = GridHealth()
+    for partial in partials:
+        for name in HEALTH_FIELDS:
+            setattr(total, name, getattr(total, name) + getattr(partial.health, name))
+    return {**dataclasses.asdict(total), "health": total.score}
 
 
 _encoder = msgspec.json.Encoder()
