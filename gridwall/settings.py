@@ -55,6 +55,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # street/communities/grids/pois.geojson, e.g. a city written by `gridwall simulate
     # --make-city`. Empty: the street of config/geo.
     geo_dir: str = ""
+    # `gridwall up` restarts a process that exits: after restart_backoff_s, doubling per
+    # failure up to restart_backoff_max_s; restart_max_failures exits within
+    # restart_window_s make it give up, stop the rest and exit non-zero (docs/infra.md).
+    restart_backoff_s: float = 1.0
+    restart_backoff_max_s: float = 30.0
+    restart_max_failures: int = 5
+    restart_window_s: float = 60.0
 
     def __post_init__(self) -> None:
         for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes",
@@ -71,6 +78,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if missing:
                 raise SettingsError(f"{PREFIX}GEO_DIR: {self.geo_dir} is not a geography "
                                     f"directory (missing {', '.join(missing)})")
+        for name in ("restart_backoff_s", "restart_backoff_max_s", "restart_max_failures",
+                     "restart_window_s"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{PREFIX}{name.upper()}: must be positive")
 
     @property
     def kafka_host(self) -> str:
