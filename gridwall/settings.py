@@ -20,6 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 GEO_LAYERS = ("street", "communities", "grids", "pois")  # <layer>.geojson in a geography dir
 
 
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 class SettingsError(ValueError):
     """A ``GRIDWALL_*`` variable has a value of the wrong type or out of range."""
 
@@ -48,6 +52,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     wall_host: str = "127.0.0.1"
     wall_port: int = 5006
     tokens_file: str = ""
+    # Dev mode (GRIDWALL_DEV=1): the example tokens and a world-readable tokens file are
+    # accepted. Off, the gateway, hub and wall refuse both at start (gridwall.auth).
+    dev: bool = False
+    # Peer addresses, for processes that dial another one (compose sets service names).
+    # Empty: derived from the peer's own host/port settings (one machine).
+    hub_url: str = ""  # the wall dials it; default ws://HUB_HOST:HUB_PORT/
+    gateway_url: str = ""  # the simulator posts to it; default http://GATEWAY_HOST:PORT
+    # ClickHouse credentials and TLS (clickhouse-driver: user, password, secure, verify,
+    # ca_certs); passed to every client by gridwall.clients.clickhouse_client.
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
+    clickhouse_secure: bool = False
+    clickhouse_verify: bool = True
+    clickhouse_ca_certs: str = ""
+    # Kafka security (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) and SASL mechanism (PLAIN,
+    # SCRAM-SHA-256, SCRAM-SHA-512); passed to every client by gridwall.clients.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_username: str = ""
+    kafka_password: str = ""
+    kafka_ssl_cafile: str = ""
+    # Replication of GridWall's topics and of the workers' changelogs: 1 for one broker;
+    # 3 and 2 for three brokers (docs/deploy.md).
+    topic_replication_factor: int = 1
+    topic_min_insync_replicas: int = 1
     max_body_bytes: int = 1_048_576
     dedup_window_s: int = 600
     case_retention_days: int = 30
@@ -65,13 +94,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes",
-                     "case_retention_days"):
+                     "case_retention_days", "topic_replication_factor",
+                     "topic_min_insync_replicas"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{PREFIX}{name.upper()}: must be positive")
         for name in ("clickhouse_port", "clickhouse_http_port", "gateway_port", "hub_port",
                      "wall_port", "kafka_controller_port"):
             if not 0 < getattr(self, name) < 65536:
                 raise SettingsError(f"{PREFIX}{name.upper()}: not a TCP port")
+        self._check_security()
         if self.geo_dir:
             missing = [f"{layer}.geojson" for layer in GEO_LAYERS
                        if not (Path(self.geo_dir) / f"{layer}.geojson").is_file()]
@@ -82,6 +113,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                      "restart_window_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{PREFIX}{name.upper()}: must be positive")
+
+    def _check_security(self) -> None:
+        """Refuse replication and Kafka security settings that no client could use."""
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise SettingsError(f"{PREFIX}TOPIC_MIN_INSYNC_REPLICAS: larger than "
+                                f"{PREFIX}TOPIC_REPLICATION_FACTOR")
+        if self.kafka_security_protocol not in KAFKA_SECURITY_PROTOCOLS:
+            raise SettingsError(f"{PREFIX}KAFKA_SECURITY_PROTOCOL: one of "
+                                f"{', '.join(KAFKA_SECURITY_PROTOCOLS)}")
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and self.kafka_sasl_mechanism not in KAFKA_SASL_MECHANISMS:
+            raise SettingsError(f"{PREFIX}KAFKA_SASL_MECHANISM: one of "
+                                f"{', '.join(KAFKA_SASL_MECHANISMS)} with SASL")
+        if sasl and not self.kafka_username:
+            raise SettingsError(f"{PREFIX}KAFKA_USERNAME: required with SASL")
+
+    @property
+    def resolved_hub_url(self) -> str:
+        """The hub's websocket URL for a process that dials it."""
+        return self.hub_url or f"ws://{self.hub_host}:{self.hub_port}/"
+
+    @property
+    def resolved_gateway_url(self) -> str:
+        """The gateway's base URL for a process that posts to it."""
+        return (self.gateway_url or f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
 
     @property
     def kafka_host(self) -> str:
