@@ -266,6 +266,7 @@ def measure_phase(world: World, args: argparse.Namespace, plan: Plan, sizes: Top
     """One phase on ``world`` (its env names the geography); returns its figures."""
     tokens = world.logs / "tokens.yaml"
     tokens.write_text(yaml.safe_dump({VIEWER: {"name": "bench-city", "role": "viewer"}}))
+    tokens.chmod(0o600)  # a world-readable tokens file is refused outside GRIDWALL_DEV
     sizes.start()
     worker = Worker(world, "city")
     hub = None

@@ -153,6 +153,7 @@ def environment(folder: Path, run: str) -> dict[str, str]:
     tokens = folder / "tokens.yaml"
     tokens.write_text(yaml.safe_dump({TOKEN: {"name": "bench", "role": "feed",
                                               "sources": ["*"]}}))
+    tokens.chmod(0o600)  # a world-readable tokens file is refused outside GRIDWALL_DEV
     env = {k: v for k, v in os.environ.items() if k != "GRIDWALL_TOPIC_PREFIX"}
     env.update({"GRIDWALL_TOPIC_PREFIX": f"bench.{run}.", "GRIDWALL_TOKENS_FILE": str(tokens)})
     return env

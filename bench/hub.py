@@ -453,6 +453,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         tokens = Path(tmp) / "tokens.yaml"
         tokens.write_text(yaml.safe_dump({TOKEN: {"name": "bench", "role": "viewer"}}))
+        tokens.chmod(0o600)  # a world-readable tokens file is refused outside GRIDWALL_DEV
         hub_port, base_port = free_port(), free_port()
         hub = start_hub(settings, tokens, hub_port)
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)

@@ -177,6 +177,7 @@ async def measure(world: World, args: argparse.Namespace) -> dict[str, Any]:
     tokens.write_text(yaml.safe_dump({
         FEED: {"name": "bench-feed", "role": "feed", "sources": ["*"]},
         VIEWER: {"name": "bench-viewer", "role": "viewer"}}))
+    tokens.chmod(0o600)  # a world-readable tokens file is refused outside GRIDWALL_DEV
     env = {**world.env, "GRIDWALL_TOKENS_FILE": str(tokens)}
     worker = Worker(world, "screen")
     gateway = hub = None

@@ -264,6 +264,7 @@ def main() -> None:
     hub.start()
     tmp = Path(tempfile.mkdtemp(prefix="wall-rss-"))
     (tmp / "tokens.yaml").write_text("bench-viewer-token: {name: bench, role: viewer}\n")
+    (tmp / "tokens.yaml").chmod(0o600)  # a world-readable one is refused outside GRIDWALL_DEV
     wall_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWALL_")}
     env.update({"GRIDWALL_TOKENS_FILE": str(tmp / "tokens.yaml"),

@@ -9,6 +9,11 @@ Roles: ``feed`` writes inputs (only the ``sources`` listed, ``"*"`` for all), ``
 reads the wall, ``officer`` also acts on alerts, ``ops`` also tunes the stream jobs,
 ``admin`` may do everything. :meth:`TokenBook.check` answers who a token is and whether it
 may do a thing; it never raises for an unknown token (it returns None).
+
+:func:`require_safe_tokens_file` is what the serving processes (gateway, hub, wall) run at
+start: outside dev mode (``GRIDWALL_DEV=1``) they refuse a tokens file that other users of
+the machine may read or write, and one holding the public example tokens
+(``config/tokens.example.yaml``, tokens containing ``change-me``).
 """
 
 from __future__ import annotations
@@ -121,3 +126,39 @@ def ensure_dev_tokens(path: Path) -> dict[str, str]:
     data = yaml.safe_load(path.read_text()) or {}
     return {holder["role"]: token for token, holder in data.items()
             if isinstance(holder, dict) and "role" in holder}
+
+
+EXAMPLE_TOKEN_MARK = "change-me"  # every token of config/tokens.example.yaml contains it
+
+
+def tokens_file_problems(path: Path) -> list[str]:
+    """Why ``path`` is unfit to hold real tokens (empty list: fit, or it does not exist).
+
+    Unfit: readable or writable by every user of the machine (mode ``o+r``/``o+w``), or
+    holding a token of the public example file.
+    """
+    try:
+        mode = path.stat().st_mode
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return []  # missing or malformed: the process's own loading says so
+    problems = []
+    if mode & 0o006:
+        problems.append(f"{path} is readable or writable by every user (mode "
+                        f"{mode & 0o777:o}); chmod 600 it and give it to the process's user")
+    example = [token for token in (data if isinstance(data, dict) else {})
+               if isinstance(token, str) and EXAMPLE_TOKEN_MARK in token]
+    if example:
+        problems.append(f"{path} holds {len(example)} public example token(s) "
+                        f"('{EXAMPLE_TOKEN_MARK}...'); "
+                        "write your own (e.g. python -c 'import secrets; "
+                        "print(secrets.token_urlsafe(24))')")
+    return problems
+
+
+def require_safe_tokens_file(path: Path, dev: bool) -> None:
+    """Raise :class:`TokensFileError` naming every problem of ``path``, unless ``dev``."""
+    problems = [] if dev else tokens_file_problems(path)
+    if problems:
+        raise TokensFileError("; ".join(problems) + " (GRIDWALL_DEV=1 accepts it for "
+                              "development only)")

@@ -27,6 +27,24 @@ COMMAND_MODULES = (
 )
 
 
+# Processes that check bearer tokens: they refuse an unsafe tokens file at start.
+TOKEN_SERVERS = frozenset({"gateway", "hub", "wall"})
+
+
+def _tokens_file_is_safe(command: str) -> bool:
+    """False, after saying why on stderr, if ``command`` must not start on its tokens file."""
+    from gridwall.auth import TokensFileError, require_safe_tokens_file
+    from gridwall.settings import settings
+
+    cfg = settings()
+    try:
+        require_safe_tokens_file(cfg.resolved_tokens_file, cfg.dev)
+    except TokensFileError as exc:
+        print(f"gridwall {command}: unsafe tokens file: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
@@ -41,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand; errors become a message and exit 2."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command in TOKEN_SERVERS and not _tokens_file_is_safe(args.command):
+            return 2
         return int(args.handler(args) or 0)
     except SettingsError as exc:
         print(f"gridwall: bad setting: {exc}", file=sys.stderr)

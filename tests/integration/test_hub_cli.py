@@ -34,6 +34,7 @@ async def test_serves_then_stops_with_going_away(infra: Settings, gw_env: dict[s
                                                  tmp_path: Path) -> None:
     tokens = tmp_path / "tokens.yaml"
     tokens.write_text(yaml.safe_dump({"viewer-token-9": {"name": "大屏", "role": "viewer"}}))
+    tokens.chmod(0o600)  # a world-readable tokens file is refused outside GRIDWALL_DEV
     port = free_port()
     env = {**gw_env, "GRIDWALL_TOKENS_FILE": str(tokens)}
     child = subprocess.Popen([sys.executable, "-m", "gridwall.cli", "hub", "--port", str(port)],
