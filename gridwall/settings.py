@@ -24,6 +24,11 @@ KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
+GATEWAY_LIMITS = ("gateway_refusals_per_s", "gateway_refusal_burst", "gateway_body_timeout_s",
+                  "gateway_header_timeout_s", "gateway_keep_alive_s",
+                  "gateway_max_connections", "gateway_max_header_bytes")
+
+
 class SettingsError(ValueError):
     """A ``GRIDWALL_*`` variable has a value of the wrong type or out of range."""
 
@@ -91,6 +96,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     restart_backoff_max_s: float = 30.0
     restart_max_failures: int = 5
     restart_window_s: float = 60.0
+    # Gateway abuse limits (docs/gateway.md "Abuse limits"): refusals per client (a known
+    # token, else the remote address) refill at gateway_refusals_per_s up to
+    # gateway_refusal_burst, then writes get 429; the body must arrive within
+    # gateway_body_timeout_s, request headers within gateway_header_timeout_s; idle
+    # keep-alive connections close after gateway_keep_alive_s; at most
+    # gateway_max_connections at once (503 beyond); at most gateway_max_header_bytes.
+    gateway_refusals_per_s: float = 2.0
+    gateway_refusal_burst: int = 60
+    gateway_body_timeout_s: float = 10.0
+    gateway_header_timeout_s: float = 10.0
+    gateway_keep_alive_s: int = 5
+    gateway_max_connections: int = 1000
+    gateway_max_header_bytes: int = 16384
 
     def __post_init__(self) -> None:
         for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes",
@@ -110,7 +128,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError(f"{PREFIX}GEO_DIR: {self.geo_dir} is not a geography "
                                     f"directory (missing {', '.join(missing)})")
         for name in ("restart_backoff_s", "restart_backoff_max_s", "restart_max_failures",
-                     "restart_window_s"):
+                     "restart_window_s", *GATEWAY_LIMITS):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{PREFIX}{name.upper()}: must be positive")
 
