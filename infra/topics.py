@@ -14,6 +14,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from gridwall.clients import kafka_client_options
 from gridwall.settings import Settings
 
 
@@ -62,26 +63,38 @@ CATALOG: tuple[TopicSpec, ...] = (CASE_EVENTS, SENSOR_READINGS, DEPARTMENT_RECOR
                                   DEAD_LETTER, COMMANDS, CONTROL, ALERTS, WALL_UPDATES)
 
 
+def _admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                            client_id="gridwall-topics", **kafka_client_options(settings))
+
+
+def spec_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
+    """The configs GridWall sets on the topic: its spec's and ``min.insync.replicas``."""
+    return {"min.insync.replicas": str(settings.topic_min_insync_replicas),
+            **spec.configs}
+
+
 def _new_topic(spec: TopicSpec, settings: Settings) -> NewTopic:
     return NewTopic(name=spec.name(settings),
                     num_partitions=spec.partitions or settings.topic_partitions,
-                    replication_factor=1, topic_configs=dict(spec.configs))
+                    replication_factor=settings.topic_replication_factor,
+                    topic_configs=spec_configs(spec, settings))
 
 
 def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = CATALOG) -> list[str]:
     """Create the topics that do not exist yet; return the names created (empty if none).
 
-    Running it again creates nothing. An existing topic keeps its partitions; the configs
-    its spec names are set on it (incrementally: other settings stay as they are).
+    Running it again creates nothing. New topics get ``GRIDWALL_TOPIC_REPLICATION_FACTOR``
+    replicas. An existing topic keeps its partitions and replicas; the configs its spec
+    names and ``min.insync.replicas`` are set on it (incrementally: other settings stay).
     """
     specs = list(specs)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
-                             client_id="gridwall-topics")
+    admin = _admin(settings)
     try:
         existing = set(admin.list_topics())
         configured = [ConfigResource(ConfigResourceType.TOPIC, s.name(settings),
-                                     configs=dict(s.configs))
-                      for s in specs if s.configs and s.name(settings) in existing]
+                                     configs=spec_configs(s, settings))
+                      for s in specs if s.name(settings) in existing]
         if configured:
             admin.alter_configs(configured, incremental=True)
         missing = [s for s in specs if s.name(settings) not in existing]
@@ -99,8 +112,7 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = CATALOG) -> l
 
 def topic_configs(settings: Settings, spec: TopicSpec) -> dict[str, str]:
     """The topic's configuration as the broker reports it."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
-                             client_id="gridwall-topics")
+    admin = _admin(settings)
     try:
         resource = ConfigResource(ConfigResourceType.TOPIC, spec.name(settings))
         response = admin.describe_configs([resource])

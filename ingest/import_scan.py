@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 
+from gridwall.clients import kafka_client_options
 from gridwall.settings import Settings
 from infra.topics import TopicSpec
 
@@ -41,7 +42,8 @@ class TopicLog:
         self.timeout_s = timeout_s
         self._consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
                                        group_id=None, enable_auto_commit=False,
-                                       client_id="gridwall-topic-log")
+                                       client_id="gridwall-topic-log",
+                                       **kafka_client_options(settings))
 
     def _partitions(self, specs: Iterable[TopicSpec]) -> list[TopicPartition]:
         out = []

@@ -79,12 +79,11 @@ def infra_status(_: argparse.Namespace | None = None) -> int:
 
 def migrate_cmd(args: argparse.Namespace) -> int:
     """Apply pending migrations (or roll one back) and say what was done."""
-    from clickhouse_driver import Client
-
+    from gridwall.clients import clickhouse_client
     from infra.migrate import MigrationError, migrate, rollback
 
     s = settings()
-    client = Client(s.clickhouse_host, port=s.clickhouse_port)
+    client = clickhouse_client(s)
     try:
         if args.rollback is not None:
             rollback(client, s.clickhouse_database, args.rollback)

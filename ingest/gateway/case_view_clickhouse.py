@@ -91,7 +91,7 @@ class ClickHouseCaseView:
 
 
 def _client(s: Settings) -> Any:
-    from clickhouse_driver import Client
+    from gridwall.clients import clickhouse_client
 
-    return Client(s.clickhouse_host, port=s.clickhouse_port, connect_timeout=2,
-                  send_receive_timeout=5, sync_request_timeout=2)
+    return clickhouse_client(s, connect_timeout=2, send_receive_timeout=5,
+                             sync_request_timeout=2)

@@ -35,11 +35,11 @@ ALERT_COLUMNS = ("alert_id", "fingerprint", "grid_id", "kind", "category", "seve
 
 @contextmanager
 def _client(settings: Settings) -> Iterator[Any]:
-    from clickhouse_driver import Client
+    from gridwall.clients import clickhouse_client
 
-    client = Client(settings.clickhouse_host, port=settings.clickhouse_port,
-                    database=settings.clickhouse_database, connect_timeout=2,
-                    send_receive_timeout=20, sync_request_timeout=5)
+    client = clickhouse_client(settings, database=settings.clickhouse_database,
+                               connect_timeout=2, send_receive_timeout=20,
+                               sync_request_timeout=5)
     try:
         yield client
     finally:
