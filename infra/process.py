@@ -3,6 +3,8 @@
 A :class:`ManagedProcess` starts a command in its own session (so Ctrl-C in the caller
 does not reach it), records its PID, and stops it by PID: SIGTERM, then SIGKILL after a
 grace period. ``is_running`` is true only while that PID is alive and is not a zombie.
+For a process this interpreter started, :func:`exit_code` tells how it ended (negative:
+killed by that signal), which a supervisor logs and shows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# Processes started by this interpreter, kept so that their exit status is read by Popen
+# (a dropped Popen of a live child would be reaped by ``subprocess`` and its status lost).
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+
 
 class StartError(RuntimeError):
     """A server did not come up; the message says which and where its log is."""
@@ -30,13 +36,17 @@ class ManagedProcess:
     pid_file: Path
     log_file: Path
 
-    def pid(self) -> int | None:
-        """The recorded PID if that process is alive, else ``None``."""
+    def recorded_pid(self) -> int | None:
+        """The PID in the PID file, alive or not; ``None`` without a (valid) file."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            return int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+
+    def pid(self) -> int | None:
+        """The recorded PID if that process is alive, else ``None``."""
+        pid = self.recorded_pid()
+        return pid if pid is not None and _alive(pid) else None
 
     def is_running(self) -> bool:
         """True while the recorded process is alive."""
@@ -52,6 +62,7 @@ class ManagedProcess:
                 list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, env=env, cwd=cwd,
             )
+        _SPAWNED[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc.pid
 
@@ -104,8 +115,22 @@ def _alive(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
+    proc = _SPAWNED.get(pid)
+    if proc is not None:
+        proc.poll()
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def exit_code(pid: int) -> int | None:
+    """How process ``pid`` ended if this interpreter started it and it has exited.
+
+    ``None`` while it runs, and for a process started elsewhere (its status is not ours to
+    read). Negative: killed by that signal, as :attr:`subprocess.Popen.returncode`.
+    """
+    proc = _SPAWNED.get(pid)
+    return None if proc is None else proc.poll()
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
