@@ -84,6 +84,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     topic_min_insync_replicas: int = 1
     max_body_bytes: int = 1_048_576
     dedup_window_s: int = 600
+    # Plausible event times (docs/gateway.md "Validation"): an event time more than
+    # event_max_age_s before or event_max_ahead_s after its receive time is refused.
+    event_max_age_s: int = 604_800
+    event_max_ahead_s: int = 300
     case_retention_days: int = 30
     # The geography every process loads (domain.geo.street()): a directory holding
     # street/communities/grids/pois.geojson, e.g. a city written by `gridwall simulate
@@ -113,7 +117,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes",
                      "case_retention_days", "topic_replication_factor",
-                     "topic_min_insync_replicas"):
+                     "topic_min_insync_replicas", "event_max_age_s", "event_max_ahead_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{PREFIX}{name.upper()}: must be positive")
         for name in ("clickhouse_port", "clickhouse_http_port", "gateway_port", "hub_port",
