@@ -28,6 +28,9 @@ GATEWAY_LIMITS = ("gateway_refusals_per_s", "gateway_refusal_burst", "gateway_bo
                   "gateway_header_timeout_s", "gateway_keep_alive_s",
                   "gateway_max_connections", "gateway_max_header_bytes")
 
+HUB_WALL_LIMITS = ("hub_commands_per_s", "hub_command_burst", "hub_subscribes_per_s",
+                   "hub_subscribe_burst", "wall_max_sessions")
+
 
 class SettingsError(ValueError):
     """A ``GRIDWALL_*`` variable has a value of the wrong type or out of range."""
@@ -113,6 +116,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_keep_alive_s: int = 5
     gateway_max_connections: int = 1000
     gateway_max_header_bytes: int = 16384
+    # Per hub connection (docs/hub-protocol.md "Limits"): commands and tunes per second
+    # (sustained) and at once (burst); channel snapshots asked for per second and at once.
+    hub_commands_per_s: float = 5.0
+    hub_command_burst: int = 20
+    hub_subscribes_per_s: float = 0.5
+    hub_subscribe_burst: int = 12
+    # The wall server (docs/wall.md "Sessions"): live page sessions at most (beyond: 503
+    # "wall busy"), and whether /wall needs a token that may view.
+    wall_max_sessions: int = 50
+    wall_viewer_login: bool = False
 
     def __post_init__(self) -> None:
         for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes",
@@ -132,7 +145,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError(f"{PREFIX}GEO_DIR: {self.geo_dir} is not a geography "
                                     f"directory (missing {', '.join(missing)})")
         for name in ("restart_backoff_s", "restart_backoff_max_s", "restart_max_failures",
-                     "restart_window_s", *GATEWAY_LIMITS):
+                     "restart_window_s", *GATEWAY_LIMITS, *HUB_WALL_LIMITS):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{PREFIX}{name.upper()}: must be positive")
 
