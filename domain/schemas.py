@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.vocab import (
+    MAX_ATTRIBUTES,
     CaseAction,
     Category,
     Department,
@@ -35,6 +36,8 @@ Text = Annotated[str, Meta(max_length=2000)]
 Short = Annotated[str, Meta(max_length=128)]
 Rating = Annotated[int, Meta(ge=1, le=5)]
 Scalar = str | int | float | bool
+# An attribute value: strings bounded (the longest attribute of domain.vocab is 500).
+AttributeValue = Annotated[str, Meta(max_length=500)] | int | float | bool
 
 
 class Located(msgspec.Struct, kw_only=True):
@@ -108,7 +111,10 @@ class SensorBatch(msgspec.Struct, kw_only=True):
 class DepartmentRecord(Located, kw_only=True, forbid_unknown_fields=True):
     """A record from a department system, kept per grid in the registers.
 
-    ``attributes`` holds typed facts (e.g. ``households``, ``group``); ``person_name``,
+    ``attributes`` holds typed facts (e.g. ``households``, ``group``): at most
+    :data:`~domain.vocab.MAX_ATTRIBUTES`, strings at most 500 characters; which names and
+    values a record type may carry is checked by :func:`domain.plausible.attributes_problem`
+    where records enter (the gateway). ``person_name``,
     ``person_id_number`` and ``person_phone`` are personal and never leave the worker
     unmasked.
     """
@@ -117,7 +123,7 @@ class DepartmentRecord(Located, kw_only=True, forbid_unknown_fields=True):
     record_type: RecordType
     ts: EpochMs
     department: Department | None = None
-    attributes: dict[Short, Scalar] = {}
+    attributes: Annotated[dict[Short, AttributeValue], Meta(max_length=MAX_ATTRIBUTES)] = {}
     person_name: Short | None = None  # personal
     person_id_number: Short | None = None  # personal
     person_phone: Short | None = None  # personal

@@ -3,7 +3,9 @@
 Every event needs a place (``grid_id`` or ``lon``/``lat``), whatever its action: the gateway
 keys by grid and cannot look a case's grid up. Each event is produced to the case events
 topic keyed by its grid, with ``grid_id`` filled in; the client's ``event_id`` deduplicates
-per source.
+per source (the same id with another payload is a 409 conflict). An event time outside the
+receipt's window (``GRIDWALL_EVENT_MAX_AGE_S`` before, ``GRIDWALL_EVENT_MAX_AHEAD_S`` after the
+receive time) is a 422 naming ``ts``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from gridwall.auth import Principal
 from infra.topics import CASE_EVENTS
 from ingest.gateway.auth import check_source
 from ingest.gateway.case_view import CaseView
-from ingest.gateway.payloads import decode_items
-from ingest.gateway.pipeline import Feed, Item, Submission
+from ingest.gateway.payloads import decode_items, implausible
+from ingest.gateway.pipeline import Feed, Item, Receipt, Submission, payload_digest, receipt
 from ingest.gateway.placement import Placer, field_name
 from ingest.kafka_out import OutRecord
 
@@ -31,16 +33,36 @@ def placed_event(placer: Placer, principal: Principal, event: CaseEvent,
     return event if event.grid_id == grid else msgspec.structs.replace(event, grid_id=grid)
 
 
-def event_item(event: CaseEvent) -> Item:
-    """The item producing a placed ``event``, deduplicated by (source, event_id)."""
-    record = OutRecord(CASE_EVENTS, event.grid_id or "", encode(event))
-    return Item(f"cases|{event.source}|{event.event_id}", event.event_id, (record,))
+def event_item(event: CaseEvent, prefix: str | None = None) -> Item:
+    """The item producing a placed ``event``, deduplicated by (source, event_id).
+
+    With ``prefix`` (the event's path in the body, ``""`` for a lone event) the event is
+    the client's own, so its payload is compared with an earlier one of the same id (409 on
+    a difference); without it (a server-stamped event) it is not.
+    """
+    value = encode(event)
+    record = OutRecord(CASE_EVENTS, event.grid_id or "", value)
+    digest = None if prefix is None else payload_digest(value)
+    return Item(f"cases|{event.source}|{event.event_id}", event.event_id, (record,), digest,
+                None if prefix is None else field_name(prefix, "event_id"))
 
 
-def events_submission(events: list[CaseEvent], view: CaseView) -> Submission:
-    """Produce placed ``events``; the fresh ones feed the read side once acknowledged."""
-    return Submission([event_item(e) for e in events],
+def events_submission(events: list[CaseEvent], view: CaseView,
+                      prefixes: list[str] | None = None) -> Submission:
+    """Produce placed ``events``; the fresh ones feed the read side once acknowledged.
+    ``prefixes`` (the events' paths in the body) make their payloads compared on repeats."""
+    items = [event_item(e, prefixes[i] if prefixes is not None else None)
+             for i, e in enumerate(events)]
+    return Submission(items,
                       on_accepted=lambda fresh: view.apply([events[i] for i in fresh]))
+
+
+def check_times(events: list[CaseEvent], prefixes: list[str], stamp: Receipt) -> None:
+    """Raise 422 naming ``events[i].ts`` for the first event time outside the window."""
+    for event, prefix in zip(events, prefixes, strict=True):
+        problem = stamp.window.problem(event.ts, stamp.received_ms)
+        if problem is not None:
+            raise implausible(problem, prefix)
 
 
 class CaseEventsFeed(Feed):
@@ -55,6 +77,8 @@ class CaseEventsFeed(Feed):
     def parse(self, request: Request, raw: bytes, principal: Principal) -> Submission:
         """Decode, check sources, geocode: the whole batch or a refusal."""
         batch = decode_items(raw, CaseEvent, "events")
-        events = [placed_event(self._placer, principal, event, batch.prefix(i))
-                  for i, event in enumerate(batch.items)]
-        return events_submission(events, self._view)
+        prefixes = [batch.prefix(i) for i in range(len(batch.items))]
+        events = [placed_event(self._placer, principal, event, prefix)
+                  for event, prefix in zip(batch.items, prefixes, strict=True)]
+        check_times(events, prefixes, receipt(request))
+        return events_submission(events, self._view, prefixes)

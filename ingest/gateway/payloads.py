@@ -3,6 +3,8 @@
 Decoding reuses :func:`domain.wire.decode`, so a bad body fails with the offending field's
 path (``events[3].category``) and the reason, turned into a 422 :class:`Rejected`. A body is
 decoded once: its first significant byte says whether it is one object or an array.
+:func:`implausible` turns a :class:`~domain.plausible.Problem` into the same 422;
+:func:`check_readings` refuses the first reading with an implausible value or time.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Annotated, Generic, TypeVar
 import msgspec
 from msgspec import Meta
 
+from domain.plausible import Problem, TimeWindow, reading_problem
 from domain.schemas import SensorReading
-from domain.vocab import Source
+from domain.vocab import SENSORS, Source
 from domain.wire import WireError, decode
 from ingest.gateway.rejects import Rejected, invalid
 
@@ -95,3 +98,27 @@ def decode_readings(raw: bytes) -> SensorReadingsRequest:
         raise as_rejected(exc) from None
     except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside strings
         raise not_utf8() from None
+
+
+def implausible(problem: Problem, prefix: str = "") -> Rejected:
+    """The 422 refusal of an implausible input, its field under ``prefix``."""
+    return invalid(f"{prefix}.{problem.field}" if prefix else problem.field, problem.reason)
+
+
+_VALUE_RANGES = {kind: (spec.low, spec.high) for kind, spec in SENSORS.items()}
+
+
+def check_readings(readings: list[SensorReading], received_ms: int, window: TimeWindow,
+                   root: str = "readings") -> None:
+    """Raise 422 naming ``readings[i].value`` or ``.ts`` for the first reading whose value is
+    outside its kind's range (or not finite) or whose time is outside ``window``."""
+    earliest = received_ms - window.max_age_ms
+    latest = received_ms + window.max_ahead_ms
+    ranges = _VALUE_RANGES
+    for index, r in enumerate(readings):
+        low, high = ranges[r.kind]
+        if low <= r.value <= high and earliest <= r.ts <= latest:  # NaN fails the first
+            continue
+        problem = reading_problem(r.kind, r.value) or window.problem(r.ts, received_ms)
+        if problem is not None:
+            raise implausible(problem, f"{root}[{index}]")

@@ -8,7 +8,14 @@
 * a success (202, or 200 when everything was a duplicate) is answered only after Kafka
   acknowledged every record of the fresh items; a batch is all-or-nothing;
 * when Kafka does not acknowledge, the answer is 503 with ``Retry-After``, the items stay
-  unseen by the deduper, and a retry with the same ids is produced.
+  unseen by the deduper, and a retry with the same ids is produced;
+* an item whose id was already accepted (or appears earlier in the same request) with a
+  *different* payload is a conflict: the whole request is answered 409 naming the item's id
+  field, nothing of it is produced, and its body goes to the dead-letter topic; the same id
+  with the same payload stays an idempotent duplicate (200).
+
+Before parsing, :func:`intake` stamps the request with its :class:`Receipt` (receive time and
+the plausible event-time window of the settings); feeds check event times against it.
 
 A feed supplies the parts that differ (:class:`Feed`): where the token is, how the body
 becomes items of records, and how answers look.
@@ -16,30 +23,68 @@ becomes items of records, and how answers look.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.plausible import TimeWindow
 from gridwall.auth import Principal
 from ingest.gateway.auth import authorize, bearer_token
 from ingest.gateway.body import TooLarge, read_bounded
 from ingest.gateway.context import GatewayContext
 from ingest.gateway.deadletter import RAW_LIMIT
-from ingest.gateway.rejects import Rejected
+from ingest.gateway.rejects import RejectCode, Rejected
 from ingest.gateway.responses import challenge, json_response, retry_later
 from ingest.kafka_out import KafkaUnavailable, OutRecord
+
+# A fixed label like the codes of rejects.RejectCode (that set does not list it yet).
+CONFLICT = cast(RejectCode, "conflict")
 
 
 @dataclass(frozen=True)
 class Item:
-    """One deduplicated unit: its dedup key (None: never a duplicate), answered id, records."""
+    """One deduplicated unit: its dedup key (None: never a duplicate), answered id, records.
+
+    ``digest`` (:func:`payload_digest` of what the client sent; None: not compared) tells a
+    repeat from a reuse of the id for another payload; ``id_field`` names the id in the body
+    (``events[2].event_id``) for the 409 answer.
+    """
 
     key: str | None
     ident: str
     records: Sequence[OutRecord]
+    digest: int | None = None
+    id_field: str | None = None
+
+
+def payload_digest(*parts: bytes) -> int:
+    """A 64-bit digest of a payload (its canonical encoding), for conflict detection."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return int.from_bytes(h.digest(), "little")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """When the gateway received a request, and which event times it finds plausible."""
+
+    received_ms: int
+    window: TimeWindow
+
+
+def receipt(request: Request) -> Receipt:
+    """The receipt :func:`intake` stamped on ``request`` (now and the default window if the
+    request did not come through it)."""
+    stamped = getattr(request.state, "receipt", None)
+    return stamped if isinstance(stamped, Receipt) else Receipt(int(time.time() * 1000),
+                                                                 TimeWindow())
 
 
 @dataclass
@@ -117,17 +162,34 @@ async def intake(ctx: GatewayContext, feed: Feed, request: Request) -> Response:
     try:
         raw = await read_bounded(request, ctx.settings.max_body_bytes, RAW_LIMIT + 1)
         principal = authorize(ctx.tokens, feed.token(request, raw))
+        request.state.receipt = Receipt(int(time.time() * 1000), TimeWindow.of(
+            ctx.settings.event_max_age_s, ctx.settings.event_max_ahead_s))
         submission = feed.parse(request, raw, principal)
     except TooLarge as exc:
         return await refuse(ctx, feed, request, exc, exc.partial)
     except Rejected as exc:
         return await refuse(ctx, feed, request, exc, raw)
-    return await commit(ctx, feed, submission)
+    try:
+        return await commit(ctx, feed, submission)
+    except Rejected as exc:  # a conflict
+        return await refuse(ctx, feed, request, exc, raw)
+
+
+def conflict(item: Item) -> Rejected:
+    """The 409 refusal of an item whose id was accepted before with another payload."""
+    return Rejected(409, CONFLICT, f"'{item.ident}' was already accepted with a different "
+                    "payload; send a new id for a new input", item.id_field)
 
 
 async def commit(ctx: GatewayContext, feed: Feed, submission: Submission) -> Response:
-    """Deduplicate, produce the fresh items, answer."""
-    claim = await ctx.deduper.claim([item.key for item in submission.items])
+    """Deduplicate, produce the fresh items, answer; raise 409 :class:`Rejected` (nothing
+    produced) if an id was reused for another payload."""
+    items = submission.items
+    claim = await ctx.deduper.claim([item.key for item in items],
+                                    [item.digest for item in items])
+    if claim.conflicts:
+        claim.release()
+        raise conflict(items[claim.conflicts[0]])
     try:
         records = [r for item, new in zip(submission.items, claim.fresh, strict=True) if new
                    for r in item.records]

@@ -3,7 +3,10 @@
 Readings are geocoded one by one (explicit grid, coordinates, or the registered sensor's grid)
 and produced as :class:`~domain.schemas.SensorBatch` messages, one grid per message, built by
 :func:`ingest.batching.group_readings`. The whole request is one dedup item: a client
-``request_id`` makes its retry a duplicate (batch ids derive from it, so they repeat too).
+``request_id`` makes its retry a duplicate (batch ids derive from it, so they repeat too);
+the same ``request_id`` with other readings is a 409 conflict. Every reading's value must lie
+in its kind's plausible range (:data:`domain.vocab.SENSORS`) and its time in the receipt's
+window, else the request is a 422 naming ``readings[i].value`` or ``readings[i].ts``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from gridwall.auth import Principal
 from infra.topics import SENSOR_READINGS
 from ingest.batching import group_readings
 from ingest.gateway.auth import check_source
-from ingest.gateway.payloads import decode_readings
-from ingest.gateway.pipeline import Feed, Item, Submission
+from ingest.gateway.payloads import check_readings, decode_readings
+from ingest.gateway.pipeline import Feed, Item, Submission, payload_digest, receipt
 from ingest.gateway.placement import Placer
 from ingest.gateway.rejects import Rejected
 from ingest.kafka_out import OutRecord
@@ -35,15 +38,21 @@ class SensorReadingsFeed(Feed):
         self._placer = placer
 
     def parse(self, request: Request, raw: bytes, principal: Principal) -> Submission:
-        """Decode, check the source, geocode every reading, group per grid."""
+        """Decode, check the source, geocode every reading, check values and times, group
+        per grid."""
         body = decode_readings(raw)
         check_source(principal, body.source, "source")
         placed = self._placed(body.readings)
+        stamp = receipt(request)
+        check_readings(body.readings, stamp.received_ms, stamp.window)
         request_id = body.request_id or uuid.uuid4().hex
         batches = group_readings(placed, request_id, int(time.time() * 1000), body.source)
         records = [OutRecord(SENSOR_READINGS, b.grid_id, encode(b)) for b in batches]
-        key = f"sensors|{body.source}|{body.request_id}" if body.request_id else None
-        return Submission([Item(key, request_id, records)],
+        key, digest = None, None
+        if body.request_id:
+            key = f"sensors|{body.source}|{body.request_id}"
+            digest = payload_digest(encode(body.readings))
+        return Submission([Item(key, request_id, records, digest, "request_id")],
                           extra={"readings": len(placed), "messages": len(records)})
 
     def _placed(self, readings: list[SensorReading]) -> list[tuple[str, SensorReading]]:

@@ -74,3 +74,31 @@ async def test_a_concurrent_retry_after_a_failed_attempt_is_fresh() -> None:
     assert second.fresh == [True]
     second.release()
     assert not dedup.inflight
+
+
+async def test_a_key_committed_with_another_digest_is_a_conflict() -> None:
+    dedup = Deduper(window_s=60)
+    (await dedup.claim(["a", "b"], [1, None])).commit()
+    same = await dedup.claim(["a"], [1])
+    assert same.fresh == [False] and same.conflicts == []  # a retry: a plain duplicate
+    other = await dedup.claim(["x", "a"], [7, 2])
+    assert other.fresh == [True, False] and other.conflicts == [1]
+    other.release()
+    assert (await dedup.claim(["x"], [8])).conflicts == []  # x was never committed
+    # None on either side is never compared
+    assert (await dedup.claim(["a", "b"], [None, 5])).conflicts == []
+
+
+async def test_a_repeat_inside_one_claim_with_another_digest_is_a_conflict() -> None:
+    dedup = Deduper(window_s=60)
+    claim = await dedup.claim(["k", "k", "k"], [1, 1, 2])
+    assert claim.fresh == [True, False, False] and claim.conflicts == [2]
+
+
+async def test_a_retry_waiting_for_an_attempt_sees_its_digest() -> None:
+    dedup = Deduper(window_s=60)
+    first = await dedup.claim(["k"], [1])
+    waiting = asyncio.ensure_future(dedup.claim(["k"], [2]))
+    await asyncio.sleep(0)
+    first.commit()
+    assert (await waiting).conflicts == [0]
