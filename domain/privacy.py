@@ -65,7 +65,8 @@ def mask_id_number(value: str | None) -> str | None:
 
 
 _SEP = r"[\s\-.]?"
-_EMAIL = re.compile(r"[A-Za-z0-9_.%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+_EMAIL = re.compile(r"[A-Za-z0-9_.%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
+                    r"\.[A-Za-z]{2,24}")
 _ID_NUMBER = re.compile(rf"(?<![\dA-Za-z])\d{{6}}{_SEP}(?:\d{{8}}{_SEP}\d{{3}}[\dXx]|\d{{9}})"
                         r"(?![\dA-Za-z])")
 _MOBILE = re.compile(rf"(?<![\d+])(?:(?:\+|00)?86{_SEP})?1[3-9]\d(?:{_SEP}\d{{4}}){{2}}(?!\d)")
@@ -101,7 +102,8 @@ def mask_text(text: str | None) -> str | None:
     if not text:
         return text
     text = text.translate(_FULLWIDTH_DIGITS)
-    text = _EMAIL.sub(_mask_email, text)
+    if "@" in text:
+        text = _EMAIL.sub(_mask_email, text)
     text = _MOBILE.sub(_mask_phone_match, text)
     text = _ID_NUMBER.sub(_mask_id, text)
     return _LANDLINE.sub(_mask_phone_match, text)
@@ -116,8 +118,12 @@ _PHONE_FIELDS = frozenset({"reporter_phone", "person_phone", "phone", "mobile", 
 _ID_FIELDS = frozenset({"person_id_number", "id_number", "id_card"})
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+")
 _INLINE_CREDENTIAL = re.compile(
-    r"(?i)([\"']?[\w\-]*(?:" + "|".join(_CREDENTIAL_WORDS) + r")[\w\-]*[\"']?\s*[:=]\s*)"
+    r"(?i)((?:" + "|".join(_CREDENTIAL_WORDS) + r")[\w\-]{0,32}[\"']?\s{0,8}[:=]\s{0,8})"
     r"(\"[^\"]*\"?|'[^']*'?|[^\s&,;}\]]*)")
+_INLINE_PERSONAL = re.compile(
+    r"(?i)(?<!\w)((?:first_|given_|last_|reporter_|person_|full_)?"
+    r"(?:name|phone|mobile|id_number|id_card))([\"']?\s{0,8}[:=]\s{0,8}[\"']?)"
+    r"([^\"'&,;}\]\n]*)")
 MAX_DEPTH = 64
 
 
@@ -144,7 +150,7 @@ def scrub_value(name: str, value: Any, depth: int = 0) -> Any:
     return _mask_field(name.lower(), value)
 
 
-def _mask_field(name: str, value: str) -> str:
+def _mask_field(name: str, value: str, inline: bool = False) -> str:
     if name in _NAME_FIELDS:
         return mask_name(value) or ""
     if name in _GIVEN_NAME_FIELDS:
@@ -153,7 +159,7 @@ def _mask_field(name: str, value: str) -> str:
         return mask_phone(value) or ""
     if name in _ID_FIELDS:
         return mask_id_number(value) or ""
-    return scrub_text(value)
+    return value if inline else scrub_text(value)
 
 
 def _removed_value(match: re.Match[str]) -> str:
@@ -162,11 +168,18 @@ def _removed_value(match: re.Match[str]) -> str:
 
 
 def scrub_text(text: str) -> str:
-    """Text of unknown shape: inline credentials (``"token": "…"``, ``api_key=…``, ``Bearer
-    …``) removed, personal patterns masked."""
+    """Text of unknown shape (a cut or broken body): inline credentials (``"token": "…"``,
+    ``api_key=…``, ``Bearer …``) removed, inline personal fields (``"reporter_name": "…"``)
+    and personal patterns masked."""
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REMOVED}", text)
     text = _INLINE_CREDENTIAL.sub(_removed_value, text)
+    text = _INLINE_PERSONAL.sub(_masked_value, text)
     return mask_text(text) or ""
+
+
+def _masked_value(match: re.Match[str]) -> str:
+    field, between, value = match.groups()
+    return field + between + _mask_field(field.lower(), value, inline=True)
 
 
 def scrub_payload(raw: str) -> str:

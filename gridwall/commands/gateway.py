@@ -1,6 +1,8 @@
 """``gridwall gateway``: run the HTTP gateway under uvicorn (uvloop and httptools if present).
 
-Each worker process builds its own app (its own producer, dedup window and metrics) through
+It runs with the limits of :func:`ingest.gateway.server.server_options` (request-header
+timeout, keep-alive, connection cap, head size; settings ``GRIDWALL_GATEWAY_*``). Each worker
+process builds its own app (its own producer, dedup window and metrics) through
 :func:`app_from_environment`; ``--per-request-produce`` is the naive produce path, kept for
 the benchmark's baseline.
 """
@@ -52,6 +54,8 @@ def gateway_cmd(args: argparse.Namespace) -> int:
     """Serve until interrupted; exit 2 with the reason if the tokens file is missing."""
     import uvicorn
 
+    from ingest.gateway.server import server_options
+
     s = settings()
     tokens = s.resolved_tokens_file
     if not tokens.exists():
@@ -70,6 +74,5 @@ def gateway_cmd(args: argparse.Namespace) -> int:
         signal.signal(stop_signal, _already_handled)
     uvicorn.run("gridwall.commands.gateway:app_from_environment", factory=True, host=host,
                 port=port, workers=max(1, args.workers), loop=_fastest("uvloop", "uvloop"),
-                http=_fastest("httptools", "httptools"), log_level=args.log_level,
-                access_log=False)
+                log_level=args.log_level, access_log=False, **server_options(s))
     return 0

@@ -21,7 +21,8 @@ from starlette.types import Scope
 from domain.geo import Street, street
 from gridwall.auth import TokenBook
 from gridwall.settings import Settings, settings
-from ingest.gateway import openapi, ops
+from ingest.gateway import docs_ui, openapi, ops
+from ingest.gateway.body import BodyTimeoutMiddleware
 from ingest.gateway.case_view import CaseView, LayeredCaseView, MemoryCaseView
 from ingest.gateway.case_view_clickhouse import ClickHouseCaseView
 from ingest.gateway.cases import CaseEventsFeed
@@ -43,6 +44,7 @@ from ingest.gateway.producer import (
     Producer,
     Writer,
 )
+from ingest.gateway.ratelimit import RefusalLimiter, RefusalLimitMiddleware
 from ingest.gateway.rejects import Rejected
 from ingest.gateway.responses import json_response
 from ingest.gateway.sensors import SensorReadingsFeed
@@ -163,11 +165,17 @@ def create_app(s: Settings | None = None, **parts: Any) -> FastAPI:
         await asyncio.to_thread(ctx.cases.close)
 
     app = FastAPI(title="GridWall gateway", version="1", lifespan=lifespan, redoc_url=None,
+                  docs_url=None,
                   description="Every feed of the street enters here: validated, geocoded "
                               "to a grid, acknowledged by Kafka before 202.")
     app.state.gateway = ctx
     add_write_routes(app, ctx)
     add_read_routes(app, ctx)
+    docs_ui.install(app)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=ctx.settings.gateway_body_timeout_s)
+    app.add_middleware(RefusalLimitMiddleware, book=ctx.tokens, metrics=ctx.metrics,
+                       limiter=RefusalLimiter(ctx.settings.gateway_refusals_per_s,
+                                              ctx.settings.gateway_refusal_burst))
     app.add_middleware(RequestMetricsMiddleware, metrics=ctx.metrics)
     openapi.install(app)
     return app

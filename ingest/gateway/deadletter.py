@@ -1,10 +1,17 @@
-"""The dead-letter copy of every refused input.
+"""The dead-letter copy of a refused input, with no credential and no unmasked personal data.
 
-:func:`dead_letter` builds the :class:`~domain.schemas.DeadLetter` (raw body cut to
-:data:`RAW_LIMIT` bytes, ``raw_truncated`` set when cut). :class:`DeadLetters` produces it
-keyed by the feed name (a refused input often has no grid) and waits a bounded time for the
-acknowledgement: the refusal is answered either way, a copy Kafka did not acknowledge is
-logged with its reason and counted, never raised.
+:func:`dead_letter` builds the :class:`~domain.schemas.DeadLetter`. A body of at most
+:data:`RAW_LIMIT` bytes goes through :func:`domain.privacy.scrub_payload` (``api_key``,
+tokens, passwords removed at any depth; names, phones, ID numbers masked, and personal
+patterns in free text); a longer one is cut to RAW_LIMIT bytes first and scrubbed as text
+(inline fields and patterns), so the work per refusal is bounded. ``raw_truncated`` says it
+was cut; the reason is scrubbed as text too.
+
+:class:`DeadLetters` produces nothing for refusals in
+:data:`~ingest.gateway.rejects.NOT_STORED` (401, 408, 429, 499; the caller counts them). It
+produces the others keyed by the feed name (a refused input often has no grid) and waits a
+bounded time for the acknowledgement: the refusal is answered either way, a copy Kafka did
+not acknowledge is logged with its reason and counted, never raised.
 """
 
 from __future__ import annotations
@@ -13,12 +20,13 @@ import asyncio
 import logging
 import time
 
+from domain.privacy import scrub_payload, scrub_text
 from domain.schemas import DeadLetter
 from domain.wire import encode
 from infra.topics import DEAD_LETTER
 from ingest.gateway.metrics import GatewayMetrics
 from ingest.gateway.producer import Producer
-from ingest.gateway.rejects import Rejected
+from ingest.gateway.rejects import NOT_STORED, Rejected
 from ingest.kafka_out import KafkaUnavailable, OutRecord
 
 log = logging.getLogger(__name__)
@@ -26,12 +34,18 @@ RAW_LIMIT = 65536
 STAGE = "gateway"
 
 
-def dead_letter(source: str, rejected: Rejected, raw: bytes, now_ms: int) -> DeadLetter:
-    """The dead-letter record of ``raw`` refused for ``rejected`` (raw capped at RAW_LIMIT)."""
-    truncated = len(raw) > RAW_LIMIT
-    text = raw[:RAW_LIMIT].decode("utf-8", errors="replace")
-    return DeadLetter(source=source, reason=f"{rejected.code}: {rejected.reason}", ts=now_ms,
-                      stage=STAGE, field=rejected.field, raw=text, raw_truncated=truncated)
+def dead_letter(source: str, rejected: Rejected, raw: bytes, now_ms: int,
+                cut: bool = False) -> DeadLetter:
+    """The dead-letter record of ``raw`` refused for ``rejected``: scrubbed, then capped at
+    RAW_LIMIT bytes; ``cut`` says ``raw`` is already only the start of the body."""
+    cut = cut or len(raw) > RAW_LIMIT
+    text = raw[:RAW_LIMIT].decode("utf-8", errors="ignore" if cut else "replace")
+    scrubbed = (scrub_text(text) if cut else scrub_payload(text)).encode()
+    truncated = cut or len(scrubbed) > RAW_LIMIT
+    text = scrubbed[:RAW_LIMIT].decode("utf-8", errors="ignore")
+    return DeadLetter(source=source, reason=scrub_text(f"{rejected.code}: {rejected.reason}"),
+                      ts=now_ms, stage=STAGE, field=rejected.field, raw=text,
+                      raw_truncated=truncated)
 
 
 class DeadLetters:
@@ -43,8 +57,12 @@ class DeadLetters:
         self._wait_s = wait_s
 
     async def record(self, source: str, rejected: Rejected, raw: bytes) -> bool:
-        """Produce the copy; True once acknowledged, False (logged, counted) otherwise."""
-        letter = dead_letter(source, rejected, raw, int(time.time() * 1000))
+        """Produce the copy; True once acknowledged, False (logged, counted) otherwise, or
+        when the refusal is one that is not stored."""
+        if rejected.status in NOT_STORED:
+            return False
+        letter = dead_letter(source, rejected, raw, int(time.time() * 1000),
+                             cut=rejected.status == 413)
         record = OutRecord(DEAD_LETTER, source, encode(letter))
         # On timeout the copy still goes out with a later round; its outcome is then only
         # retrieved (so asyncio does not warn), the refusal is already answered.

@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Literal
 
 RejectCode = Literal["invalid", "malformed", "outside_street", "unknown_grid", "too_large",
-                     "unauthorized", "forbidden", "unsupported_media_type", "not_found"]
+                     "unauthorized", "forbidden", "unsupported_media_type", "not_found",
+                     "rate_limited", "body_timeout", "client_disconnected", "conflict"]
+# Refusals whose input is not kept as a dead letter: an unauthenticated client's (anyone can
+# send them, so they would fill storage), too many refusals (429), and bodies that never
+# arrived whole (408, 499). They are counted in the rejects metric.
+NOT_STORED = frozenset({401, 408, 429, 499})
 
 
 class Rejected(Exception):
@@ -37,6 +42,12 @@ def invalid(field: str | None, reason: str) -> Rejected:
 def unauthorized(reason: str) -> Rejected:
     """No token, or a token the book does not know (401)."""
     return Rejected(401, "unauthorized", reason, "authorization")
+
+
+def rate_limited(retry_after_s: int) -> Rejected:
+    """Too many refusals from this client (429); retry after ``retry_after_s`` seconds."""
+    return Rejected(429, "rate_limited", f"too many refused requests; retry after "
+                    f"{retry_after_s} s", "client")
 
 
 def forbidden(field: str | None, reason: str) -> Rejected:

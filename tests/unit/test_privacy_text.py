@@ -98,3 +98,12 @@ def test_form_dead_letter_loses_its_api_key_and_masks_the_resident() -> None:
 def test_broken_or_cut_bodies_are_scrubbed_as_text(raw: str) -> None:
     scrubbed = scrub_payload(raw)
     assert SECRET not in scrubbed and "13812345678" not in scrubbed
+
+
+def test_a_cut_json_body_still_has_its_personal_fields_masked() -> None:
+    cut = ('[{"reporter_name": "张三丰", "reporter_phone":"13812345678", '
+           '"person_id_number": "370102199001011234", "first_name": "三丰", "descr')
+    scrubbed = scrub_payload(cut)
+    assert '"reporter_name": "张**"' in scrubbed and '"first_name": "**"' in scrubbed
+    for secret in ("三丰", "13812345678", "370102199001011234"):
+        assert secret not in scrubbed
