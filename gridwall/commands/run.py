@@ -1,18 +1,22 @@
 """``gridwall up``: the whole system on this machine, stopped together on Ctrl-C.
 
 ``up`` starts the real parts (``infra up``), applies migrations, ensures the topics, then
-runs each process of :data:`SERVICES` as a child and prints where to look. If a child
-exits, ``up`` says so and stops the others: a half-running wall never looks healthy.
+runs each process of :data:`SERVICES` as a child and prints where to look. It supervises
+them and the Kafka broker and ClickHouse server like compose's ``restart: unless-stopped``
+(``infra.supervisor``): a process that exits is restarted with backoff, each restart is
+logged and written to ``<data dir>/supervisor.json`` (shown on ``/ops``); after
+``GRIDWALL_RESTART_MAX_FAILURES`` exits of one process within ``GRIDWALL_RESTART_WINDOW_S``
+``up`` stops the rest and exits 1. Ctrl-C or SIGTERM stops the processes and exits 0;
+Kafka and ClickHouse keep running (``gridwall infra down`` stops them).
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +89,7 @@ def prepare(start_infra: bool = True) -> int:
 
 
 def up_cmd(args: argparse.Namespace) -> int:
-    """Run the whole system until Ctrl-C or until one process exits."""
+    """Run the whole system until Ctrl-C or SIGTERM (0), or until it gives up (1)."""
     code = prepare(start_infra=not args.external_infra)
     if code or args.infra_only:
         return code
@@ -94,7 +98,7 @@ def up_cmd(args: argparse.Namespace) -> int:
         print("infra, migrations and topics ready; no GridWall processes to run yet")
         return 0
     print("\n".join(access_lines()), flush=True)
-    return supervise(services)
+    return supervise(services, with_servers=not args.external_infra)
 
 
 def access_lines() -> list[str]:
@@ -120,36 +124,56 @@ def access_lines() -> list[str]:
 
 CTRL_C_GRACE_S = 5.0
 READY_TIMEOUT_S = 60.0
+TICK_S = 0.5
 
 
-def _wait_ready(name: str, url: str, child: subprocess.Popen[bytes]) -> None:
-    """Wait until ``url`` answers 200 (or the child exits, or the timeout: then go on)."""
-    import urllib.error
-    import urllib.request
+def children_for(services: list[Service], with_servers: bool) -> list[Any]:
+    """What ``up`` supervises: Kafka and ClickHouse (unless external), then the services."""
+    from gridwall.settings import settings
+    from infra.children import CommandChild, ServerChild
 
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline and child.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.2)
-    print(f"{name} not ready at {url} after {READY_TIMEOUT_S:.0f} s; going on",
-          file=sys.stderr)
+    out: list[Any] = []
+    if with_servers:
+        from infra.clickhouse_server import ClickHouseServer
+        from infra.kafka_server import KafkaServer
+
+        out += [ServerChild(KafkaServer(settings())), ServerChild(ClickHouseServer(settings()))]
+    out += [CommandChild(sv.name, sv.command(), sv.ready_url() if sv.ready_url else None)
+            for sv in services]
+    return out
 
 
-def _wait_all(children: Iterable[subprocess.Popen[bytes]], timeout_s: float) -> None:
-    """Wait until every child exited or ``timeout_s`` passed."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and any(c.poll() is None for c in children):
-        time.sleep(0.1)
+def _start_in_order(sup: Any, stop: Callable[[], bool]) -> None:
+    """Start each child; wait until one with a readiness check answers before the next."""
+    for child in sup.children:
+        if stop():
+            return
+        sup.start(child)
+        if child.kind == "process":
+            print(f"started {child.name:<10} pid {child.pid}", flush=True)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not stop() and time.monotonic() < deadline:
+            if sup.book.entries[child.name].state != "starting" or sup.tick():
+                break
+            time.sleep(0.2)
+        else:
+            if not stop():
+                print(f"{child.name} not ready after {READY_TIMEOUT_S:.0f} s; going on",
+                      file=sys.stderr)
 
 
-def supervise(services: list[Service]) -> int:
-    """Start the services, wait until one exits or Ctrl-C, then stop them all."""
-    children: dict[str, subprocess.Popen[bytes]] = {}
+def supervise(services: list[Service], with_servers: bool = False) -> int:
+    """Start the services, restart what exits (infra.supervisor), stop all at the end.
+
+    Returns 0 after Ctrl-C or SIGTERM, 1 if a process failed too often (the rest stopped).
+    """
+    from gridwall.settings import settings
+    from infra.children import stop_commands, wait_commands
+    from infra.supervisor import RestartPolicy, Supervisor, status_path
+
+    cfg = settings()
+    sup = Supervisor(children_for(services, with_servers), RestartPolicy.from_settings(cfg),
+                     status_path(cfg.data_dir), log=_log)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -157,30 +181,23 @@ def supervise(services: list[Service]) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
+    failed = False
     try:
-        for service in services:
-            children[service.name] = subprocess.Popen(service.command())
-            print(f"started {service.name:<10} pid {children[service.name].pid}")
-            if service.ready_url is not None:
-                _wait_ready(service.name, service.ready_url(), children[service.name])
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    print(f"{name} exited with code {child.returncode}; stopping the rest",
-                          file=sys.stderr)
-                    stopping = True
-            time.sleep(0.5)
+        _start_in_order(sup, lambda: stopping or sup.gave_up is not None)
+        failed = sup.gave_up is not None
+        sup.state = "running"
+        while not stopping and not failed:
+            failed = sup.tick()
+            time.sleep(TICK_S)
     except KeyboardInterrupt:
         # A Ctrl-C in the terminal reached every child too; a second SIGINT would make
         # some of them (uvicorn) skip their graceful shutdown, so give them a moment first.
-        _wait_all(children.values(), CTRL_C_GRACE_S)
+        wait_commands(sup.children, CTRL_C_GRACE_S)
     finally:
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children.values():
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-    return 0
+        stop_commands(sup.children)
+        sup.finish("failed" if failed else "stopped")
+    return 1 if failed else 0
+
+
+def _log(message: str) -> None:
+    print(f"gridwall up: {message}", file=sys.stderr, flush=True)

@@ -228,3 +228,41 @@ def test_the_status_file_has_a_heartbeat_and_a_final_state(tmp_path: Path) -> No
     assert json.loads(status_path(tmp_path).read_text())["updated_ms"] > written
     sup.finish(STOPPED)
     assert json.loads(status_path(tmp_path).read_text())["state"] == STOPPED
+
+
+def test_the_ops_console_shows_what_the_status_file_holds(tmp_path: Path) -> None:
+    from wall.app.ops_page import processes_html, read_supervision
+
+    hub, kafka = FakeChild("hub"), FakeChild("kafka", "server", running=42)
+    sup, clock, _ = make(tmp_path, kafka, hub)
+    hub.die(-9)
+    sup.tick()
+    clock.t += 1.0
+    sup.tick()
+    sup.tick()
+    shown = read_supervision(str(tmp_path), int(clock.t * 1000) + 3_000)
+    assert shown is not None and shown.state == STARTING and shown.age_s == 3.0
+    rows = {r.name: r for r in shown.rows}
+    assert (rows["hub"].state, rows["hub"].pid, rows["hub"].restarts) == (RUNNING, 101, 1)
+    assert (rows["hub"].last_exit_code, rows["hub"].last_restart_ms) == (-9, 1_001_000)
+    assert (rows["kafka"].pid, rows["kafka"].restarts, rows["kafka"].last_exit_code) == (
+        42, 0, None)
+    page = processes_html(shown, "en")
+    assert "<td>hub</td><td>running</td><td>101</td><td>1</td><td>-9</td>" in page
+    assert "<td>kafka</td><td>running</td><td>42</td><td>0</td><td>—</td><td>—</td>" in page
+    assert "Last exit code" in page and "gridwall up · starting" in page
+
+
+def test_the_ops_console_without_up_or_with_a_broken_file(tmp_path: Path) -> None:
+    from wall.app.ops_page import processes_html, read_supervision
+    from wall.app.opsview import supervision
+
+    assert read_supervision(str(tmp_path), 0) is None
+    status_path(tmp_path).write_text("{not json")
+    assert read_supervision(str(tmp_path), 0) is None
+    assert "No data yet" in processes_html(None, "en")
+    odd = supervision({"state": "failed", "gave_up": "hub", "updated_ms": "x",
+                       "processes": [{"name": "hub", "pid": "12", "restarts": None}, 7]}, 5)
+    assert odd is not None and odd.gave_up == "hub" and odd.age_s == 0.0
+    assert [(r.name, r.pid, r.restarts) for r in odd.rows] == [("hub", None, 0)]
+    assert "gave up: hub" in processes_html(odd, "en")

@@ -6,7 +6,9 @@ partition; an unknown figure shows "—"); live tuning: pick a config
 key, edit its value as YAML, *validate and diff* against the value in force (validated
 with the workers' own validators), then *apply*, which sends a ``tune`` under the ops
 user's token; the audit log of config changes (who, what, before, after, verdict) from
-ClickHouse. Apply is only enabled for the exact text that passed validation.
+ClickHouse. Apply is only enabled for the exact text that passed validation. Above job
+health, the processes ``gridwall up`` supervises (``<data dir>/supervisor.json``, written by
+``infra.supervisor``): state, pid, restarts, last exit code, last restart time.
 """
 
 from __future__ import annotations
@@ -20,18 +22,21 @@ import panel as pn
 import yaml
 
 from gridwall.auth import Principal
+from infra.supervisor import status_path
 from wall.app import render
 from wall.app.context import WallContext, local_time
 from wall.app.feed import send_request
 from wall.app.hydrate import config_audit, current_config
 from wall.app.i18n import Lang, tr
 from wall.app.opsview import (
+    Supervision,
     agent_rates,
     check_change,
     diff,
     partition_lags,
     recovery_rows,
     startup_config,
+    supervision,
     workers,
 )
 from wall.app.panes import PAGE_STYLES, REFRESH_MS, Header, Login, html, session_lang, wrap
@@ -65,6 +70,35 @@ def health_html(ctx: WallContext, now: int, lang: Lang) -> str:
             + render.card("ops.events_per_s", agents, lang)
             + render.card("panel.recovery", recovery, lang)
             + render.card("panel.lag", lags, lang))
+
+
+def processes_html(sup: Supervision | None, lang: Lang) -> str:
+    """The card of the processes ``gridwall up`` supervises (empty without its status)."""
+    if sup is None:
+        return render.card("panel.processes", render.empty(lang), lang, "processes")
+    tone = "bad" if sup.gave_up else "ok"
+    gave_up = f" · gave up: {sup.gave_up}" if sup.gave_up else ""
+    status = (f"gridwall up · {sup.state}{gave_up} · {tr('fresh.age', lang)} "
+              f"{sup.age_s:.0f} {tr('fresh.seconds', lang)}")
+    line = f'<div class="gw-msg {tone}" data-testid="up-state">{render.esc(status)}</div>'
+    rows = render.table(
+        ("col.process", "col.state", "col.pid", "col.restarts", "col.exit_code",
+         "col.restarted"),
+        ((r.name, r.state, "—" if r.pid is None else r.pid, r.restarts,
+          "—" if r.last_exit_code is None else r.last_exit_code,
+          "—" if r.last_restart_ms is None else local_time(r.last_restart_ms, True))
+         for r in sup.rows), lang, "supervised")
+    return render.card("panel.processes", line + rows, lang,
+                       "processes")
+
+
+def read_supervision(data_dir: str, now_ms: int) -> Supervision | None:
+    """Read ``up``'s status file; None when there is none or it is not JSON."""
+    try:
+        doc = json.loads(status_path(data_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    return supervision(doc, now_ms)
 
 
 class OpsPage:
@@ -196,7 +230,9 @@ class OpsPage:
         self.ticks += 1
         if self.who is None:
             return
-        self.health.object = wrap(health_html(self.ctx, self.ctx.clock(), self.lang))
+        now = self.ctx.clock()
+        processes = processes_html(read_supervision(self.ctx.settings.data_dir, now), self.lang)
+        self.health.object = wrap(processes + health_html(self.ctx, now, self.lang))
         if self.ticks % AUDIT_EVERY_S == 0:
             asyncio.ensure_future(self.load_audit())
 

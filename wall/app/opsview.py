@@ -6,7 +6,9 @@ a latency, batch size or recovery figure that is missing or null stays None (unk
 console shows "—", never 0 ms or 100 %).
 :func:`check_change` validates a proposed value with the same validators the workers use
 (a value the console accepts is one the workers accept), and :func:`diff` lists exactly
-the leaves that differ.
+the leaves that differ. :func:`supervision` reads the status document ``gridwall up`` writes
+(``infra.supervisor``: state, pid, restarts, last exit code and last restart time of each
+process it supervises) just as defensively.
 """
 
 from __future__ import annotations
@@ -143,6 +145,48 @@ def recovery_rows(store: WallStore) -> list[RecoveryRow]:
     return sorted(out, key=lambda r: (-1.0 if r.progress is None else r.progress, r.worker,
                                       r.table, int(r.partition) if r.partition.isdigit()
                                       else 0, r.partition))
+
+
+@dataclass(frozen=True)
+class SupervisedRow:
+    """One process ``gridwall up`` supervises (None: unknown or never)."""
+
+    name: str
+    kind: str
+    state: str
+    pid: int | None
+    restarts: int
+    last_exit_code: int | None
+    last_restart_ms: int | None
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """``up``'s own state, the age of its status document, and its processes."""
+
+    state: str
+    age_s: float
+    gave_up: str | None
+    rows: list[SupervisedRow]
+
+
+def _maybe_int(data: Mapping[str, Any], key: str) -> int | None:
+    value = maybe_num(data, key)
+    return None if value is None else int(value)
+
+
+def supervision(doc: Any, now_ms: int) -> Supervision | None:
+    """The status document of ``gridwall up`` as the console shows it; None if there is none."""
+    if not isinstance(doc, Mapping):
+        return None
+    rows = [SupervisedRow(text(p, "name", "?"), text(p, "kind"), text(p, "state", "?"),
+                          _maybe_int(p, "pid"), integer(p, "restarts"),
+                          _maybe_int(p, "last_exit_code"), _maybe_int(p, "last_restart_ms"))
+            for p in doc.get("processes", ()) if isinstance(p, Mapping)]
+    gave_up = doc.get("gave_up")
+    return Supervision(text(doc, "state", "?"),
+                       max(0.0, (now_ms - integer(doc, "updated_ms", now_ms)) / 1000),
+                       gave_up if isinstance(gave_up, str) else None, rows)
 
 
 def _lazy(module: str, name: str) -> Callable[[Any], object]:
