@@ -5,27 +5,40 @@ decodes each record into rows (:data:`Decoder` per topic), buffers them until th
 ``sink.batch_size`` rows or ``sink.flush_interval_s``, inserts each table's rows with one
 INSERT in a worker thread (never on the event loop), and only then commits the offsets.
 
-Guarantees: nothing is committed before it is written, so a crash replays at most the
-unwritten batch, and the tables' replacing keys make the replay harmless in FINAL reads.
-When ClickHouse fails, the loop pauses its partitions (consumption holds back, the group
-membership stays), retries the same batch with exponential backoff up to
-``max_backoff_s``, and resumes after the write succeeded: nothing is lost or skipped.
+Guarantees: nothing is committed before it is written (or dead-lettered), so a crash
+replays at most the unwritten batch, and the tables' replacing keys make the replay harmless
+in FINAL reads. Each table's rows of a batch are written once: a retry writes only the tables
+not yet written.
+
+No single row can stop the sink. When ClickHouse (or the driver, serialising a value for a
+column) refuses rows of a table for what they contain (:func:`is_row_error`: a type
+mismatch, a value out of the column's range, an unparsable value), the table's rows are
+bisected until every refused row is found: the others are written, each refused row goes to
+the dead-letter topic (stage ``sink``, source ``sink.<table>``, the row as JSON) and the
+batch is committed. Only a refused row of the ``dead_letters`` table itself is logged
+instead (its letter stays in the dead-letter topic). Any other failure (server down,
+timeout, unknown table while migrations run, Kafka not acknowledging a dead letter) is
+transient: the loop pauses its partitions (consumption holds back, the group membership
+stays), retries with exponential backoff up to ``max_backoff_s``, and resumes after the
+write succeeded: nothing is lost or skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import struct
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from domain.schemas import CaseEvent, DeadLetter
-from domain.wire import WireError, decode, decode_one_or_many
+from domain.wire import WireError, decode, decode_one_or_many, encode
 from streams.batchloop import commit_owned
 from streams.config import SinkConfig
 from streams.rows import COLUMNS, RowBatch, case_event_row, dead_letter_row, to_tuples
@@ -34,6 +47,43 @@ log = logging.getLogger(__name__)
 
 Row = tuple[str, dict[str, Any]]
 Decoder = Callable[[bytes, int, int], list[Row]]  # (value, partition, offset) -> rows
+Send = Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value), acknowledged
+Refused = tuple[dict[str, Any], str]  # a row ClickHouse refused, and why
+STAGE = "sink"
+RAW_LIMIT = 65_536
+
+# ClickHouse error codes that blame the data sent, not the server or the schema: CANNOT_PARSE_*,
+# TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE, INCORRECT_DATA,
+# TOO_LARGE_STRING_SIZE, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, CANNOT_INSERT_NULL..., and the
+# DateTime/number parse errors.
+ROW_ERROR_CODES = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349, 407})
+_COLUMN = re.compile(r"Column (\w+)")
+
+
+def is_row_error(exc: BaseException) -> bool:
+    """True if ``exc`` refuses the rows for their content (retrying cannot help), False for
+    a transient failure (network, timeout, server busy or down, a schema not yet migrated)."""
+    code = getattr(exc, "code", None)
+    if type(exc).__module__.startswith("clickhouse_driver"):
+        return type(exc).__name__ in ("TypeMismatchError", "TooLargeStringSize") or (
+            type(exc).__name__ == "ServerException" and code in ROW_ERROR_CODES)
+    # the driver or to_tuples serialising one value (out of range, wrong type, no column)
+    return isinstance(exc, TypeError | ValueError | OverflowError | AttributeError
+                      | KeyError | struct.error) and not isinstance(exc, OSError)
+
+
+def refused_letter(table: str, row: dict[str, Any], reason: str, now_ms: int) -> DeadLetter:
+    """The dead letter of a row ClickHouse refused: the row as JSON, the column if named."""
+    try:
+        raw = encode(row).decode()
+    except (TypeError, ValueError, OverflowError):
+        raw = repr(row)
+    column = _COLUMN.search(reason)
+    grid = row.get("grid_id")
+    return DeadLetter(source=f"sink.{table}", reason=f"ClickHouse refused the row: {reason}",
+                      ts=now_ms, stage=STAGE, field=column.group(1) if column else None,
+                      grid_id=grid if isinstance(grid, str) and grid else None,
+                      raw=raw[:RAW_LIMIT], raw_truncated=len(raw) > RAW_LIMIT)
 
 
 def rows_decoder(value: bytes, _partition: int, _offset: int) -> list[Row]:
@@ -73,14 +123,20 @@ class SinkStats:
     last_write_s: float = 0.0
     paused: bool = False
     by_table: dict[str, int] = field(default_factory=dict)
+    refused_rows: int = 0  # rows ClickHouse refused, dead-lettered
 
 
 class ClickHouseSink:
-    """One consumer group's sink loop; see the module docstring."""
+    """One consumer group's sink loop; see the module docstring.
+
+    Refused rows go to ``dead_topic`` (default: the topic it reads with
+    :func:`dead_letters_decoder`) through ``send`` (default: its own idempotent producer).
+    """
 
     def __init__(self, bootstrap: str, group_id: str, decoders: dict[str, Decoder],
                  client_factory: Callable[[], Any], database: str,
-                 config: Callable[[], SinkConfig], max_backoff_s: float = 5.0) -> None:
+                 config: Callable[[], SinkConfig], max_backoff_s: float = 5.0, *,
+                 dead_topic: str | None = None, send: Send | None = None) -> None:
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.decoders = decoders
@@ -88,6 +144,10 @@ class ClickHouseSink:
         self.config = config
         self.max_backoff_s = max_backoff_s
         self.stats = SinkStats()
+        self.dead_topic = dead_topic or next(
+            (t for t, d in decoders.items() if d is dead_letters_decoder), None)
+        self._send = send
+        self._producer: AIOKafkaProducer | None = None
         self._client_factory = client_factory
         self._client: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ch-sink")
@@ -116,6 +176,9 @@ class ClickHouseSink:
         finally:
             self._consumer = None
             await consumer.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
             self._executor.submit(self._disconnect).result()
             self._executor.shutdown(wait=True)
 
@@ -145,52 +208,102 @@ class ClickHouseSink:
 
     async def _write_until_done(self, consumer: AIOKafkaConsumer, rows: list[Row],
                                 stopping: asyncio.Event) -> None:
+        """Write every table's rows (refused rows dead-lettered), retrying transient
+        failures with backoff while the partitions are paused."""
+        pending: dict[str, list[dict[str, Any]]] = {}
+        for table, row in rows:
+            pending.setdefault(table, []).append(row)
+        refused: list[tuple[str, Refused]] = []
         backoff = 0.2
-        loop = asyncio.get_running_loop()
-        while True:
-            began = time.monotonic()
+        began = time.monotonic()
+        while pending or refused:
             try:
-                await loop.run_in_executor(self._executor, self._insert, rows)
-            except Exception as exc:  # noqa: BLE001 - any failure to write means "retry"
+                await self._write_some(pending, refused)
+            except Exception as exc:  # noqa: BLE001 - anything else is "retry"
                 self.stats.failures += 1
                 if not self.stats.paused:
                     consumer.pause(*consumer.assignment())
                     self.stats.paused = True
-                log.warning("sink: ClickHouse write failed (%s); retrying in %.1f s",
-                            exc, backoff)
+                log.warning("sink: write failed (%s); retrying in %.1f s", exc, backoff)
                 if stopping.is_set():
                     raise
                 await asyncio.sleep(backoff)
                 # keep the group membership alive while paused (returns nothing)
                 await consumer.getmany(timeout_ms=0)
                 backoff = min(self.max_backoff_s, backoff * 2)
-                continue
-            self.stats.last_write_s = time.monotonic() - began
-            self.stats.batches += 1
-            self.stats.rows += len(rows)
-            self.stats.last_batch_rows = len(rows)
-            if self.stats.paused:
-                consumer.resume(*consumer.assignment())
-                self.stats.paused = False
-            return
+        self.stats.last_write_s = time.monotonic() - began
+        self.stats.batches += 1
+        self.stats.rows += len(rows)
+        self.stats.last_batch_rows = len(rows)
+        if self.stats.paused:
+            consumer.resume(*consumer.assignment())
+            self.stats.paused = False
 
-    def _insert(self, rows: list[Row]) -> None:
-        by_table: dict[str, list[dict[str, Any]]] = {}
-        for table, row in rows:
-            by_table.setdefault(table, []).append(row)
+    async def _write_some(self, pending: dict[str, list[dict[str, Any]]],
+                          refused: list[tuple[str, Refused]]) -> None:
+        """Write the pending tables one by one (each leaves ``pending`` once written, its
+        refused rows move to ``refused``), then dead-letter the refused rows."""
+        loop = asyncio.get_running_loop()
+        for table in list(pending):
+            found = await loop.run_in_executor(self._executor, self._insert_bisecting,
+                                               table, pending[table])
+            refused.extend((table, r) for r in found)
+            del pending[table]
+        if refused:
+            await self._dead_letter(refused)
+            refused.clear()
+
+    async def _dead_letter(self, refused: list[tuple[str, Refused]]) -> None:
+        now = int(time.time() * 1000)
+        for table, (row, reason) in refused:
+            if table == "dead_letters" or self.dead_topic is None:
+                log.error("sink: ClickHouse refused a %s row, not written: %s (%s)",
+                          table, reason, row)
+                continue
+            letter = refused_letter(table, row, reason, now)
+            await self._produce(self.dead_topic, (letter.grid_id or table).encode(),
+                                encode(letter))
+        self.stats.refused_rows += len(refused)
+        log.warning("sink: %d row(s) refused by ClickHouse moved to the dead letters",
+                    len(refused))
+
+    async def _produce(self, topic: str, key: bytes, value: bytes) -> None:
+        if self._send is not None:
+            await self._send(topic, key, value)
+            return
+        if self._producer is None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                        enable_idempotence=True)
+            await producer.start()
+            self._producer = producer
+        await self._producer.send_and_wait(topic, value, key=key)
+
+    def _insert_bisecting(self, table: str, rows: list[dict[str, Any]]) -> list[Refused]:
+        """Insert ``rows``; on a row error split them in halves until each refused row is
+        alone. Returns the refused rows; raises on a transient failure."""
+        try:
+            self._insert(table, rows)
+            return []
+        except Exception as exc:
+            if not is_row_error(exc):
+                raise
+            if len(rows) == 1:
+                return [(rows[0], f"{type(exc).__name__}: {exc}"[:500])]
+        middle = len(rows) // 2
+        return (self._insert_bisecting(table, rows[:middle])
+                + self._insert_bisecting(table, rows[middle:]))
+
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         if self._client is None:
             self._client = self._client_factory()
         try:
-            for table, table_rows in by_table.items():
-                columns = ", ".join(COLUMNS[table])
-                self._client.execute(
-                    f"INSERT INTO {self.database}.{table} ({columns}) VALUES",
-                    to_tuples(table, table_rows))
-                self.stats.by_table[table] = self.stats.by_table.get(table, 0) + len(
-                    table_rows)
+            columns = ", ".join(COLUMNS[table])
+            self._client.execute(f"INSERT INTO {self.database}.{table} ({columns}) VALUES",
+                                 to_tuples(table, rows))
         except Exception:
             self._disconnect()
             raise
+        self.stats.by_table[table] = self.stats.by_table.get(table, 0) + len(rows)
 
     def _disconnect(self) -> None:
         if self._client is not None:
