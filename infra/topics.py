@@ -58,9 +58,11 @@ CONTROL = TopicSpec("gridwall.control", "live configuration, latest value per ke
                     partitions=1, configs=_COMPACTED)
 ALERTS = TopicSpec("gridwall.alerts", "alert lifecycle changes")
 WALL_UPDATES = TopicSpec("gridwall.wall.updates", "coalesced deltas for the wall")
+HEALTH = TopicSpec("gridwall.health", "canary records of the gateway's /healthz probes",
+                   partitions=1, configs={"retention.ms": "3600000"})
 
 CATALOG: tuple[TopicSpec, ...] = (CASE_EVENTS, SENSOR_READINGS, DEPARTMENT_RECORDS,
-                                  DEAD_LETTER, COMMANDS, CONTROL, ALERTS, WALL_UPDATES)
+                                  DEAD_LETTER, COMMANDS, CONTROL, ALERTS, WALL_UPDATES, HEALTH)
 
 
 def _admin(settings: Settings) -> KafkaAdminClient:
