@@ -7,6 +7,12 @@ there while the worker runs (changes apply within about a second). Each change i
 by :meth:`LiveConfig.apply`; every verdict becomes an audit row (``config_changes``, keyed
 by control offset, so N workers auditing the same change leave one row), and a rejected
 change also becomes a dead letter with the reason.
+
+No record can stop a worker (at start or while it runs): :func:`apply_record` refuses a
+record larger than :data:`MAX_RECORD_BYTES` or nested deeper than
+:data:`~domain.wire.MAX_DEPTH` before decoding it, and turns anything a validator raises
+into a rejection; such a record is dead-lettered with its reason and skipped, and the next
+record applies as usual.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from domain.schemas import ConfigChange
-from domain.wire import WireError, decode
+from domain.wire import WireError, decode_bounded
 from gridwall.settings import Settings
 from infra.topics import CONTROL
 from streams.config import ConfigVerdict, LiveConfig
 from streams.outbox import Outbox
 
 log = logging.getLogger(__name__)
+MAX_RECORD_BYTES = 65_536  # the hub refuses larger frames, hence larger tunes
 
 
 @dataclass(frozen=True)
@@ -38,24 +45,32 @@ class Applied:
     change: ConfigChange | None
     verdict: ConfigVerdict | None
     error: str = ""
+    stage: str = "control.decode"  # of the dead letter when there is no verdict
 
 
 def apply_record(config: LiveConfig, offset: int, raw: bytes | None) -> Applied | None:
-    """Decode and apply one control record (a tombstone is ignored)."""
+    """Decode and apply one control record (a tombstone is ignored); never raises."""
     if raw is None:
         return None
     try:
-        change = decode(raw, ConfigChange)
+        change = decode_bounded(raw, ConfigChange, max_bytes=MAX_RECORD_BYTES, what="record")
     except WireError as exc:
         return Applied(offset, raw, None, None, str(exc))
-    return Applied(offset, raw, change, config.apply(change))
+    try:
+        verdict = config.apply(change)
+    except Exception as exc:  # noqa: BLE001 - a validator's surprise must not stop the worker
+        log.warning("control record %d (%s) refused: %r", offset, change.key, exc)
+        return Applied(offset, raw, change, None, f"{change.key}: {type(exc).__name__}: {exc}",
+                       "control.apply")
+    return Applied(offset, raw, change, verdict)
 
 
 def audit(outbox: Outbox, applied: Applied) -> None:
     """Queue the audit row (and the dead letter of a rejection) of one applied record."""
     change, verdict = applied.change, applied.verdict
     if change is None or verdict is None:
-        outbox.dead("control.decode", "control", applied.error, 0, applied.raw)
+        outbox.dead(applied.stage, "control", applied.error[:500],
+                    change.ts if change else 0, applied.raw)
         return
     outbox.row("config_changes", {
         "ts_ms": change.ts, "config_key": change.key, "control_offset": applied.offset,

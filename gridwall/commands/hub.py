@@ -38,8 +38,9 @@ def hub_cmd(args: argparse.Namespace) -> int:
     s = settings()
     try:
         book = TokenBook.load(s.resolved_tokens_file)
-        config = HubConfig(host=args.host, port=args.port, client_queue=args.client_queue,
-                           replay_per_partition=args.replay_per_partition)
+        config = HubConfig.from_settings(s, host=args.host, port=args.port,
+                                         client_queue=args.client_queue,
+                                         replay_per_partition=args.replay_per_partition)
     except TokensFileError as exc:
         print(f"gridwall hub: {exc}; `gridwall up` creates a dev one, or set "
               "GRIDWALL_TOKENS_FILE", file=sys.stderr)

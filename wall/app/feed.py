@@ -6,9 +6,11 @@ frame to the shared :class:`~wall.app.store.WallStore` (and case steps to the
 :class:`~wall.app.history.CaseHistory`). Guarantees: it never gives up — any failure
 (hub down, refused token, broken frame, closed socket) sets :attr:`HubFeed.link` to
 ``down`` and it reconnects with capped exponential backoff; on reconnect the hub's
-snapshot brings the store up to date. :attr:`~HubFeed.link` is ``up`` only between a
-``welcome`` and the loss of that connection, so the pages' banner never claims a live feed
-that is not there.
+snapshot brings the store up to date. A frame is bounded before it is decoded
+(:func:`~wall.hub.protocol.decode_hub`: nesting; :data:`MAX_FRAME_BYTES`: size), so a
+hostile frame is one more failure of that kind, never a crash of the feed task.
+:attr:`~HubFeed.link` is ``up`` only between a ``welcome`` and the loss of that connection,
+so the pages' banner never claims a live feed that is not there.
 
 :func:`send_request` sends one duty command or tune *with the acting user's own token*, so
 the hub stamps the real actor; it returns a :class:`Reply` and never raises.
@@ -35,6 +37,7 @@ from wall.hub.client import HubClient
 from wall.hub.protocol import AckMsg, DeltasMsg, ErrorMsg, SnapshotMsg, WelcomeMsg, decode_hub
 
 log = logging.getLogger("gridwall.wall.feed")
+MAX_FRAME_BYTES = 64 * 1024 * 1024  # a snapshot part holds at most 500 items
 FEED_ERRORS = (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError,
                msgspec.MsgspecError, RuntimeError)
 
@@ -84,7 +87,7 @@ class HubFeed:
                 delay, self.frames = self.min_backoff_s, 0
 
     async def _session(self) -> None:
-        async with connect(self.url, max_size=None, open_timeout=self.open_timeout_s,
+        async with connect(self.url, max_size=MAX_FRAME_BYTES, open_timeout=self.open_timeout_s,
                            ping_interval=20, ping_timeout=20, close_timeout=2) as ws:
             await ws.send(encode({"type": "auth", "token": self.token or ""}), text=True)
             first = decode_hub(await asyncio.wait_for(ws.recv(), self.open_timeout_s))

@@ -13,7 +13,9 @@ consumer group, no commits: every hub reads everything and keeps no offsets).
 - Alerts become ``WallUpdate(channel="alerts", key=alert_id, ts=updated_ms, data=alert)``
   and are handed to the sink with ``merge=True`` (see :mod:`wall.hub.state`): the worker
   also publishes each alert change, with more fields, on the wall updates topic.
-- A record that does not decode, or names an unknown channel, is counted in
+- A record that does not decode, is larger than :data:`MAX_RECORD_BYTES` or nested deeper
+  than :data:`~domain.wire.MAX_DEPTH` (refused before decoding), or names an unknown
+  channel, is counted in
   ``records_rejected``, logged (at most once per :data:`LOG_EVERY_S` seconds) and skipped;
   it never stops the feed.
 - Partitions added after start are not read until the hub restarts.
@@ -30,7 +32,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from domain.schemas import Alert, WallUpdate
-from domain.wire import WireError, decode
+from domain.wire import WireError, check_bounds, decode
 from gridwall.settings import Settings
 from infra.topics import ALERTS, WALL_UPDATES
 from wall.hub.protocol import CHANNELS
@@ -38,6 +40,7 @@ from wall.hub.stats import HubStats
 
 log = logging.getLogger("gridwall.hub.feed")
 LOG_EVERY_S = 10.0
+MAX_RECORD_BYTES = 1_048_576  # Kafka's default largest message
 TOPIC_WAIT_S = 10.0
 
 
@@ -60,6 +63,7 @@ def decode_record(is_alert: bool, value: bytes | None) -> WallUpdate:
     """One record's value as a :class:`WallUpdate`; raise :class:`WireError` if invalid."""
     if value is None:
         raise WireError(None, "empty record")
+    check_bounds(value, max_bytes=MAX_RECORD_BYTES, what="record")
     try:
         if is_alert:
             alert = _alerts.decode(value)

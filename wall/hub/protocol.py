@@ -3,10 +3,13 @@
 Every message is one JSON object in one websocket text frame, with a ``type`` field naming
 it. :func:`decode_client` turns a client's frame into one of :data:`ClientMessage` or raises
 :class:`~domain.wire.WireError` naming the field and the problem; it never raises anything
-else. The hub's own messages are encoded by the ``*_frame`` helpers here; ``snapshot`` and
+else, and refuses a frame nested deeper than :data:`~domain.wire.MAX_DEPTH` or larger than
+its ``max_bytes`` before decoding it (``frame too deep (limit 32)``). The hub's own
+messages are encoded by the ``*_frame`` helpers here; ``snapshot`` and
 ``deltas`` frames are assembled from pre-encoded items (see :func:`deltas_frame`) so that
 one update is encoded once however many clients receive it. :func:`decode_hub` decodes
-every hub message (clients, tests and the benchmark use it). ``docs/hub-protocol.md``
+every hub message (clients, tests and the benchmark use it), refusing a frame nested deeper
+than :data:`HUB_FRAME_DEPTH`. ``docs/hub-protocol.md``
 describes each message with an example.
 """
 
@@ -19,7 +22,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.schemas import GridId, Id, WallUpdate
-from domain.wire import WireError, decode, encode
+from domain.wire import MAX_DEPTH, WireError, check_bounds, decode_bounded, encode
 
 Channel = Literal["grid_metrics", "cases", "alerts", "ranking", "job_health", "registers"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
@@ -31,7 +34,9 @@ Ref = Annotated[str, Meta(max_length=64)]
 ConfigKey = Annotated[str, Meta(min_length=1, max_length=128,
                                 pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
 Channels = Annotated[list[Channel], Meta(min_length=1, max_length=len(CHANNELS))]
-ErrorCode = Literal["bad_request", "forbidden", "unavailable"]
+ErrorCode = Literal["bad_request", "forbidden", "unavailable", "rate_limited"]
+# A hub frame wraps items ({"type", "items": [item]}) of records bounded at MAX_DEPTH.
+HUB_FRAME_DEPTH = MAX_DEPTH + 2
 
 
 class CloseCode(IntEnum):
@@ -99,10 +104,12 @@ class _RefProbe(msgspec.Struct):
     ref: Any = None
 
 
-def decode_client(raw: bytes | str) -> ClientMessage:
-    """Decode one client frame; raise :class:`WireError` (field + reason) if it is not valid."""
+def decode_client(raw: bytes | str, max_bytes: int | None = None) -> ClientMessage:
+    """Decode one client frame; raise :class:`WireError` (field + reason) if it is not valid
+    (also when it nests deeper than :data:`~domain.wire.MAX_DEPTH` or exceeds ``max_bytes``).
+    """
     try:
-        return decode(raw, ClientMessage)  # type: ignore[arg-type]
+        return decode_bounded(raw, ClientMessage, max_bytes=max_bytes)  # type: ignore[arg-type]
     except WireError as exc:
         if exc.field == "type" and exc.reason.startswith("Invalid value"):
             raise WireError("type", f"unknown message type; expected one of "
@@ -111,10 +118,13 @@ def decode_client(raw: bytes | str) -> ClientMessage:
 
 
 def ref_of(raw: bytes | str) -> str | None:
-    """The ``ref`` of a frame that may be invalid, so an error can still be correlated."""
+    """The ``ref`` of a frame that may be invalid, so an error can still be correlated.
+
+    None for a frame out of bounds (see :func:`decode_client`): it is not decoded at all.
+    """
     try:
-        ref = msgspec.json.decode(raw, type=_RefProbe).ref
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        ref = msgspec.json.decode(check_bounds(raw), type=_RefProbe).ref
+    except (msgspec.DecodeError, msgspec.ValidationError, WireError, RecursionError):
         return None
     return ref if isinstance(ref, str) and len(ref) <= 64 else None
 
@@ -171,17 +181,19 @@ class AckMsg(_HubMsg, tag="ack"):
     kind: str
 
 
-class ErrorMsg(_HubMsg, tag="error"):
+class ErrorMsg(_HubMsg, tag="error", omit_defaults=True):
     """A request was refused; the connection stays open.
 
     ``field`` is the dotted path of the offending field (None when the whole message is at
-    fault), ``reason`` says what is wrong.
+    fault), ``reason`` says what is wrong. ``retry_ms`` (``rate_limited`` only): when the
+    same request would be taken again.
     """
 
     ref: str | None
     code: ErrorCode
     field: str | None
     reason: str
+    retry_ms: int | None = None
 
 
 class HealthReplyMsg(_HubMsg, tag="health"):
@@ -197,8 +209,13 @@ _hub_decoder = msgspec.json.Decoder(HubMessage)
 
 
 def decode_hub(raw: bytes | str) -> HubMessage:
-    """Decode one hub frame (for clients); raises ``msgspec.ValidationError`` if invalid."""
-    return _hub_decoder.decode(raw)
+    """Decode one hub frame (for clients); raises ``msgspec.ValidationError`` if invalid,
+    also for a frame nested deeper than :data:`HUB_FRAME_DEPTH` (never ``RecursionError``).
+    """
+    try:
+        return _hub_decoder.decode(check_bounds(raw, max_depth=HUB_FRAME_DEPTH))
+    except WireError as exc:
+        raise msgspec.ValidationError(exc.reason) from None
 
 
 def frame(message: _HubMsg) -> bytes:
@@ -206,9 +223,10 @@ def frame(message: _HubMsg) -> bytes:
     return encode(message)
 
 
-def error_frame(ref: str | None, code: ErrorCode, field: str | None, reason: str) -> bytes:
+def error_frame(ref: str | None, code: ErrorCode, field: str | None, reason: str,
+                retry_ms: int | None = None) -> bytes:
     """Encode an ``error`` message."""
-    return encode(ErrorMsg(ref=ref, code=code, field=field, reason=reason))
+    return encode(ErrorMsg(ref=ref, code=code, field=field, reason=reason, retry_ms=retry_ms))
 
 
 def encode_item(update: WallUpdate) -> bytes:

@@ -7,7 +7,12 @@ a first message that is not ``auth``, or an unknown token close with 4001; a rol
 ``view`` closes with 4003.
 
 After that the connection survives any bad input: each invalid request gets an ``error``
-reply naming the field. Only a client that stops reading its replies is closed (1008).
+reply naming the field, a frame too deep or too large to decode one naming the limit
+(``frame too deep (limit 32)``), a request over the connection's rate limits
+(:mod:`wall.hub.limits`) a ``rate_limited`` one (``rate limited: commands, retry in 180 ms``)
+and nothing else happens for it. Only a client that stops reading its replies is closed
+(1008). Before authentication a frame that is not a valid ``auth`` closes with 4001 and
+the reason.
 Frames leave in outbox order: a direct synchronous write while the socket keeps up
 (:class:`SocketWriter`, used by :meth:`~wall.hub.outbox.Outbox.pump`), else the writer task,
 which awaits the socket's backpressure; the outbox never lets both hold frames at once.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,11 +30,12 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from domain.wire import WireError
+from domain.wire import BoundsError, WireError
 from gridwall.auth import PERMISSIONS, Principal, TokenBook
 from wall.hub.config import HubConfig
 from wall.hub.fanout import Fanout
 from wall.hub.intake import CommandIntake
+from wall.hub.limits import ClientLimits, rate_limited_reason
 from wall.hub.outbox import Outbox, RepliesOverflow
 from wall.hub.protocol import (
     CHANNELS,
@@ -83,8 +90,8 @@ async def _refuse(ws: ServerConnection, code: CloseCode, reason: str) -> None:
     await ws.close(int(code), reason[:120])
 
 
-async def authenticate(ws: ServerConnection, book: TokenBook,
-                       timeout_s: float) -> Principal | None:
+async def authenticate(ws: ServerConnection, book: TokenBook, timeout_s: float,
+                       max_frame_bytes: int | None = None) -> Principal | None:
     """Who the client is, or None after closing the connection with 4001/4003."""
     token = token_from_handshake(ws)
     if token is None:
@@ -94,9 +101,10 @@ async def authenticate(ws: ServerConnection, book: TokenBook,
             await _refuse(ws, CloseCode.UNAUTHENTICATED, "no auth message in time")
             return None
         try:
-            first: ClientMessage | None = decode_client(raw)
-        except WireError:
-            first = None
+            first: ClientMessage | None = decode_client(raw, max_frame_bytes)
+        except WireError as exc:
+            await _refuse(ws, CloseCode.UNAUTHENTICATED, f"not an auth message: {exc}")
+            return None
         if not isinstance(first, AuthMsg):
             await _refuse(ws, CloseCode.UNAUTHENTICATED,
                           'first message must be {"type": "auth", "token": ...}')
@@ -116,7 +124,8 @@ async def serve_client(ws: ServerConnection, hub: HubServices) -> None:
     """Run one connection to its end (the websockets handler)."""
     hub.stats.connections += 1
     try:
-        who = await authenticate(ws, hub.book, hub.config.auth_timeout_s)
+        who = await authenticate(ws, hub.book, hub.config.auth_timeout_s,
+                                 hub.config.max_frame_bytes)
     except ConnectionClosed:
         who = None
     if who is None:
@@ -130,9 +139,11 @@ async def serve_client(ws: ServerConnection, hub: HubServices) -> None:
     outbox.reply(frame(WelcomeMsg(actor=who.name, role=who.role,
                                   permissions=sorted(PERMISSIONS[who.role]),
                                   channels=list(CHANNELS), heartbeat_s=cfg.ping_interval_s)))
+    limits = ClientLimits.of(cfg.commands_per_s, cfg.command_burst, cfg.subscribes_per_s,
+                             cfg.subscribe_burst, cfg.resubscribe_window_s)
     writer = asyncio.create_task(_write(ws, outbox), name="hub-writer")
     try:
-        await _read(ws, who, outbox, hub)
+        await _read(ws, Client(who, outbox, limits), hub)
     except RepliesOverflow as exc:
         await _refuse(ws, CloseCode.POLICY_VIOLATION, str(exc))
     except ConnectionClosed:
@@ -178,31 +189,67 @@ async def _write(ws: ServerConnection, outbox: Outbox) -> None:
         await _refuse(ws, CloseCode.INTERNAL_ERROR, "internal error")
 
 
-async def _read(ws: ServerConnection, who: Principal, outbox: Outbox,
-                hub: HubServices) -> None:
+@dataclass(frozen=True)
+class Client:
+    """One authenticated connection: who, its outbox, its limits."""
+
+    who: Principal
+    outbox: Outbox
+    limits: ClientLimits
+
+
+async def _read(ws: ServerConnection, client: Client, hub: HubServices) -> None:
+    outbox = client.outbox
     async for raw in ws:
         try:
-            msg = decode_client(raw)
+            msg = decode_client(raw, hub.config.max_frame_bytes)
         except WireError as exc:
+            if isinstance(exc, BoundsError):
+                hub.stats.frames_refused += 1
             outbox.reply(error_frame(ref_of(raw), "bad_request", exc.field, exc.reason))
         else:
-            outbox.reply(await _answer(msg, who, outbox, hub))
+            outbox.reply(await _answer(msg, client, hub))
         outbox.pump()
 
 
-async def _answer(msg: ClientMessage, who: Principal, outbox: Outbox,
-                  hub: HubServices) -> bytes:
+def _limited(client: Client, hub: HubServices, ref: str | None, bucket: str,
+             cost: int = 1) -> bytes | None:
+    """The ``rate_limited`` error if ``bucket`` cannot give ``cost`` now, else None."""
+    wait_ms = client.limits.take(bucket, cost)
+    if not wait_ms:
+        return None
+    hub.stats.rate_limited += 1
+    return error_frame(ref, "rate_limited", None, rate_limited_reason(bucket, wait_ms),
+                       retry_ms=wait_ms)
+
+
+def _subscribe(msg: SubscribeMsg, client: Client, hub: HubServices) -> bytes:
+    """Subscribe what is due a snapshot (paid from the subscribes bucket); see the module
+    docstring of :mod:`wall.hub.limits` for a repeat within the window."""
+    due = client.limits.snapshots_due(list(msg.channels), client.outbox.channels)
+    if due:
+        refused = _limited(client, hub, msg.ref, "subscribes", len(due))
+        if refused is not None:
+            return refused
+        hub.fanout.subscribe(client.outbox, due)
+        client.limits.snapshots_sent(due)
+    return frame(SubscribedMsg(channels=list(client.outbox.channels), ref=msg.ref))
+
+
+async def _answer(msg: ClientMessage, client: Client, hub: HubServices) -> bytes:
     """The reply frame to one valid request."""
     if isinstance(msg, SubscribeMsg):
-        hub.fanout.subscribe(outbox, msg.channels)
-        return frame(SubscribedMsg(channels=list(outbox.channels), ref=msg.ref))
+        return _subscribe(msg, client, hub)
     if isinstance(msg, UnsubscribeMsg):
-        hub.fanout.unsubscribe(outbox, msg.channels)
-        return frame(SubscribedMsg(channels=list(outbox.channels), ref=msg.ref))
-    if isinstance(msg, CommandMsg):
-        return await hub.intake.command(msg, who)
-    if isinstance(msg, TuneMsg):
-        return await hub.intake.tune(msg, who)
+        hub.fanout.unsubscribe(client.outbox, msg.channels)
+        return frame(SubscribedMsg(channels=list(client.outbox.channels), ref=msg.ref))
+    if isinstance(msg, CommandMsg | TuneMsg):
+        refused = _limited(client, hub, msg.ref, "commands")
+        if refused is not None:
+            return refused
+        if isinstance(msg, CommandMsg):
+            return await hub.intake.command(msg, client.who)
+        return await hub.intake.tune(msg, client.who)
     if isinstance(msg, HealthMsg):
         return frame(HealthReplyMsg(ref=msg.ref, figures=await hub.figures()))
     return error_frame(msg.ref, "bad_request", "type", "already authenticated")

@@ -45,6 +45,8 @@ class HubStats:
     auth_failures: int = 0
     commands_accepted: int = 0
     commands_rejected: int = 0
+    rate_limited: int = 0  # requests refused by a per-connection limit
+    frames_refused: int = 0  # client frames too large or too deep to decode
     retired: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CLIENT_COUNTERS, 0))
 
     def add_client_counters(self, outbox: Outbox) -> None:
@@ -76,6 +78,8 @@ class HubStats:
             "queued_items": sum(o.pending_items() for o in clients),
             "commands_accepted": self.commands_accepted,
             "commands_rejected": self.commands_rejected,
+            "rate_limited": self.rate_limited,
+            "frames_refused": self.frames_refused,
             "consumer_lag": lag,
             "keys": keys,
             "rss_mb": round(rss_mb(), 1),
