@@ -11,7 +11,9 @@ Guarantees: the book keeps each record's latest version, keyed by department + r
 one *replaces* it, so a grid's counts are always the sum of the contributions of the latest
 versions of its records — a correction replaces, a re-sync never double counts, a record that
 moved grid leaves its old grid, and the order in which partitions are replayed does not
-matter. :meth:`RegisterBook.drop_grids` forgets grids whole (a revoked partition); replaying
+matter. Counts are bounded per record (each attribute's plausible range) and the written values
+saturate at the Int64 limits, so no record can make ClickHouse refuse a row.
+:meth:`RegisterBook.drop_grids` forgets grids whole (a revoked partition); replaying
 the same records rebuilds the same counts. Only counts and the grid-derived household id are
 kept — names, ID numbers and phone numbers are never read, so no personal data is held here.
 """
@@ -22,35 +24,49 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from domain.plausible import count_value, group_of, incident_kind_of
 from domain.schemas import DepartmentRecord
 
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+INT64_MAX = 2**63 - 1  # the grid_registers value column is Int64
+HOUSEHOLD_ID_MAX = 64
 
 
 def contribution(record: DepartmentRecord) -> tuple[dict[str, int], str]:
-    """The counts ``record`` adds to its grid, and its household id ("" if none)."""
+    """The counts ``record`` adds to its grid, and its household id ("" if none).
+
+    Whatever the record holds (it may come straight from Kafka, unchecked by the gateway),
+    every count lies in its attribute's plausible range (:func:`domain.plausible.count_value`)
+    and figure names come from closed sets (an unknown group or incident kind is ``other``).
+    """
     a = record.attributes
     kind = record.record_type
+
+    def count(name: str) -> int:
+        return count_value(kind, name, a.get(name))
+
     if kind == "resident":
         counts = {"population": 1}
         if a.get("residence") == "floating":
             counts["floating"] = 1
         household = a.get("household_id")
-        return counts, household if isinstance(household, str) else ""
+        return counts, household[:HOUSEHOLD_ID_MAX] if isinstance(household, str) else ""
     if kind == "special_group":
-        return {f"group.{a.get('group', 'unknown')}": 1}, ""
+        return {f"group.{group_of(a.get('group'))}": 1}, ""
     if kind == "building":
-        return {"buildings": 1, "building_households": _int(a.get("households"))}, ""
+        return {"buildings": 1, "building_households": count("households")}, ""
     if kind == "compound":
-        return {"compounds": 1, "compound_households": _int(a.get("households"))}, ""
+        return {"compounds": 1, "compound_households": count("households")}, ""
     if kind == "enterprise":
-        return {"enterprises": 1, "employees": _int(a.get("employees")),
+        return {"enterprises": 1, "employees": count("employees"),
                 "hazardous_enterprises": int(a.get("hazardous_chemicals") is True)}, ""
     if kind == "party_org":
-        return {"party_orgs": 1, "party_members": _int(a.get("members"))}, ""
-    return {f"incident.{a.get('kind', 'other')}": 1}, ""
+        return {"party_orgs": 1, "party_members": count("members")}, ""
+    return {f"incident.{incident_kind_of(a.get('kind'))}": 1}, ""
+
+
+def saturated(value: int) -> int:
+    """``value`` within Int64 (a sum never makes the column refuse a row)."""
+    return max(-INT64_MAX, min(INT64_MAX, value))
 
 
 RecordKey = tuple[str, str]  # department ("" if none), record_id
@@ -155,7 +171,7 @@ class RegisterBook:
                 continue
             figures = {k: 0 for k in register.counts}
             figures.update(register.figures())
-            rows.extend({"grid_id": grid_id, "figure": name, "value": value,
+            rows.extend({"grid_id": grid_id, "figure": name, "value": saturated(value),
                          "updated_ms": version, "version": version}
                         for name, value in sorted(figures.items()))
         return rows

@@ -63,3 +63,22 @@ def test_no_personal_data_is_kept() -> None:
     held = repr(book.grids["G1"].__dict__) + repr(book.rows(["G1"], 1))
     for personal in ("张三丰", "370102199001011234", "13812345678", "张"):
         assert personal not in held
+
+
+def test_implausible_records_from_kafka_are_bounded_and_never_overflow_the_column() -> None:
+    """Records written straight to Kafka skip the gateway: the book bounds them itself."""
+    book = RegisterBook()
+    book.update([rec(f"b{i}", "building", households=10**18) for i in range(20)]
+                + [rec("c1", "compound", households=-5), rec("e1", "enterprise",
+                                                                employees=float("inf")),
+                   rec("s1", "special_group", group="13812345678"),
+                   rec("i1", "incident", kind="x" * 500)])
+    figures = book.snapshot("G1")
+    assert figures["building_households"] == 20 * 100_000  # each clamped to its range
+    assert "compound_households" not in figures and "employees" not in figures  # 0: left out
+    assert figures["group.other"] == 1 and figures["incident.other"] == 1
+    assert all(len(name) < 40 for name in figures)
+    register = book.grids["G1"]
+    register.counts["building_households"] = 2**70  # a sum past Int64, however it came
+    [row] = [r for r in book.rows(["G1"], 1) if r["figure"] == "building_households"]
+    assert row["value"] == 2**63 - 1
