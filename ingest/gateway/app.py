@@ -34,6 +34,7 @@ from ingest.gateway.metrics import GatewayMetrics, RequestMetricsMiddleware
 from ingest.gateway.open311 import reads
 from ingest.gateway.open311.format import refusal
 from ingest.gateway.open311.post import Open311RequestsFeed
+from ingest.gateway.open311.publication import Publication
 from ingest.gateway.open311.services import service_definition, service_list
 from ingest.gateway.pipeline import Feed, intake
 from ingest.gateway.placement import Placer
@@ -127,11 +128,19 @@ def add_read_routes(app: FastAPI, ctx: GatewayContext) -> None:
             return refusal(Rejected(404, "not_found", "unknown service_code", "service_code"))
         return json_response(definition)
 
+    publication = Publication.load(ctx.settings.config_dir)
+
+    def trusted(request: Request) -> bool:
+        return reads.trusted_reader(ctx.tokens, request.headers.get("authorization"),
+                                    request.query_params)
+
     async def requests_json(request: Request) -> Response:
-        return await reads.list_requests(ctx.cases, request.query_params)
+        return await reads.list_requests(ctx.cases, request.query_params, publication,
+                                         trusted(request))
 
     async def request_json(request: Request) -> Response:
-        return await reads.one_request(ctx.cases, request.path_params["service_request_id"])
+        return await reads.one_request(ctx.cases, request.path_params["service_request_id"],
+                                       publication, trusted(request))
 
     async def healthz(request: Request) -> Response:
         return await ops.healthz(ctx)

@@ -132,7 +132,7 @@ def test_list_reads_honour_the_date_window_and_filters(client: httpx.Client) -> 
 
 def test_reads_come_from_the_cases_the_streams_wrote(infra: Settings, ch: Any,
                                                      client: httpx.Client) -> None:
-    posted = post_request(client, service_code="dispute").json()[0]["service_request_id"]
+    posted = post_request(client, service_code="noise").json()[0]["service_request_id"]
     only_in_clickhouse = f"ch-{uuid.uuid4().hex[:10]}"
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     rows = [(only_in_clickhouse, "handled", "fixed the lamp", now_ms - 5000),
@@ -143,7 +143,7 @@ def test_reads_come_from_the_cases_the_streams_wrote(infra: Settings, ch: Any,
         "lon, lat, version) VALUES",
         [(datetime.fromtimestamp(ms / 1000, UTC).date(),
           datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None), ms, case_id,
-          inside(20)[2], "dispute", "normal", step, 2,
+          inside(20)[2], "noise", "normal", step, 2,
           datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None), ms, note, None, None, 1)
          for case_id, step, note, ms in rows])
     one = client.get(f"{V2}/requests/{only_in_clickhouse}.json").json()[0]
@@ -151,7 +151,7 @@ def test_reads_come_from_the_cases_the_streams_wrote(infra: Settings, ch: Any,
     assert one["status_notes"] == "handled, waiting for the check: fixed the lamp"
     assert client.get(f"{V2}/requests/{posted}.json").json()[0]["status_notes"] == (
         "verified and registered: checked on site")
-    listed = client.get(f"{V2}/requests.json", params={"service_code": "dispute"}).json()
+    listed = client.get(f"{V2}/requests.json", params={"service_code": "noise"}).json()
     steps = {r["service_request_id"]: r["status_notes"] for r in listed}
     assert steps[only_in_clickhouse].startswith("handled")
     assert steps[posted].startswith("verified")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from starlette.datastructures import QueryParams
 
+from domain.privacy import mask_name
+from gridwall.auth import TokenBook
+from ingest.gateway.case_view import CaseRecord
 from ingest.gateway.open311.post import form_fields, report_of
-from ingest.gateway.open311.reads import MAX_SPAN_MS, case_query, date_window
+from ingest.gateway.open311.publication import Publication, PublicationError
+from ingest.gateway.open311.reads import MAX_SPAN_MS, case_query, date_window, trusted_reader
 from ingest.gateway.open311.services import service_definition, service_list
 from ingest.gateway.rejects import Rejected
 
@@ -30,11 +35,11 @@ def test_services_cover_every_category_and_definitions_have_no_attributes() -> N
 
 
 def test_a_form_becomes_a_report() -> None:
-    event = report_of(form(description="loud", first_name="张", last_name="三", phone="138",
+    event = report_of(form(description="loud", first_name="三丰", last_name="张", phone="138",
                            address_string="3 Hill Rd", event_id="client-1"))
     assert (event.action, event.source, event.category) == ("report", "open311", "noise")
     assert (event.lon, event.lat) == (117.96, 37.38)
-    assert event.reporter_name == "张 三" and event.note == "3 Hill Rd"
+    assert event.reporter_name == "张三丰" and event.note == "3 Hill Rd"
     assert event.event_id == "client-1"
     assert report_of(form(event_id="client-1")).case_id == event.case_id  # retry, same id
 
@@ -86,3 +91,72 @@ def test_bad_read_parameters_are_400_naming_them(query: str, field: str) -> None
     with pytest.raises(Rejected) as caught:
         case_query(QueryParams(query), NOW)
     assert caught.value.status == 400 and caught.value.field == field
+
+
+@pytest.mark.parametrize(("first", "last", "full", "masked"), [
+    ("三丰", "张", "张三丰", "张**"), ("娜娜", "欧阳", "欧阳娜娜", "欧阳**"),
+    ("John", "Smith", "John Smith", "**** Smith"), ("", "张", "张", "张"),
+])
+def test_an_open311_name_keeps_its_family_name_when_masked(first: str, last: str, full: str,
+                                                           masked: str) -> None:
+    event = report_of(form(first_name=first, last_name=last))
+    assert event.reporter_name == full and mask_name(event.reporter_name) == masked
+
+
+def case(category: str = "noise", **fields: object) -> CaseRecord:
+    values: dict[str, object] = {
+        "case_id": f"c-{category}", "category": category, "step": "reported", "grid_id": "G1",
+        "opened_ms": NOW, "updated_ms": NOW, "lon": 117.012345, "lat": 37.381234,
+        "description": "call 13812345678 or a@b.cn, id 370102199001011234",
+        "note": "at 138-1234-5678"}
+    values.update(fields)
+    return CaseRecord(**values)  # type: ignore[arg-type]
+
+
+def test_public_reads_mask_free_text_coarsen_coordinates_and_hide_sensitive_categories(
+        ) -> None:
+    policy = Publication()
+    shown = policy.publish([case(), case("elderly_care"), case("dispute")], trusted=False)
+    assert [r["service_code"] for r in shown] == ["noise"]
+    [request] = shown
+    assert (request["lat"], request["long"]) == (37.381, 117.012)
+    assert request["description"] == "call 138****5678 or a***@b.cn, id 3701************34"
+    assert "138****5678" in str(request["status_notes"])
+    for raw in ("13812345678", "370102199001011234", "1234-5678", "a@b.cn"):
+        assert raw not in str(request)
+
+
+def test_trusted_reads_see_every_category_exactly_but_free_text_stays_masked() -> None:
+    shown = Publication().publish([case(), case("elderly_care")], trusted=True)
+    assert [r["service_code"] for r in shown] == ["noise", "elderly_care"]
+    assert shown[0]["lat"] == 37.381234 and "13812345678" not in str(shown[0])
+
+
+def test_public_queries_leave_hidden_categories_out() -> None:
+    query = case_query(QueryParams("service_code=dispute,noise"), NOW, frozenset({"dispute"}))
+    assert query.categories == {"noise"}
+    query = case_query(QueryParams(""), NOW, frozenset({"dispute"}))
+    assert query.categories is not None and "dispute" not in query.categories
+
+
+def test_publication_policy_from_config(tmp_path: Path) -> None:
+    assert Publication.load(tmp_path) == Publication()  # no file: defaults
+    (tmp_path / "publication.yaml").write_text(
+        "coordinate_decimals: 2\ncategories: {noise: hidden, dispute: public}\n")
+    policy = Publication.load(tmp_path)
+    assert policy.coordinate_decimals == 2 and policy.hidden == {"noise"}
+    assert Publication.load(Path(__file__).parents[2] / "config").hidden == {
+        "elderly_care", "dispute"}
+    for bad in ({"coordinate_decimals": 9}, {"categories": {"potholes": "hidden"}},
+                {"categories": {"noise": "secret"}}, ["x"]):
+        with pytest.raises(PublicationError):
+            Publication.from_mapping(bad)
+
+
+def test_a_reader_is_trusted_only_with_a_token_that_may_view() -> None:
+    book = TokenBook.from_mapping({"viewer-token-1": {"role": "viewer"},
+                                   "feed-token-12": {"role": "feed"}})
+    assert trusted_reader(book, "Bearer viewer-token-1", QueryParams(""))
+    assert trusted_reader(book, None, QueryParams("api_key=viewer-token-1"))
+    assert not trusted_reader(book, "Bearer feed-token-12", QueryParams(""))
+    assert not trusted_reader(book, None, QueryParams("api_key=nope-nope-nope"))

@@ -2,15 +2,18 @@
 
 The form becomes a ``report`` :class:`~domain.schemas.CaseEvent` (source ``open311``) and goes
 the way of every case event. ``lat``/``long`` are required (the street geocodes by
-coordinates, not addresses); ``address_string`` travels as the report's note. Errors name the
-form field. An optional ``event_id`` field (an extension) makes a retried post a duplicate:
-the service request id is derived from it, so the retry gets the same id back.
+coordinates, not addresses); ``address_string`` travels as the report's note;
+``first_name``/``last_name`` become one name in its own order (a Chinese one family name
+first). Errors name the form field. An optional ``event_id`` field (an extension) makes a
+retried post a duplicate: the service request id is derived from it, so the retry gets the
+same id back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 import uuid
 from typing import Any
@@ -33,6 +36,7 @@ from ingest.gateway.rejects import Rejected, invalid
 from ingest.gateway.responses import RETRY_AFTER_S, json_response
 
 MAX_FIELDS = 64
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # CaseEvent field -> the form field a client wrote it in.
 FORM_NAMES = {"lon": "long", "category": "service_code", "reporter_name": "first_name",
               "reporter_phone": "phone", "note": "address_string", "actor": "account_id"}
@@ -77,6 +81,15 @@ def request_ids(form: dict[str, str]) -> tuple[str, str]:
     return case_id, case_id
 
 
+def reporter_name(first: str, last: str) -> str:
+    """The reporter's full name in its own order: ``last`` (the family name) then ``first``
+    for a Chinese name (张 + 三丰 → 张三丰), ``first last`` otherwise; masking then keeps the
+    family name."""
+    if _CJK.search(first + last):
+        return last + first
+    return " ".join(v for v in (first, last) if v)
+
+
 def report_of(form: dict[str, str]) -> CaseEvent:
     """The report event a form describes; 422 naming the form field if it does not fit."""
     code = form.get("service_code", "").strip()
@@ -86,7 +99,7 @@ def report_of(form: dict[str, str]) -> CaseEvent:
         raise invalid("service_code", "unknown service_code; see services.json")
     lat, lon = coordinate(form, "lat"), coordinate(form, "long")
     event_id, case_id = request_ids(form)
-    name = " ".join(v for v in (form.get("first_name"), form.get("last_name")) if v)
+    name = reporter_name(form.get("first_name", "").strip(), form.get("last_name", "").strip())
     data: dict[str, Any] = {
         "event_id": event_id, "case_id": case_id, "action": "report",
         "ts": int(time.time() * 1000), "source": "open311", "category": code,

@@ -1,6 +1,10 @@
 """``GET /open311/v2/requests.json`` and ``/requests/{service_request_id}.json``.
 
-Reads are public (GeoReport needs no ``api_key`` to read) and show no personal data. The list
+Reads are public (GeoReport needs no ``api_key`` to read) and show no personal data: what a
+reader sees goes through the :class:`~.publication.Publication` policy (free text masked;
+for a public reader coordinates coarsened and hidden categories left out, an id of a hidden
+case answered 404). A reader presenting a token whose role may ``view`` (bearer header or
+``api_key`` parameter) is trusted: exact coordinates, every category. The list
 honours ``start_date``/``end_date`` (W3C datetimes; a naive one is UTC): by default the last
 90 days; the two may span at most 90 days; with only one given, the other is 90 days away.
 It filters by ``service_request_id``, ``service_code`` and ``status`` (comma-separated) and
@@ -17,8 +21,12 @@ from datetime import UTC, datetime
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
+from domain.vocab import CATEGORIES
+from gridwall.auth import TokenBook
+from ingest.gateway.auth import bearer_token
 from ingest.gateway.case_view import CaseQuery, CaseView
-from ingest.gateway.open311.format import refusal, service_request
+from ingest.gateway.open311.format import refusal
+from ingest.gateway.open311.publication import Publication
 from ingest.gateway.rejects import Rejected
 from ingest.gateway.responses import json_response
 
@@ -70,30 +78,47 @@ def listed(params: QueryParams, name: str) -> frozenset[str] | None:
     return values or None
 
 
-def case_query(params: QueryParams, now_ms: int) -> CaseQuery:
-    """The search a GeoReport query string asks for; 400 naming a bad parameter."""
+def case_query(params: QueryParams, now_ms: int,
+               hidden: frozenset[str] = frozenset()) -> CaseQuery:
+    """The search a GeoReport query string asks for, without ``hidden`` categories; 400
+    naming a bad parameter."""
     start, end = date_window(params, now_ms)
     statuses = listed(params, "status")
     if statuses is not None and not statuses <= STATUSES:
         raise bad_parameter("status", "status is open, closed or both")
+    categories = listed(params, "service_code")
+    if hidden:
+        categories = (categories or frozenset(CATEGORIES)) - hidden
     return CaseQuery(start_ms=start, end_ms=end, case_ids=listed(params, "service_request_id"),
-                     categories=listed(params, "service_code"), statuses=statuses,
-                     limit=MAX_RESULTS)
+                     categories=categories, statuses=statuses, limit=MAX_RESULTS)
 
 
-async def list_requests(view: CaseView, params: QueryParams) -> Response:
-    """The matching service requests, or a 400 error array."""
+def trusted_reader(book: TokenBook, authorization: str | None, params: QueryParams) -> bool:
+    """True if the reader presents a token whose role may ``view``."""
+    principal = book.check(bearer_token(authorization) or params.get("api_key"))
+    return principal is not None and principal.may("view")
+
+
+async def list_requests(view: CaseView, params: QueryParams, publication: Publication,
+                        trusted: bool = False) -> Response:
+    """The matching service requests the reader may see, or a 400 error array."""
+    hidden = frozenset() if trusted else publication.hidden
     try:
-        query = case_query(params, int(time.time() * 1000))
+        query = case_query(params, int(time.time() * 1000), hidden)
     except Rejected as exc:
         return refusal(exc)
-    return json_response([service_request(case) for case in await view.search(query)])
+    if query.categories is not None and not query.categories:
+        return json_response([])
+    return json_response(publication.publish(await view.search(query), trusted))
 
 
-async def one_request(view: CaseView, request_id: str) -> Response:
-    """A one-element array with the request, or a 404 error array."""
+async def one_request(view: CaseView, request_id: str, publication: Publication,
+                      trusted: bool = False) -> Response:
+    """A one-element array with the request, or a 404 error array (also for a case the
+    reader may not see)."""
     case = await view.get(request_id)
-    if case is None:
+    shown = publication.publish([case], trusted) if case is not None else []
+    if not shown:
         return refusal(Rejected(404, "not_found", "no such service request",
                                 "service_request_id"))
-    return json_response([service_request(case)])
+    return json_response(shown)
