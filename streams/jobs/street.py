@@ -33,8 +33,9 @@ from domain.wire import encode
 from streams.ext import Ext, wall_ms
 from streams.metrics.book import STREET_KEY, MetricsBook
 from streams.metrics.coalesce import Coalescer
+from streams.metrics.rollup import ViewRollup
 from streams.metrics.windows import MINUTE
-from streams.partials import SensorPartial, decode_partial, merged_health
+from streams.partials import HealthSums, SensorPartial, decode_partial
 from streams.scores.book import Outcomes, ScoreBook, score
 from streams.scores.periods import period_key, period_start, previous_start
 from streams.scores.policy import ScoringPolicy
@@ -56,15 +57,18 @@ class StreetStage:
     def __init__(self, ext: Ext, policy: ScoringPolicy,
                  interval_ms: int = VIEW_INTERVAL_MS) -> None:
         self.ext = ext
-        self.book = MetricsBook({g: grid.community_id for g, grid in street().grids.items()})
+        community_of = {g: grid.community_id for g, grid in street().grids.items()}
+        self.book = MetricsBook(community_of)
+        self.views = ViewRollup(community_of)
+        self.health = HealthSums(community_of)
         self.scores = ScoreBook(policy)
         self.coalescer: Coalescer[ViewKey] = Coalescer(interval_ms)
         self.source_ms: dict[ViewKey, int] = {}
         self.owned = False
         self.ranking_due = False
         self.sent: dict[tuple[str, str], tuple[Any, ...]] = {}  # last ranking entry sent
-        self.sensors: dict[str, SensorPartial] = {}
-        self.live_start = 0  # start of the live scoring period last ranked
+        self.sensors = self.health.grids  # grid -> its latest SensorPartial
+        self.period_starts: tuple[int, ...] = ()  # the scoring periods last ranked
 
     # -- the partition's state ------------------------------------------------------------
 
@@ -88,8 +92,9 @@ class StreetStage:
         """Another worker owns the street now: drop everything, publish nothing."""
         self.owned = False
         self.book.grids.clear()
+        self.views.clear()
         self.scores.grids.clear()
-        self.sensors.clear()
+        self.health.clear()
         self.source_ms.clear()
         self.sent.clear()
 
@@ -100,10 +105,10 @@ class StreetStage:
         await out.flush()
         self.ext.health.count("street", len(records), len(records), wall_ms())
         if changed:
-            self.ranking_due = True
-            for key, source in self._touched(changed).items():
+            touched = self._touched(changed)
+            for key, source in touched.items():
                 self.source_ms[key] = min(self.source_ms.get(key, source), source)
-            self.coalescer.touch(self._touched(changed))
+            self.coalescer.touch(touched)
 
     def _apply(self, records: Sequence[Any], out: Any = None) -> dict[str, int]:
         changed: dict[str, int] = {}
@@ -118,9 +123,12 @@ class StreetStage:
                              None)
                 continue
             if isinstance(partial, SensorPartial):
-                self.sensors[partial.grid_id] = partial
+                self.health.put(partial)
             else:
                 self.book.put_state(partial.grid_id, partial.state)
+                self.views.put(partial.grid_id, partial.state)
+                if self.scores.grids.get(partial.grid_id) != partial.outcomes:
+                    self.ranking_due = True  # sensor partials and figures alone never rank
                 self.scores.put_grid(partial.grid_id, partial.outcomes)
             source = partial.source_ms or rec.timestamp
             changed[partial.grid_id] = min(changed.get(partial.grid_id, source), source)
@@ -146,9 +154,8 @@ class StreetStage:
         now = self.ext.now_ms()
         out = self.ext.outbox()
         for level, key in due:
-            data = self.book.snapshot(level, key, now)
-            data["sensors"] = merged_health([p for g in self.book.grids_of_any(level, key)
-                                             if (p := self.sensors.get(g)) is not None])
+            data = self.views.snapshot(level, key, now)
+            data["sensors"] = self.health.merged(level, key)
             data["source_ms"] = self.source_ms.pop((level, key), None)
             out.wall("grid_metrics", key, now, data, key)
         await out.flush()
@@ -159,16 +166,17 @@ class StreetStage:
 
         Per period kind of the policy, the current period's ranking (trend against the
         previous period's); the first kind is the live one: ``ranking``/``street`` and the
-        ``scores`` rows. Also runs when a live period begins, without new partials.
+        ``scores`` rows. Runs when a grid's outcomes changed or a period began, else it
+        costs nothing (sensor partials and minute figures never change a ranking).
         """
         if not self.owned:
             return 0
         now = wall_ms()
         policy = self.scores.policy
-        live_start = period_start(policy.periods[0], now, policy.utc_offset_h)
-        if not self.ranking_due and live_start == self.live_start:
+        starts = tuple(period_start(p, now, policy.utc_offset_h) for p in policy.periods)
+        if not self.ranking_due and starts == self.period_starts:
             return 0
-        self.ranking_due, self.live_start = False, live_start
+        self.ranking_due, self.period_starts = False, starts
         out = self.ext.outbox()
         for kind in KINDS:
             per_period = {period: self._ranking(kind, period, now) for period in policy.periods}
