@@ -9,6 +9,7 @@ server answers ``SELECT 1``. A server that is already running is reused.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -44,6 +45,21 @@ def _sbin(name: str) -> str | None:
     return str(path) if path.exists() else None
 
 
+def server_major_version(binary: str) -> int:
+    """The server binary's major version; 18 for one that does not know ``--version``
+    (18.x answers "Unknown option specified: version")."""
+    result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60)
+    found = re.search(r"version (\d+)\.", result.stdout + result.stderr)
+    return int(found.group(1)) if found else 18
+
+
+def legacy_profile_settings(major: int) -> str:
+    """Profile settings only an old server needs: LowCardinality was experimental before
+    19.x; current servers refuse the setting's name."""
+    return ("<allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>"
+            if major < 19 else "")
+
+
 class ClickHouseServer:
     """The server described by ``settings``, with its files under ``<data dir>/clickhouse``."""
 
@@ -58,10 +74,11 @@ class ClickHouseServer:
         """``host:port`` of the native protocol."""
         return f"{self.settings.clickhouse_host}:{self.settings.clickhouse_port}"
 
-    def _write_config(self) -> Path:
+    def _write_config(self, binary: str) -> Path:
         s = self.settings
         values = {"home": str(self.home), "host": s.clickhouse_host,
-                  "tcp_port": s.clickhouse_port, "http_port": s.clickhouse_http_port}
+                  "tcp_port": s.clickhouse_port, "http_port": s.clickhouse_http_port,
+                  "legacy_settings": legacy_profile_settings(server_major_version(binary))}
         for name in ("config.xml", "users.xml"):
             text = (TEMPLATES / name).read_text()
             for key, value in values.items():
@@ -101,7 +118,7 @@ class ClickHouseServer:
         binary = ensure_installed()
         for sub in ("data", "logs"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
-        config = self._write_config()
+        config = self._write_config(binary)
         self.process.start([binary, f"--config-file={config}"], cwd=self.home)
         wait_until(self.answers, timeout_s, "clickhouse", self.process)
         return "started"

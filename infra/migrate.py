@@ -8,6 +8,11 @@ servers (see DESIGN.md for the dialect limits).
 Guarantees: :func:`migrate` creates the database and the ``schema_migrations`` table if
 needed, applies pending migrations in number order, records each one after its statements
 succeeded, and applies nothing when everything is recorded (running it twice is a no-op).
+
+A migration interrupted half-way can be run again when its column changes are written
+``ADD COLUMN IF NOT EXISTS`` / ``DROP COLUMN IF EXISTS`` (as current ClickHouse reads them):
+18.16 has no such guard, so :func:`_portable` checks it in ``system.columns`` and sends the
+statement without it. Files are not checksummed: an applied migration is never re-read.
 """
 
 from __future__ import annotations
@@ -104,10 +109,35 @@ def pending(client: Client, db: str, directory: Path = MIGRATIONS_DIR) -> list[M
     return [m for m in discover(directory) if m.number not in done]
 
 
+_COLUMN_GUARD = re.compile(
+    r"^(ALTER\s+TABLE\s+(\w+)\.(\w+)\s+(?:ADD|DROP)\s+COLUMN\s+)"
+    r"IF\s+(NOT\s+)?EXISTS\s+(\w+)", re.IGNORECASE)
+
+
+def _portable(client: Client, statement: str) -> str | None:
+    """``statement`` as both 18.16 and current servers run it; None if it has nothing to do.
+
+    ``ADD COLUMN IF NOT EXISTS c`` is skipped when the column exists and otherwise sent
+    without the guard; ``DROP COLUMN IF EXISTS c`` likewise when it does not exist.
+    """
+    match = _COLUMN_GUARD.match(statement)
+    if match is None:
+        return statement
+    head, database, table, adding, column = match.groups()
+    exists = bool(client.execute(
+        "SELECT count() FROM system.columns WHERE database = %(d)s AND table = %(t)s "
+        "AND name = %(c)s", {"d": database, "t": table, "c": column})[0][0])
+    if exists == bool(adding):
+        return None
+    return head + column + statement[match.end():]
+
+
 def _run(client: Client, db: str, migration: Migration, statements: tuple[str, ...]) -> None:
     for statement in statements:
         try:
-            client.execute(statement.replace("{db}", db))
+            portable = _portable(client, statement.replace("{db}", db))
+            if portable is not None:
+                client.execute(portable)
         except Exception as exc:
             raise MigrationError(f"{migration.number:04d}_{migration.name}: {exc}") from exc
 
