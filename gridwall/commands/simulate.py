@@ -35,7 +35,8 @@ def register(sub: Any) -> None:
     p.add_argument("--direct", action="store_true",
                    help="produce straight to Kafka instead of posting to the gateway")
     p.add_argument("--gateway", metavar="URL",
-                   help="gateway base URL (default http://GRIDWALL_GATEWAY_HOST:PORT)")
+                   help="gateway base URL (default GRIDWALL_GATEWAY_URL, else "
+                        "http://GRIDWALL_GATEWAY_HOST:PORT)")
     p.add_argument("--token", help="bearer token (default: the feed token of the tokens file)")
     p.add_argument("--start-ms", type=int, metavar="MS",
                    help="start the virtual clock here instead of now (epoch ms)")
@@ -219,6 +220,6 @@ def _sink(args: argparse.Namespace, s: Settings, run_tag: str) -> Any:
             raise ValueError(f"cannot connect to Kafka at {s.kafka_bootstrap}: {exc}") from exc
     from ingest.simulator.http_sink import HttpSink
 
-    url = args.gateway or f"http://{s.gateway_host}:{s.gateway_port}"
+    url = args.gateway or s.resolved_gateway_url
     token = args.token or feed_token(s)
     return HttpSink(url, token, run_tag, max_body_bytes=min(s.max_body_bytes // 2, 512 * 1024))

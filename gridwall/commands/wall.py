@@ -19,7 +19,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--port", type=int, default=None,
                         help="port (default: GRIDWALL_WALL_PORT)")
     parser.add_argument("--hub-url", default=None,
-                        help="hub websocket URL (default: ws://HUB_HOST:HUB_PORT/)")
+                        help="hub websocket URL (default: GRIDWALL_HUB_URL, else "
+                             "ws://HUB_HOST:HUB_PORT/)")
     parser.set_defaults(handler=wall_cmd)
 
 
@@ -31,4 +32,5 @@ def wall_cmd(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("tornado.access").setLevel(logging.WARNING)  # one line per request
     cfg = settings()
-    return run(cfg, args.host or cfg.wall_host, args.port or cfg.wall_port, args.hub_url)
+    return run(cfg, args.host or cfg.wall_host, args.port or cfg.wall_port,
+               args.hub_url or cfg.resolved_hub_url)
