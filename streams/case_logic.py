@@ -8,8 +8,19 @@ letter topic (illegal transition, duplicate ``event_id`` at another offset).
 
 SLA breaches arrive as ``escalate`` events written by the SLA timer (actor
 :data:`SLA_ACTOR`, id :func:`sla_event_id`). Each escalation restarts the step's clock at the
-breached deadline, so tier *k*'s deadline is tier *k-1*'s plus the step's SLA. At the top
-tier a breach is still recorded and alerted, the tier stays.
+breach's time — the breached deadline, or the time the timer fired when it was late
+(:class:`streams.deadlines.DeadlineIndex`) — so tier *k* comes one step SLA after tier *k-1*
+was applied, never sooner: a stale clock (a back-dated event, a long outage) escalates once
+and then at the SLA's pace, it does not catch up tier after tier. A breach's clock never
+moves back. At the top tier a breach is still recorded and alerted, the tier stays; the
+``breaches`` and ``reopen_count`` counters saturate at :data:`COUNTER_MAX` (their UInt16
+columns).
+
+Times: an event earlier than the case's last update is applied at that update's time (time
+never runs backwards within a case, so a back-dated workflow event cannot make a step
+overdue before it began). Given ``received_ms`` (when the worker read the event), an event
+whose time lies outside the plausible window around it (:class:`domain.plausible.TimeWindow`,
+the gateway's rule, for events written straight to Kafka) is rejected for the dead letters.
 """
 
 from __future__ import annotations
@@ -21,12 +32,14 @@ import msgspec
 
 from domain.alerts import Signal, fingerprint
 from domain.case_machine import Rejection, apply
+from domain.plausible import TimeWindow
 from domain.schemas import CaseEvent, CaseSnapshot
 from domain.sla import SlaPolicy
 from domain.vocab import MAX_TIER, OPEN_STEPS
 from streams.metrics.facts import StepFact, fact_of
 
 SLA_ACTOR = "sla-timer"
+COUNTER_MAX = 65_535  # breaches and reopen_count are UInt16 columns
 SEEN_LIMIT = 64  # event ids remembered per case, for duplicate detection
 # Step facts kept per case (a case has a handful; only reopen loops add more): the metrics
 # and scores of a grid are rebuilt from them when its partition is assigned.
@@ -135,11 +148,14 @@ def breach_fingerprint(case_id: str, step: str) -> str:
 
 
 def process(record: CaseRecord | None, event: CaseEvent, offset: int,
-            policy: SlaPolicy | None = None) -> Outcome:
+            policy: SlaPolicy | None = None, received_ms: int | None = None,
+            window: TimeWindow | None = None) -> Outcome:
     """Apply ``event`` (read at input ``offset``) to ``record``; see the module docstring.
 
     With ``policy`` an applied transition other than an escalation adds its step fact
-    (deadlines under ``policy``) to the record's history and to the outcome.
+    (deadlines under ``policy``) to the record's history and to the outcome. With
+    ``received_ms`` the event's time is checked against ``window`` (default: 7 days before
+    to 5 minutes after).
     """
     if record is not None and event.event_id in record.seen:
         if record.seen[event.event_id] == offset or event.actor == SLA_ACTOR:
@@ -153,15 +169,21 @@ def process(record: CaseRecord | None, event: CaseEvent, offset: int,
             return Outcome(skip=True)  # the case moved on before the breach was applied
         if record.snapshot.tier >= MAX_TIER:
             return _top_tier_breach(record, event, offset)
+    elif received_ms is not None:
+        problem = (window or TimeWindow()).problem(event.ts, received_ms)
+        if problem is not None:
+            return Outcome(rejection=f"ts: {problem.reason}")
+    event = _in_order(record, event)
     result = apply(record.snapshot if record else None, event)
     if isinstance(result, Rejection):
         return Outcome(rejection=result.reason)
-    after = result.after
+    after = _saturated(result.after)
     step_changed = record is None or after.step != record.snapshot.step
     clock = event.ts if record is None or step_changed or is_breach else record.clock_start_ms
     new = CaseRecord(snapshot=after, clock_start_ms=clock,
                      version=(record.version + 1) if record else 1,
-                     breaches=(record.breaches if record else 0) + int(is_breach),
+                     breaches=min(COUNTER_MAX, (record.breaches if record else 0)
+                                  + int(is_breach)),
                      breached_step=after.step if is_breach else (
                          "" if step_changed else (record.breached_step if record else "")),
                      seen=_remember(record.seen if record else {}, event.event_id, offset),
@@ -181,11 +203,31 @@ def process(record: CaseRecord | None, event: CaseEvent, offset: int,
     return Outcome(record=new, before=record, fact=fact, breach=is_breach, signals=signals)
 
 
+def _in_order(record: CaseRecord | None, event: CaseEvent) -> CaseEvent:
+    """``event``, at the case's last update time if it claims an earlier one (a breach: at
+    its clock's start if earlier, so a clock never moves back)."""
+    if record is None:
+        return event
+    floor = (record.clock_start_ms if event.actor == SLA_ACTOR
+             else record.snapshot.updated_ms)
+    return event if event.ts >= floor else msgspec.structs.replace(event, ts=floor)
+
+
+def _saturated(snap: CaseSnapshot) -> CaseSnapshot:
+    """``snap`` with its counters at most :data:`COUNTER_MAX`."""
+    if snap.reopen_count <= COUNTER_MAX and snap.escalations <= COUNTER_MAX:
+        return snap
+    return msgspec.structs.replace(snap, reopen_count=min(COUNTER_MAX, snap.reopen_count),
+                                   escalations=min(COUNTER_MAX, snap.escalations))
+
+
 def _top_tier_breach(record: CaseRecord, event: CaseEvent, offset: int) -> Outcome:
+    event = _in_order(record, event)
     snap = msgspec.structs.replace(record.snapshot, last_event_id=event.event_id,
                                    updated_ms=max(record.snapshot.updated_ms, event.ts))
     new = msgspec.structs.replace(record, snapshot=snap, clock_start_ms=event.ts,
-                                  version=record.version + 1, breaches=record.breaches + 1,
+                                  version=record.version + 1,
+                                  breaches=min(COUNTER_MAX, record.breaches + 1),
                                   breached_step=snap.step,
                                   seen=_remember(record.seen, event.event_id, offset))
     return Outcome(record=new, before=record, breach=True, signals=[_raise(new, event.ts)])

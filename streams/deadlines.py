@@ -7,6 +7,13 @@ returns every entry whose deadline is at or before ``now_ms`` and re-arms it ``r
 later, so a breach whose escalation was lost is fired again (the escalation's id is
 deterministic, so firing twice applies once); an entry disappears only when the case's clock
 changes or stops (:meth:`set`).
+
+Each clock breaches once: a returned :class:`Due` carries the time the breach is recorded at
+(``deadline_ms``) — the clock's deadline, or ``now_ms`` when the timer fires more than
+``late_ms`` after it (a clock started long ago: a back-dated or very old event, an outage).
+The escalation restarts the case's clock at that time (:mod:`streams.case_logic`), so the
+next deadline lies one step SLA after it: a stale clock escalates once, then at the SLA's
+pace, instead of firing deadline after past deadline on every tick.
 """
 
 from __future__ import annotations
@@ -18,19 +25,23 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Due:
-    """A breach to fire: the case, its grid, the clock that breached and its deadline."""
+    """A breach to fire: the case, its grid, the clock that breached and the time the breach
+    is recorded at (its deadline, or the fire time when the timer was late; ``late_ms`` says
+    by how much it missed the deadline then, else 0)."""
 
     case_id: str
     grid_id: str
     clock_start_ms: int
     deadline_ms: int
+    late_ms: int = 0
 
 
 class DeadlineIndex:
     """A min-heap of (fire time, case) with lazy deletion of superseded entries."""
 
-    def __init__(self, retry_ms: int = 5_000) -> None:
+    def __init__(self, retry_ms: int = 5_000, late_ms: int = 5_000) -> None:
         self.retry_ms = retry_ms
+        self.late_ms = late_ms
         self._heap: list[tuple[int, str, int]] = []
         self._current: dict[str, Due] = {}
 
@@ -72,7 +83,8 @@ class DeadlineIndex:
         """Entries due at ``now_ms``, earliest first; each is re-armed at ``now_ms + retry_ms``.
 
         With ``limit``, at most that many are returned; the others stay due for the next
-        call (after a long outage every open case may be overdue at once).
+        call (after a long outage every open case may be overdue at once). An entry more
+        than ``late_ms`` overdue is returned stamped at ``now_ms`` (see the module docstring).
         """
         fired: list[Due] = []
         while self._heap and self._heap[0][0] <= now_ms and (limit is None
@@ -85,4 +97,10 @@ class DeadlineIndex:
         for entry in fired:
             heapq.heappush(self._heap, (now_ms + self.retry_ms, entry.case_id,
                                         entry.clock_start_ms))
-        return fired
+        return [self._stamped(entry, now_ms) for entry in fired]
+
+    def _stamped(self, entry: Due, now_ms: int) -> Due:
+        missed = now_ms - entry.deadline_ms
+        if missed <= self.late_ms:
+            return entry
+        return Due(entry.case_id, entry.grid_id, entry.clock_start_ms, now_ms, missed)

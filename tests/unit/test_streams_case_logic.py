@@ -148,7 +148,9 @@ def test_deadline_index_fires_once_per_clock_and_retries_until_superseded() -> N
     index.set("b", "G2", 30_000, 90_000)  # escalation applied: new clock
     assert [d.case_id for d in index.due(60_000)] == ["a"]
     index.set("a", "G1", 60_000, None)  # case moved to a step without a clock
-    assert [(d.case_id, d.deadline_ms) for d in index.due(100_000)] == [("b", 90_000)]
+    assert [(d.case_id, d.deadline_ms) for d in index.due(94_000)] == [("b", 90_000)]
+    # fired later than late_ms after its deadline: the breach is stamped at the fire time
+    assert [(d.deadline_ms, d.late_ms) for d in index.due(100_000)] == [(100_000, 10_000)]
 
 
 def test_deadline_index_rebuild_replaces_everything() -> None:
@@ -180,3 +182,81 @@ def test_deadline_index_compacts_superseded_entries() -> None:
         index.set("a", "G1", clock, 10**9 + clock)
     assert len(index) == 1 and len(index._heap) < 2_000
     assert [(d.clock_start_ms) for d in index.due(2 * 10**9)] == [4_999]
+
+
+# -- stale clocks: no breach storm, no tier jump; counters saturate; the time window ------
+
+NOW = 1_767_225_600_000  # a wall clock in 2026
+
+
+def run_timer(record: CaseRecord, now: int, seconds: float, tick_ms: int = 250
+              ) -> tuple[CaseRecord, int]:
+    """The SLA timer and the cases agent, fed back as Kafka would, every ``tick_ms`` for
+    ``seconds``; returns the record and how many breaches were applied."""
+    index = DeadlineIndex()
+    index.set("c1", "G01", record.clock_start_ms, escalation_ms(record, POLICY))
+    applied_breaches, offset = 0, 1_000
+    for step in range(int(seconds * 1000 / tick_ms) + 1):
+        for item in index.due(now + step * tick_ms):
+            if item.clock_start_ms != record.clock_start_ms:
+                continue
+            outcome = process(record, breach_event(record, item.deadline_ms), offset)
+            offset += 1
+            if outcome.record is not None:
+                record, applied_breaches = outcome.record, applied_breaches + 1
+                index.set("c1", "G01", record.clock_start_ms, escalation_ms(record, POLICY))
+    return record, applied_breaches
+
+
+def test_a_report_from_1970_breaches_once_then_at_the_slas_pace() -> None:
+    rec = applied(None, ev("report", 1_000), 0)
+    rec, breaches = run_timer(rec, NOW, 80)
+    # one breach at once (stamped now, not in 1970), the next one SLA (60 s) later
+    assert breaches == 2 and rec.snapshot.tier == 3
+    assert rec.clock_start_ms == NOW + 60_000 and rec.snapshot.updated_ms == NOW + 60_000
+
+
+def test_a_top_tier_case_with_a_stale_clock_does_not_storm() -> None:
+    rec = applied(None, ev("report", 1_000, priority="emergency"), 0)  # tier 3 at once
+    rec, breaches = run_timer(rec, NOW, 300)
+    # at once, then every 60 s (the reported step's SLA): 0, 60, ..., 300 s
+    assert rec.snapshot.tier == 4 and breaches == 6 and rec.breaches == 6
+
+
+def test_a_workflow_event_back_dated_an_hour_does_not_jump_tiers() -> None:
+    rec = applied(None, ev("report", NOW), 0)
+    rec = applied(rec, ev("verify", NOW - 3_600_000), 1)
+    assert rec.snapshot.step_entered_ms == NOW and rec.clock_start_ms == NOW  # in order
+    rec, breaches = run_timer(rec, NOW + 1_000, 10)
+    assert breaches == 0 and rec.snapshot.tier == 1
+
+
+def test_a_back_dated_case_escalates_one_tier_not_to_the_top() -> None:
+    rec = applied(None, ev("report", NOW - 3_600_000), 0)
+    rec, breaches = run_timer(rec, NOW, 10)
+    assert breaches == 1 and rec.snapshot.tier == 2
+
+
+def test_breaches_and_reopens_saturate_at_their_columns_limit() -> None:
+    rec = applied(None, ev("report", 1_000, priority="emergency"), 0)
+    rec = CaseRecord(snapshot=rec.snapshot.__class__(**{
+        **{f: getattr(rec.snapshot, f) for f in rec.snapshot.__struct_fields__},
+        "tier": 4, "reopen_count": 65_535}), clock_start_ms=1_000, breaches=65_535)
+    top = process(rec, breach_event(rec, 61_000), 5)
+    assert top.record is not None and top.record.breaches == 65_535
+    for n, action in enumerate(("verify", "dispatch", "handle", "reopen"), 6):
+        rec = applied(rec, ev(action, 2_000 + n), n)
+    assert rec.snapshot.reopen_count == 65_535
+
+
+@pytest.mark.parametrize(("ts", "words"), [(1_000, "before its receipt"),
+                                           (NOW + 3_600_000, "after its receipt")])
+def test_events_straight_from_kafka_outside_the_window_are_rejected(ts: int,
+                                                                    words: str) -> None:
+    outcome = process(None, ev("report", ts), 0, received_ms=NOW)
+    assert outcome.record is None and outcome.rejection is not None
+    assert outcome.rejection.startswith("ts: ") and words in outcome.rejection
+    assert process(None, ev("report", NOW - 60_000), 0, received_ms=NOW).record is not None
+    rec = applied(None, ev("report", 1_000), 0)  # an old clock's breach is never refused
+    late = process(rec, breach_event(rec, 61_000), 1, received_ms=NOW)
+    assert late.record is not None and late.breach
