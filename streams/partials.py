@@ -15,11 +15,12 @@ activity (minutes of the retention window, its open cases), never on the number 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
-from streams.metrics.book import GridState
+from streams.metrics.book import STREET_KEY, GridState
 from streams.scores.book import GridOutcomes
 from streams.sensors.detector import GridHealth
 
@@ -57,6 +58,46 @@ def merged_health(partials: list[SensorPartial]) -> dict[str, Any]:
         for name in HEALTH_FIELDS:
             setattr(total, name, getattr(total, name) + getattr(partial.health, name))
     return {**dataclasses.asdict(total), "health": total.score}
+
+
+class HealthSums:
+    """The summed sensor health of every community and of the street, kept up to date one
+    grid's partial at a time (the cost of a partial does not grow with the number of grids).
+
+    Guarantee: :meth:`merged` equals :func:`merged_health` of the latest partials of the
+    scope's grids of the geography (``community_of``; other grids count nowhere).
+    """
+
+    def __init__(self, community_of: Mapping[str, str]) -> None:
+        self.community_of = dict(community_of)
+        self.grids: dict[str, SensorPartial] = {}
+        self.totals: dict[tuple[str, str], GridHealth] = {}
+
+    def put(self, partial: SensorPartial) -> None:
+        """Hold ``partial`` as its grid's latest, replacing the previous one in the sums."""
+        old = self.grids.get(partial.grid_id)
+        self.grids[partial.grid_id] = partial
+        community = self.community_of.get(partial.grid_id)
+        if community is None:
+            return
+        before = old.health if old is not None else GridHealth()
+        for key in (("community", community), ("street", STREET_KEY)):
+            total = self.totals.get(key)
+            if total is None:
+                total = self.totals[key] = GridHealth()
+            for name in HEALTH_FIELDS:
+                setattr(total, name, getattr(total, name) + getattr(partial.health, name)
+                        - getattr(before, name))
+
+    def merged(self, level: str, key: str) -> dict[str, Any]:
+        """The summed health of a community or the street (as :func:`merged_health`)."""
+        total = self.totals.get((level, key)) or GridHealth()
+        return {**dataclasses.asdict(total), "health": total.score}
+
+    def clear(self) -> None:
+        """Hold nothing."""
+        self.grids.clear()
+        self.totals.clear()
 
 
 _encoder = msgspec.json.Encoder()

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from streams.metrics.facts import StepFact
-from streams.metrics.stats import mean, percentile, ratio
+from streams.metrics.stats import mean, percentile_sorted, ratio
 
 
 class Bucket(msgspec.Struct, kw_only=True):
@@ -69,13 +69,14 @@ class Bucket(msgspec.Struct, kw_only=True):
         return {
             "reported": self.reported, "closed": self.closed, "completed": self.completed,
             "on_time_rate": ratio(self.on_time, self.completed),
-            "handling": {step: _durations(values)
+            "handling": {step: durations(sorted(values))
                          for step, values in sorted(self.handling_ms.items())},
         }
 
 
-def _durations(values: list[int]) -> dict[str, Any]:
-    avg = mean(values)
-    p90 = percentile(values, 90)
-    return {"n": len(values), "mean_s": None if avg is None else avg / 1000,
+def durations(ordered: list[int]) -> dict[str, Any]:
+    """Count, mean and nearest-rank p90 in seconds of handling times (ms, ascending)."""
+    avg = mean(ordered)
+    p90 = percentile_sorted(ordered, 90)
+    return {"n": len(ordered), "mean_s": None if avg is None else avg / 1000,
             "p90_s": None if p90 is None else p90 / 1000}

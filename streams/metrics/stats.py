@@ -22,7 +22,13 @@ def percentile(values: Sequence[float], q: float) -> float | None:
         raise ValueError("q must be in (0, 100]")
     if not values:
         return None
-    ordered = sorted(values)
+    return percentile_sorted(sorted(values), q)
+
+
+def percentile_sorted(ordered: Sequence[float], q: float) -> float | None:
+    """:func:`percentile` of values already in ascending order (not checked)."""
+    if not ordered:
+        return None
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 

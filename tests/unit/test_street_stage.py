@@ -25,10 +25,18 @@ from streams.jobs.street import RANKING_TOP, StreetStage
 from streams.metrics.book import MetricsBook
 from streams.metrics.facts import CaseView, StepFact
 from streams.outbox import Outbox
-from streams.partials import GridPartial, encode_partial, partial_key
+from streams.partials import (
+    SENSORS_SOURCE,
+    GridPartial,
+    SensorPartial,
+    encode_partial,
+    encode_sensor_partial,
+    partial_key,
+)
 from streams.rows import RowBatch
 from streams.scores.book import ScoreBook
 from streams.scores.policy import load_scoring
+from streams.sensors.detector import GridHealth
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 SLA = load_policy(CONFIG / "sla.yaml")
@@ -174,3 +182,67 @@ def test_nothing_is_published_without_the_partition() -> None:
 
     asyncio.run(run())
     assert ext.wall() == {} and stage.book.grids == {}
+
+
+class FixedClockExt(CapturingExt):
+    """A capturing worker whose clock stands still, so a recompute can use the same now."""
+
+    NOW = int(__import__("time").time() * 1000)
+
+    def now_ms(self) -> int:
+        return self.NOW
+
+
+def test_views_from_replaced_partials_equal_one_book_of_every_grid() -> None:
+    """Owners send each grid's full state again and again as they count (the stage replaces
+    each grid's contribution incrementally); what it publishes equals one book that holds
+    every fact, recomputed from scratch."""
+    every = facts()
+    owner = MetricsBook({g: s.community_id for g, s in street().grids.items()})
+    scores = ScoreBook(SCORING)
+    records = []
+    for start in range(0, len(every), 97):
+        chunk = every[start:start + 97]
+        for grid_id in owner.update(chunk) | scores.update(chunk):
+            records.append(SimpleNamespace(
+                key=partial_key(grid_id).encode(), timestamp=0, value=encode_partial(
+                    GridPartial(grid_id=grid_id, state=owner.grids[grid_id],
+                                outcomes=scores.grids[grid_id]))))
+    ext = FixedClockExt()
+    stage = StreetStage(ext, SCORING)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        await stage.restored({}, 0)
+        for n in range(0, len(records), 50):
+            await stage.handle(records[n:n + 50])
+            stage.coalescer.interval_ms = 0
+            await stage.publish()
+
+    asyncio.run(run())
+    views = {k[1]: v for k, v in ext.wall().items() if k[0] == "grid_metrics"}
+    assert len(views) == 1 + len({s.community_id for s in street().grids.values()})
+    for key, view in views.items():
+        level = "street" if key == "street" else "community"
+        expected = owner.snapshot(level, key, FixedClockExt.NOW)
+        assert {k: v for k, v in view.items() if k not in ("sensors", "source_ms")} == expected
+
+
+def test_sensor_partials_alone_rank_nothing() -> None:
+    ext = CapturingExt()
+    stage = StreetStage(ext, SCORING)  # type: ignore[arg-type]
+    health = GridHealth(known=3, reporting=3)
+    sensor_records = [SimpleNamespace(key=partial_key(g, SENSORS_SOURCE).encode(), timestamp=0,
+                                      value=encode_sensor_partial(
+                                          SensorPartial(grid_id=g, health=health)))
+                      for g in GRIDS]
+
+    async def run() -> list[int]:
+        stage.replay(owner_partials(facts(20)))
+        await stage.restored({}, 0)
+        first = await stage.publish_ranking()
+        await stage.handle(sensor_records)
+        return [first, await stage.publish_ranking(), await stage.publish()]
+
+    first, again, views = asyncio.run(run())
+    assert first > 0 and again == 0 and views > 0
+    assert ext.wall()[("grid_metrics", "street")]["sensors"]["known"] == 3 * len(GRIDS)
