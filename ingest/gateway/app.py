@@ -21,7 +21,7 @@ from starlette.types import Scope
 from domain.geo import Street, street
 from gridwall.auth import TokenBook
 from gridwall.settings import Settings, settings
-from ingest.gateway import docs_ui, openapi, ops
+from ingest.gateway import docs_ui, health, openapi, ops
 from ingest.gateway.body import BodyTimeoutMiddleware
 from ingest.gateway.case_view import CaseView, LayeredCaseView, MemoryCaseView
 from ingest.gateway.case_view_clickhouse import ClickHouseCaseView
@@ -38,13 +38,7 @@ from ingest.gateway.open311.publication import Publication
 from ingest.gateway.open311.services import service_definition, service_list
 from ingest.gateway.pipeline import Feed, intake
 from ingest.gateway.placement import Placer
-from ingest.gateway.producer import (
-    DirectProducer,
-    GroupCommitProducer,
-    LazyWriter,
-    Producer,
-    Writer,
-)
+from ingest.gateway.producer import DirectProducer, GroupCommitProducer, Producer, Writer
 from ingest.gateway.ratelimit import RefusalLimiter, RefusalLimitMiddleware
 from ingest.gateway.rejects import Rejected
 from ingest.gateway.responses import json_response
@@ -55,9 +49,9 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def kafka_writer(s: Settings, ack_timeout_s: float) -> Writer:
-    """A writer that connects on first use (the gateway starts without Kafka)."""
-    return LazyWriter(lambda: KafkaWriter(s, client_id="gridwall-gateway",
-                                          ack_timeout_s=ack_timeout_s))
+    """A self-healing writer that connects on first use (the gateway starts without Kafka)."""
+    return KafkaWriter(s, client_id="gridwall-gateway", ack_timeout_s=ack_timeout_s,
+                       connect=False)
 
 
 def default_case_view(s: Settings) -> CaseView:
@@ -115,7 +109,7 @@ def add_write_routes(app: FastAPI, ctx: GatewayContext) -> None:
                                              include_in_schema=False))
 
 
-def add_read_routes(app: FastAPI, ctx: GatewayContext) -> None:
+def add_read_routes(app: FastAPI, ctx: GatewayContext, checks: health.ProduceHealth) -> None:
     """Open311 reads, health and metrics."""
 
     async def services_json(request: Request) -> Response:
@@ -143,7 +137,7 @@ def add_read_routes(app: FastAPI, ctx: GatewayContext) -> None:
                                        publication, trusted(request))
 
     async def healthz(request: Request) -> Response:
-        return await ops.healthz(ctx)
+        return await health.healthz(checks)
 
     async def metrics(request: Request) -> Response:
         return ops.metrics(ctx)
@@ -156,7 +150,7 @@ def add_read_routes(app: FastAPI, ctx: GatewayContext) -> None:
          "Open311: service requests in a date window (at most 90 days)"),
         ("/open311/v2/requests/{service_request_id}.json", request_json, openapi.OPEN311_ONE,
          "Open311: one service request"),
-        ("/healthz", healthz, None, "Kafka reachable?"),
+        ("/healthz", healthz, None, "Is a produce acknowledged by Kafka?"),
         ("/metrics", metrics, None, "Prometheus metrics (text format)"),
     ):
         app.add_api_route(path, endpoint, methods=["GET"], summary=summary,
@@ -166,10 +160,12 @@ def add_read_routes(app: FastAPI, ctx: GatewayContext) -> None:
 def create_app(s: Settings | None = None, **parts: Any) -> FastAPI:
     """The gateway app; ``parts`` are passed to :func:`build_context` (tokens, geo, ...)."""
     ctx = build_context(s or settings(), **parts)
+    checks = health.ProduceHealth(ctx.producer)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await checks.close()
         await asyncio.to_thread(ctx.producer.close)
         await asyncio.to_thread(ctx.cases.close)
 
@@ -179,7 +175,7 @@ def create_app(s: Settings | None = None, **parts: Any) -> FastAPI:
                               "to a grid, acknowledged by Kafka before 202.")
     app.state.gateway = ctx
     add_write_routes(app, ctx)
-    add_read_routes(app, ctx)
+    add_read_routes(app, ctx, checks)
     docs_ui.install(app)
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=ctx.settings.gateway_body_timeout_s)
     app.add_middleware(RefusalLimitMiddleware, book=ctx.tokens, metrics=ctx.metrics,

@@ -1,8 +1,8 @@
 """Getting records acknowledged by Kafka without blocking the event loop.
 
-* :class:`LazyWriter` creates the :class:`~ingest.kafka_out.KafkaWriter` on first use, so the
-  gateway starts (and answers 503) while Kafka is down; after a failed creation it refuses at
-  once for ``retry_s`` before trying again.
+* The writer is normally a :class:`~ingest.kafka_out.KafkaWriter` made with
+  ``connect=False``: it connects on first use, so the gateway starts (and answers 503) while
+  Kafka is down, and it replaces a producer that stopped acknowledging (self-healing).
 * :class:`GroupCommitProducer` (the default) sends the records of all requests waiting at the
   same moment in one :meth:`~ingest.kafka_out.KafkaWriter.send_all` round on a background
   thread, so one broker round trip acknowledges many requests.
@@ -11,6 +11,9 @@
 
 Every producer's :meth:`produce` returns only after every record it was given was
 acknowledged, or raises :class:`~ingest.kafka_out.KafkaUnavailable`; never anything else.
+``acked_at`` is the monotonic time of its last acknowledged produce (``-inf`` before any),
+which ``/healthz`` reads. :meth:`close` returns within about ``2 * grace_s`` plus the
+writer's own bounded close, whatever the broker does.
 """
 
 from __future__ import annotations
@@ -21,12 +24,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
-
-from kafka.errors import KafkaError
 
 from ingest.kafka_out import KafkaUnavailable, OutRecord
 
@@ -39,53 +40,20 @@ class Writer(Protocol):
     def send_all(self, records: Sequence[OutRecord]) -> None:
         """Return once every record is acknowledged, or raise KafkaUnavailable."""
 
-    def close(self) -> None:
-        """Flush and release the connection."""
+    def close(self) -> object:
+        """Flush (bounded in time) and release the connection."""
 
 
 class Producer(Protocol):
     """Asynchronous, acknowledged produce."""
 
+    acked_at: float
+
     async def produce(self, records: Sequence[OutRecord]) -> None:
         """Return once every record is acknowledged, or raise KafkaUnavailable."""
 
     def close(self) -> None:
-        """Stop accepting work and release the writer."""
-
-
-class LazyWriter:
-    """A writer created on first use and re-created after a failed creation (thread-safe)."""
-
-    def __init__(self, factory: Callable[[], Writer], retry_s: float = 2.0) -> None:
-        self._factory = factory
-        self._retry_s = retry_s
-        self._writer: Writer | None = None
-        self._failed_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def _get(self) -> Writer:
-        with self._lock:
-            if self._writer is not None:
-                return self._writer
-            if time.monotonic() - self._failed_at < self._retry_s:
-                raise KafkaUnavailable("Kafka is unreachable (retrying shortly)")
-            try:
-                self._writer = self._factory()
-            except KafkaError as exc:
-                self._failed_at = time.monotonic()
-                raise KafkaUnavailable(f"cannot connect to Kafka: {exc}") from exc
-            return self._writer
-
-    def send_all(self, records: Sequence[OutRecord]) -> None:
-        """Create the writer if needed, then send; raise KafkaUnavailable on any failure."""
-        self._get().send_all(records)
-
-    def close(self) -> None:
-        """Close the writer if one was created."""
-        with self._lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+        """Stop accepting work and release the writer (bounded in time)."""
 
 
 def send_guarded(writer: Writer, records: Sequence[OutRecord]) -> KafkaUnavailable | None:
@@ -129,9 +97,12 @@ class GroupCommitProducer:
     slow round cannot grow without bound. All jobs of a round share its outcome.
     """
 
-    def __init__(self, writer: Writer, max_round_records: int = 20_000) -> None:
+    def __init__(self, writer: Writer, max_round_records: int = 20_000,
+                 grace_s: float = 5.0) -> None:
         self._writer = writer
         self._max = max_round_records
+        self._grace_s = grace_s
+        self.acked_at = float("-inf")
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="gateway-producer", daemon=True)
@@ -169,7 +140,10 @@ class GroupCommitProducer:
                 break
             jobs, stop = self._take_round(first)
             records = [r for job in jobs for r in job.records]
-            _notify(jobs, send_guarded(self._writer, records))
+            error = send_guarded(self._writer, records)
+            if error is None:
+                self.acked_at = time.monotonic()
+            _notify(jobs, error)
         self._refuse_leftovers()
 
     def _refuse_leftovers(self) -> None:
@@ -184,13 +158,17 @@ class GroupCommitProducer:
         _notify(leftovers, KafkaUnavailable("the gateway is shutting down"))
 
     def close(self) -> None:
-        """Finish the queued rounds, stop the thread, close the writer."""
+        """Finish the queued rounds for up to ``grace_s``, then close the writer (which
+        ends a round still waiting on the broker: its requests are refused) and stop."""
         if self._closed:
             return
         self._closed = True
         self._queue.put(None)
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=self._grace_s)
         self._writer.close()
+        self._thread.join(timeout=self._grace_s)
+        if self._thread.is_alive():
+            log.warning("the producer thread did not stop within %.0f s", 2 * self._grace_s)
 
 
 class DirectProducer:
@@ -199,6 +177,7 @@ class DirectProducer:
     def __init__(self, writer: Writer, threads: int = 16) -> None:
         self._writer = writer
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gateway-send")
+        self.acked_at = float("-inf")
 
     async def produce(self, records: Sequence[OutRecord]) -> None:
         """Send ``records`` on a pool thread and wait for the acknowledgement."""
@@ -208,8 +187,9 @@ class DirectProducer:
             self._pool, send_guarded, self._writer, records)
         if error is not None:
             raise error
+        self.acked_at = time.monotonic()
 
     def close(self) -> None:
-        """Wait for running sends, then close the writer."""
-        self._pool.shutdown(wait=True)
+        """Close the writer (running sends end, acknowledged or refused), then the pool."""
         self._writer.close()
+        self._pool.shutdown(wait=True)

@@ -3,10 +3,11 @@
 Readings become per-grid :class:`~domain.schemas.SensorBatch` messages
 (:func:`ingest.batching.group_readings`, source ``sensor``), case events and department
 records one message each; every message is keyed by its ``grid_id``. Chunks are
-acknowledged whole (acks=all, via :class:`~ingest.kafka_out.KafkaWriter`). If Kafka does
-not acknowledge, the chunk is sent again after a back-off: batch ids are derived from the
-chunk number, so a consumer can recognise a resent batch, but the records themselves may
-then appear twice.
+acknowledged whole (acks=all, via :class:`~ingest.kafka_out.KafkaWriter`, which replaces a
+producer that stopped acknowledging, so a broker crash and restart do not stall the sink).
+If Kafka does not acknowledge, the chunk is sent again after a back-off: batch ids are
+derived from the chunk number, so a consumer can recognise a resent batch, but the records
+themselves may then appear twice.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ class Writer(Protocol):
     def send_all(self, records: Sequence[OutRecord]) -> None:
         """Return once every record is acknowledged, or raise KafkaUnavailable."""
 
-    def close(self) -> None:
-        """Flush and close."""
+    def close(self) -> object:
+        """Flush (bounded in time) and close."""
 
 
 def out_records(events: Sequence[Event], request_id: str, received_ms: int) -> list[OutRecord]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
 from kafka.errors import KafkaTimeoutError
 
-from infra.topics import CASE_EVENTS
-from ingest.gateway.producer import DirectProducer, GroupCommitProducer, LazyWriter
-from ingest.kafka_out import KafkaUnavailable, OutRecord
+from infra.topics import CASE_EVENTS, HEALTH
+from ingest.gateway.health import ProduceHealth, healthz
+from ingest.gateway.producer import DirectProducer, GroupCommitProducer
+from ingest.kafka_out import HealingWriter, KafkaUnavailable, OutRecord
 from tests.unit.test_gateway_support import MemoryWriter
 
 
@@ -106,24 +108,149 @@ async def test_direct_producer_sends_per_request_and_reports_failures() -> None:
         producer.close()
 
 
-def test_lazy_writer_refuses_fast_after_a_failed_connect_then_retries() -> None:
-    attempts: list[int] = []
-    created = MemoryWriter()
+class FakeSession(MemoryWriter):
+    """A session that remembers the timeout it was closed with."""
 
-    def factory() -> MemoryWriter:
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed_with: list[float | None] = []
+
+    def close(self, timeout_s: float | None = None) -> int:
+        self.closed = True
+        self.closed_with.append(timeout_s)
+        return 0
+
+
+def test_healing_writer_refuses_fast_after_a_failed_connect_then_retries() -> None:
+    attempts: list[int] = []
+    created = FakeSession()
+
+    def factory() -> FakeSession:
         attempts.append(1)
         if len(attempts) == 1:
             raise KafkaTimeoutError("Unable to bootstrap")
         return created
 
-    lazy = LazyWriter(factory, retry_s=3600)
+    healing = HealingWriter(factory, retry_s=3600)
     with pytest.raises(KafkaUnavailable, match="cannot connect"):
-        lazy.send_all(records(1))
+        healing.send_all(records(1))
     with pytest.raises(KafkaUnavailable, match="retrying"):
-        lazy.send_all(records(1))  # within retry_s: no new attempt
+        healing.send_all(records(1))  # within retry_s: no new attempt
     assert len(attempts) == 1
-    lazy._failed_at = float("-inf")  # the retry interval has passed
-    lazy.send_all(records(1))
+    healing._failed_at = float("-inf")  # the retry interval has passed
+    healing.send_all(records(1))
     assert len(created.records) == 1 and len(attempts) == 2
-    lazy.close()
+    healing.close()
     assert created.closed
+
+
+def test_an_unacknowledged_send_replaces_the_session() -> None:
+    sessions: list[FakeSession] = []
+
+    def factory() -> FakeSession:
+        sessions.append(FakeSession())
+        return sessions[-1]
+
+    healing = HealingWriter(factory)
+    healing.send_all(records(1))
+    first_ack = healing.acked_at
+    assert first_ack > float("-inf")
+    sessions[0].fail = True  # wedged: it never acknowledges again
+    with pytest.raises(KafkaUnavailable):
+        healing.send_all(records(1))
+    deadline = time.monotonic() + 5
+    while not sessions[0].closed and time.monotonic() < deadline:
+        time.sleep(0.01)  # discarded sessions are closed on a background thread
+    assert sessions[0].closed_with == [0.0]  # force-closed: its pending records are aborted
+    healing.send_all(records(2))  # a fresh session
+    assert len(sessions) == 2 and len(sessions[1].records) == 2
+    assert healing.replaced == 1 and healing.acked_at >= first_ack
+    healing.close()
+    with pytest.raises(KafkaUnavailable, match="closed"):
+        healing.send_all(records(1))
+
+
+class HangingWriter(MemoryWriter):
+    """A broker that never answers: each send blocks until the writer is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+        self.entered = threading.Event()
+
+    def send_all(self, batch: Sequence[OutRecord]) -> None:
+        self.entered.set()
+        self.released.wait(timeout=60)
+        raise KafkaUnavailable("test: aborted by close")
+
+    def close(self) -> None:
+        self.closed = True
+        self.released.set()
+
+
+async def test_close_with_a_silent_broker_refuses_the_waiting_requests_promptly() -> None:
+    writer = HangingWriter()
+    producer = GroupCommitProducer(writer, grace_s=0.2)
+    waiting = asyncio.ensure_future(producer.produce(records(1)))
+    await asyncio.to_thread(writer.entered.wait, 10)
+    await asyncio.to_thread(producer.close)
+    with pytest.raises(KafkaUnavailable):
+        await asyncio.wait_for(waiting, 5)  # a liveness bound: without close it waits 60 s
+    assert writer.closed
+
+
+async def test_acked_at_moves_only_on_acknowledged_produces() -> None:
+    writer = MemoryWriter()
+    producer = GroupCommitProducer(writer)
+    try:
+        assert producer.acked_at == float("-inf")
+        await producer.produce(records(1))
+        acked = producer.acked_at
+        assert acked > float("-inf")
+        writer.fail = True
+        with pytest.raises(KafkaUnavailable):
+            await producer.produce(records(1))
+        assert producer.acked_at == acked
+    finally:
+        producer.close()
+
+
+async def test_healthz_is_ok_after_a_recent_ack_without_a_canary() -> None:
+    writer = MemoryWriter()
+    producer = GroupCommitProducer(writer)
+    try:
+        await producer.produce(records(1))
+        outcome = await ProduceHealth(producer, fresh_s=60).check()
+        assert outcome.ok and writer.on(HEALTH.base) == []
+    finally:
+        producer.close()
+
+
+async def test_healthz_produces_a_canary_when_no_recent_ack() -> None:
+    writer = MemoryWriter()
+    producer = GroupCommitProducer(writer)
+    try:
+        checks = ProduceHealth(producer, fresh_s=0)
+        outcome = await checks.check()
+        assert outcome.ok and outcome.body()["kafka"] == "acknowledged"
+        assert len(writer.on(HEALTH.base)) == 1
+        writer.fail = True
+        outcome = await checks.check()
+        assert not outcome.ok and "down" in outcome.reason
+        response = await healthz(checks)
+        assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
+    finally:
+        producer.close()
+
+
+async def test_healthz_answers_503_within_its_bound_when_kafka_never_answers() -> None:
+    writer = HangingWriter()
+    producer = GroupCommitProducer(writer, grace_s=0.2)
+    checks = ProduceHealth(producer, fresh_s=0, timeout_s=0.3)
+    try:
+        outcome = await asyncio.wait_for(checks.check(), 10)
+        assert not outcome.ok and outcome.body()["kafka"] == "not_acknowledged"
+        assert outcome.last_ack_s is None
+    finally:
+        await checks.close()
+        await asyncio.to_thread(producer.close)

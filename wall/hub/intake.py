@@ -6,6 +6,12 @@ back: ``ack`` (with the ``command_id``) only after the broker acknowledged the r
 runs in a worker thread, so a slow broker never blocks the event loop (other clients keep
 receiving updates meanwhile). Nothing raises out of these methods.
 
+The producer is a self-healing :class:`~ingest.kafka_out.KafkaWriter`: after a broker crash a
+command is answered ``error`` (``unavailable``) within about the writer's ack timeout, and
+the first command after the broker is back goes through a fresh producer. :meth:`close`
+gives up on unacknowledged records after :data:`CLOSE_TIMEOUT_S` (logged), so a hub stops
+promptly with its broker down.
+
 Records: a :class:`~domain.schemas.Command` goes to ``COMMANDS`` keyed by its grid (see
 :func:`wall.hub.commands.record_key`); a :class:`~domain.schemas.ConfigChange` goes to
 ``CONTROL`` keyed by its config key. The ``command_id`` in a tune's ack identifies the
@@ -34,6 +40,7 @@ from wall.hub.protocol import AckMsg, CommandMsg, TuneMsg, error_frame, frame
 from wall.hub.stats import HubStats, now_ms
 
 log = logging.getLogger("gridwall.hub.intake")
+CLOSE_TIMEOUT_S = 5.0
 
 
 class CommandIntake:
@@ -50,10 +57,10 @@ class CommandIntake:
         self._writer = await asyncio.to_thread(KafkaWriter, self.settings, "gridwall-hub")
 
     async def close(self) -> None:
-        """Flush and close the producer (idempotent)."""
+        """Flush (at most :data:`CLOSE_TIMEOUT_S`) and close the producer (idempotent)."""
         writer, self._writer = self._writer, None
         if writer is not None:
-            await asyncio.to_thread(writer.close)
+            await asyncio.to_thread(writer.close, CLOSE_TIMEOUT_S)
 
     async def command(self, msg: CommandMsg, who: Principal) -> bytes:
         """Handle a ``command`` message; return the ``ack`` or ``error`` frame."""
