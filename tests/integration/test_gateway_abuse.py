@@ -90,11 +90,16 @@ def test_authenticated_refusals_are_stored_until_the_client_is_rate_limited(
         infra: Settings) -> None:
     own = own_settings(infra, gateway_refusal_burst=5, gateway_refusals_per_s=0.01)
     with serve_gateway(own) as gateway, httpx.Client(base_url=gateway.url, timeout=30) as c:
+        accepted = [c.post("/v1/cases/events", json=report(uuid.uuid4().hex),
+                           headers=bearer(FEED)).status_code for _ in range(3)]
         answers = [c.post("/v1/cases/events", json=report(f"bad-{i}", category="potholes"),
                           headers=bearer(FEED)) for i in range(8)]
         good = c.post("/v1/cases/events", json=report(uuid.uuid4().hex), headers=bearer(FEED))
         other_client = c.post("/v1/cases/events", json=report("x"))  # by address: unspent
+        read = c.get("/open311/v2/requests.json", headers=bearer(FEED))
+    assert accepted == [202] * 3  # successes spend nothing
     assert [a.status_code for a in answers] == [422] * 5 + [429] * 3
+    assert read.status_code == 200  # reads are not limited
     assert answers[-1].headers["retry-after"].isdigit()
     assert good.status_code == 429  # the client, not only its bad inputs, waits
     assert other_client.status_code == 401
