@@ -4,12 +4,19 @@
 single hub feed on the server's event loop (whatever happens to ClickHouse or the hub, the
 pages serve: empty panels, the street map, and the banner saying why the data is missing).
 Everything the pages load (Bokeh, Panel, deck.gl) is served by this process: no CDN.
+
+The page routes sit behind a :class:`~wall.app.gate.Gate` (``GRIDWALL_WALL_MAX_SESSIONS``
+live sessions at most, and a viewer token when ``GRIDWALL_WALL_VIEWER_LOGIN=1``); page
+sessions are signed with a secret made afresh per process, so only a page the gate admitted
+can open a session's websocket. ``GET /healthz`` answers the hub link and the sessions
+(:mod:`wall.app.health`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 from pathlib import Path
 from typing import Any
@@ -50,6 +57,30 @@ def build_routes(ctx: WallContext) -> dict[str, Any]:
             "ops": lambda: ops_page(ctx)}
 
 
+def serve_pages(ctx: WallContext, host: str, port: int) -> Any:
+    """The Panel server of the pages (not started), gated, with ``/healthz``."""
+    import panel as pn
+
+    from wall.app.gate import COOKIE, Gate, install
+    from wall.app.health import HealthHandler
+
+    settings = ctx.settings
+    gate = Gate(settings.wall_max_sessions, settings.wall_viewer_login,
+                lambda token: ctx.login(token, "view") is not None)
+    origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
+    server = pn.serve(build_routes(ctx), port=port, address=host, show=False, start=False,
+                      title={"wall": "GridWall", "duty": "GridWall duty", "ops": "GridWall ops"},
+                      websocket_origin=origins, verbose=False,
+                      check_unused_sessions=5_000, unused_session_lifetime=15_000,
+                      secret_key=secrets.token_urlsafe(32), sign_sessions=True,
+                      exclude_cookies=[COOKIE],
+                      extra_patterns=[(r"/healthz", HealthHandler,
+                                       {"ctx": ctx, "gate": gate})])
+    if install(server._tornado, gate) != 2 * len(ROUTES):
+        raise RuntimeError("the wall's page routes were not all gated")
+    return server
+
+
 def run(settings: Settings, host: str, port: int, hub_url: str | None = None,
         token: str | None = None) -> int:
     """Serve the wall until interrupted; returns the exit code."""
@@ -64,11 +95,7 @@ def run(settings: Settings, host: str, port: int, hub_url: str | None = None,
         log.warning("no viewer token in %s: the hub will refuse the feed",
                     settings.resolved_tokens_file)
     ctx = WallContext(settings=settings, hub_url=hub_url, hub_token=token)
-    origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
-    server = pn.serve(build_routes(ctx), port=port, address=host, show=False, start=False,
-                      title={"wall": "GridWall", "duty": "GridWall duty", "ops": "GridWall ops"},
-                      websocket_origin=origins, verbose=False,
-                      check_unused_sessions=5_000, unused_session_lifetime=15_000)
+    server = serve_pages(ctx, host, port)
     loop = server.io_loop
 
     def _stop(*_: object) -> None:
