@@ -4,10 +4,12 @@ uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but never ti
 request whose headers arrive slowly or not at all, so a few hundred slow connections could
 be held open for ever. :class:`HeaderTimeoutHttpTools` and :class:`HeaderTimeoutH11` close a
 connection whose request headers are not complete ``gateway_header_timeout_s`` after it
-opened or after its previous response. The body has its own timeout in the app
-(:func:`ingest.gateway.body.read_bounded`). :func:`server_options` holds the rest of the
+opened or after its previous response; :class:`HeaderTimeoutHttpTools` also answers 400 and
+closes a connection whose request head (URL and headers) passes ``gateway_max_header_bytes``
+(uvicorn bounds it only for h11). The body has its own timeout in the app
+(:class:`ingest.gateway.body.BodyTimeoutMiddleware`). :func:`server_options` holds the rest of the
 limits for ``uvicorn.run``: keep-alive, the number of connections (503 beyond), the size of
-the request head (h11).
+the request head for h11.
 """
 
 from __future__ import annotations
@@ -82,6 +84,30 @@ class HeaderTimeoutHttpTools(_HeaderTimeout, HttpToolsProtocol):
         """Start waiting for the first request's headers."""
         super().connection_made(transport)
         self._arm()
+
+    _head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        """A new request: its head is counted from here."""
+        self._head_bytes = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        """Count the URL into the head."""
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Count the header into the head."""
+        self._count_head(len(name) + len(value))
+        super().on_header(name, value)
+
+    def _count_head(self, size: int) -> None:
+        # An exception in a parser callback becomes httptools' HttpParserCallbackError, which
+        # uvicorn answers with 400 and a closed connection.
+        self._head_bytes += size
+        if self._head_bytes > settings().gateway_max_header_bytes:
+            raise ValueError("request head too large")
 
     def on_headers_complete(self) -> None:
         """The headers are here."""

@@ -4,7 +4,8 @@
   stored; both are rate-limited per client with 429 + Retry-After;
 * dead letters hold no credential and no unmasked personal data;
 * a client gone mid-body is a quiet 499 (no traceback); headers and bodies that never
-  arrive are cut off (the real ``gridwall gateway`` process, its real uvicorn protocol);
+  arrive are cut off, a head too large is refused (the real ``gridwall gateway`` process,
+  its real uvicorn protocol);
 * ``/docs`` loads nothing from another host.
 """
 
@@ -200,6 +201,11 @@ def test_disconnects_and_slow_clients_are_cut_off_quietly(
         sock.close()
     assert answers == [b""] * 100  # closed by the gateway, nothing answered
     assert body_answer.startswith(b"HTTP/1.1 408")
+    with connect(url) as sock:  # a head over GRIDWALL_GATEWAY_MAX_HEADER_BYTES (16 KiB)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: " + b"a" * 20_000
+                     + b"\r\n\r\n")
+        big_head = read_until_closed(sock)
+    assert big_head.startswith(b"HTTP/1.1 400")
     text = httpx.get(f"{url}/metrics").text
     assert metric(text, "gridwall_gateway_rejects_total", feed="cases",
                   reason="client_disconnected") == 3
