@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -287,3 +288,17 @@ async def gateway(s: Settings) -> AsyncIterator[Gateway]:
 async def gw() -> AsyncIterator[Gateway]:
     async with gateway(settings_from({})) as g:
         yield g
+
+
+def test_the_documented_sensor_ranges_are_the_vocabularys() -> None:
+    doc = (Path(__file__).parents[2] / "docs/gateway.md").read_text()
+    rows = re.findall(r"^\s*\| `(\w+)` \| ([^|]+) \| (\S+) to (\S+) \|$", doc, re.M)
+    documented = {kind: (unit.strip(), float(low.replace("−", "-").replace(",", "")),
+                         float(high.replace(",", ""))) for kind, unit, low, high in rows}
+    assert documented == {k: (s.unit, s.low, s.high) for k, s in SENSORS.items()}
+
+
+async def test_a_record_holds_at_most_32_attributes(gw: Gateway) -> None:
+    many = {f"a{i}": i for i in range(33)}
+    field, reason = await refused(gw, DEPARTMENT, department_record("m1", attributes=many))
+    assert field == "attributes" and "32" in reason
