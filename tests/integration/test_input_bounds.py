@@ -73,18 +73,17 @@ def test_implausible_inputs_are_refused_naming_the_field_and_dead_lettered(
         infra: Settings, gateway: ServedApp) -> None:
     run = f"bnd{uuid.uuid4().hex[:8]}"
     departments = "/v1/departments/civil_affairs/records"
-    building = {"record_type": "building"}
     corpus: list[tuple[str, Any, int, str]] = [
-        (departments, department_record(f"{run}-b1", **building,
+        (departments, department_record(f"{run}-b1", record_type="building",
                                         attributes={"households": 10**18}),
          422, "attributes.households"),
-        (departments, department_record(f"{run}-b2", **building,
+        (departments, department_record(f"{run}-b2", record_type="building",
                                         attributes={"households": 1e18}),
          422, "attributes.households"),
-        (departments, department_record(f"{run}-b3", **building,
+        (departments, department_record(f"{run}-b3", record_type="building",
                                         attributes={"favourite_colour": "red"}),
          422, "attributes.favourite_colour"),
-        (departments, department_record(f"{run}-b4", **building,
+        (departments, department_record(f"{run}-b4", record_type="building",
                                         attributes={"structure": "x" * 100_000}),
          422, "attributes[...]"),
         ("/v1/sensors/readings", {"request_id": f"{run}-q",

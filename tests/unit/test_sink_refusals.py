@@ -62,6 +62,10 @@ class FakeConsumer:
         return {}
 
 
+class Sent(list[tuple[str, bytes, bytes]]):
+    """What the sink produced: (topic, key, value)."""
+
+
 def register_row(grid: str, value: int) -> dict[str, Any]:
     return {"grid_id": grid, "figure": "building_households", "value": value,
             "updated_ms": 1_767_225_600_000, "version": 1}
@@ -78,12 +82,12 @@ def make_sink(client: FakeClient, sent: list[tuple[str, bytes, bytes]]) -> Click
 
 def write(sink: ClickHouseSink, rows: list[tuple[str, dict[str, Any]]]) -> FakeConsumer:
     consumer = FakeConsumer()
-    asyncio.run(sink._write_until_done(consumer, rows, asyncio.Event()))  # type: ignore[arg-type]
+    asyncio.run(sink._write_until_done(consumer, rows, asyncio.Event()))
     return consumer
 
 
 def test_a_refused_row_is_bisected_out_and_dead_lettered_the_rest_is_written() -> None:
-    client, sent = FakeClient(), []
+    client, sent = FakeClient(), Sent()
     sink = make_sink(client, sent)
     rows = [("grid_registers", register_row(f"G{i:02d}", i)) for i in range(64)]
     rows[37] = ("grid_registers", register_row("G37", 2**63 + 5))
@@ -101,14 +105,14 @@ def test_a_refused_row_is_bisected_out_and_dead_lettered_the_rest_is_written() -
 
 
 def test_every_row_refused_still_ends_the_batch() -> None:
-    client, sent = FakeClient(), []
+    client, sent = FakeClient(), Sent()
     sink = make_sink(client, sent)
     write(sink, [("grid_registers", register_row(f"G{i}", 2**64)) for i in range(5)])
     assert len(sent) == 5 and "grid_registers" not in client.inserted
 
 
 def test_a_transient_failure_is_retried_and_written_tables_are_not_written_again() -> None:
-    client, sent = FakeClient(down_for=3), []
+    client, sent = FakeClient(down_for=3), Sent()
     sink = make_sink(client, sent)
     rows = [("grid_registers", register_row("G1", 1)),
             ("dead_letters", {"ts_ms": 1_767_225_600_000, "dl_key": "k", "source": "s",
@@ -122,14 +126,14 @@ def test_a_transient_failure_is_retried_and_written_tables_are_not_written_again
 
 
 def test_a_refused_dead_letter_row_is_not_dead_lettered_again() -> None:
-    client, sent = FakeClient(), []
+    client, sent = FakeClient(), Sent()
     sink = make_sink(client, sent)
     write(sink, [("dead_letters", {"ts_ms": 2**64, "dl_key": "k"})])
     assert sent == [] and sink.stats.refused_rows == 1
 
 
 def test_dead_letter_topic_defaults_to_the_one_read_as_dead_letters() -> None:
-    assert make_sink(FakeClient(), []).dead_topic == "t.deadletter"
+    assert make_sink(FakeClient(), Sent()).dead_topic == "t.deadletter"
 
 
 @pytest.mark.parametrize(("exc", "row"), [
