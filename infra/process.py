@@ -97,6 +97,11 @@ def _signal(pid: int, sig: int) -> None:
 
 
 def _alive(pid: int) -> bool:
+    proc = _SPAWNED.get(pid)
+    if proc is not None:
+        # ours: alive until reaped (a killed JVM shows "Z" while its threads still exit,
+        # and cannot be reaped yet; its exit status comes with the reap)
+        return proc.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -115,10 +120,6 @@ def _alive(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
-    proc = _SPAWNED.get(pid)
-    if proc is not None:
-        proc.poll()
-        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

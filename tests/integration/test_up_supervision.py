@@ -168,6 +168,7 @@ def test_up_restarts_each_process_that_dies(own: dict[str, str], tmp_path: Path)
         for name in ("hub", "worker", "clickhouse", "kafka"):
             assert f"gridwall up: {name} exited with code -9 (signal 9); restarting in" in text
             assert f"gridwall up: restarting {name} (restart 1)" in text
+            assert f"gridwall up: {name} is back, pid " in text
     finally:
         stop(up)
 
@@ -196,3 +197,30 @@ def test_a_process_that_always_fails_makes_up_exit_non_zero(own: dict[str, str],
         assert shown[name]["restarts"] == 0 and not alive(shown[name]["pid"])
     assert "hub exited with code" in log.read_text(errors="replace")
     assert "3 failures within 60 s; giving up" in log.read_text(errors="replace")
+
+
+def test_infra_down_is_respected_and_ctrl_c_stops_it_with_0(own: dict[str, str],
+                                                            tmp_path: Path) -> None:
+    cfg = settings_from(own)
+    log = tmp_path / "up.log"
+    up = start_up(own, log)
+    _SETTINGS[up.pid] = cfg
+    try:
+        names = {"kafka", "clickhouse", "worker", "gateway", "hub", "wall"}
+        wait(lambda: {n for n, p in processes(cfg).items() if p["state"] == "running"}
+             == names, UP_TIMEOUT_S, "everything running", up, log)
+        children = [processes(cfg)[n]["pid"] for n in ("worker", "gateway", "hub", "wall")]
+        assert ClickHouseServer(cfg).down()  # as `gridwall infra down` does: by PID file
+        wait(lambda: processes(cfg)["clickhouse"]["state"] == "stopped", BACK_TIMEOUT_S,
+             "clickhouse shown as stopped", up, log)
+        assert processes(cfg)["clickhouse"]["restarts"] == 0
+        os.killpg(up.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
+        assert up.wait(timeout=90) == 0
+    finally:
+        stop(up)
+    assert not any(alive(pid) for pid in children)
+    assert status(cfg)["state"] == "stopped"
+    assert KafkaServer(cfg).process.is_running()  # the broker outlives up
+    text = log.read_text(errors="replace")
+    assert "clickhouse was stopped (PID file removed); not restarting it" in text
+    assert "restarting" not in text.split("not restarting it", 1)[1]

@@ -266,3 +266,75 @@ def test_the_ops_console_without_up_or_with_a_broken_file(tmp_path: Path) -> Non
     assert odd is not None and odd.gave_up == "hub" and odd.age_s == 0.0
     assert [(r.name, r.pid, r.restarts) for r in odd.rows] == [("hub", None, 0)]
     assert "gave up: hub" in processes_html(odd, "en")
+
+
+class SleepServer:
+    """A stand-in for KafkaServer/ClickHouseServer around a real process (``sleep``)."""
+
+    def __init__(self, home: Path) -> None:
+        from infra.process import ManagedProcess
+
+        self.process = ManagedProcess("sleeper", home / "sleeper.pid", home / "sleeper.log")
+
+    def up(self) -> str:
+        if self.process.is_running():
+            return "running"
+        self.process.start(["sleep", "60"])
+        return "started"
+
+
+def wait_for(check: object, timeout_s: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("not in time")
+
+
+def test_a_real_server_child_exits_with_its_signal_and_stops_on_purpose(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from infra.children import ServerChild
+    from infra.process import exit_code
+
+    child = ServerChild(SleepServer(tmp_path))
+    assert child.adopt() is None
+    child.launch()
+    wait_for(lambda: child.poll() is None and child.ready())
+    first = child.pid
+    assert first is not None and exit_code(first) is None
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: child.poll() is not None)
+    assert child.poll() == Ended(-9)
+    child.launch()
+    wait_for(lambda: child.poll() is None and child.ready())
+    assert child.pid not in (None, first)
+    child.server.process.stop(grace_s=5)  # what `gridwall infra down` does
+    ended = child.poll()
+    assert ended is not None and ended.on_purpose and ended.code == -signal.SIGTERM
+    assert exit_code(os.getppid()) is None  # not started here: unknown
+
+
+def test_a_command_child_reports_its_exit_code(tmp_path: Path) -> None:
+    import sys
+
+    from infra.children import CommandChild, stop_commands
+
+    child = CommandChild("quick", [sys.executable, "-c", "raise SystemExit(3)"])
+    child.launch()
+    wait_for(lambda: child.poll() is not None)
+    assert child.poll() == Ended(3) and child.ready()
+    slow = CommandChild("slow", [sys.executable, "-c", "import time; time.sleep(60)"])
+    slow.launch()
+    stop_commands([slow, child], grace_s=5)
+    assert slow.poll() is not None
+
+
+def test_the_default_policy_is_the_documented_one() -> None:
+    from gridwall.settings import Settings
+
+    assert RestartPolicy.from_settings(Settings()) == RestartPolicy(1.0, 30.0, 5, 60.0)
