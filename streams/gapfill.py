@@ -10,8 +10,9 @@ offsets are contiguous: a jump between two records of a partition is a loss.
 :class:`GapFiller` keeps the last offset handed to the agent per partition. For each
 record it returns the records to process in its place: the missing ones first, fetched
 with a plain aiokafka consumer (no group, nothing committed), then the record itself. The
-caller tells Faust afterwards (:meth:`GapFiller.mark_done`) that the filled offsets are
-done, through Faust's own gap bookkeeping, so its commits move past them. Guarantees:
+caller tells Faust afterwards that the filled offsets are done (:meth:`GapFiller.take_filled`,
+then Faust's own gap bookkeeping in :mod:`streams.faust_adapter`), so its commits move past
+them; this module itself touches no Faust internals. Guarantees:
 records of a partition reach the agent in offset order without holes; a fetch that cannot
 complete raises (the worker crashes and its successor replays from the committed offset).
 
@@ -83,7 +84,7 @@ class GapFiller:
         """Records at the end of ``owned`` partitions that were never handed over (see the
         module docstring); ``committed`` maps a partition to the offset of the last record
         Faust committed (None: none). The caller processes them and then calls
-        :meth:`mark_done`."""
+        :meth:`take_filled`."""
         now = time.monotonic()
         idle = [key for key in owned
                 if now - max(self._handed_at.get(key, 0.0), self._reset_at) >= IDLE_S]
@@ -131,13 +132,12 @@ class GapFiller:
         self.filled += len(missing)
         return [*missing, msg]
 
-    async def mark_done(self, consumer: Any) -> None:
-        """Tell Faust's consumer that the filled offsets are processed (after the batch)."""
+    def take_filled(self) -> list[tuple[str, int, int, int]]:
+        """The offset ranges filled since the last call: (topic, partition, first, last).
+        The caller marks them done in Faust's gap bookkeeping after the batch
+        (:meth:`streams.faust_adapter.FaustGapFill.done`), so its commits move past them."""
         gaps, self._gaps = self._gaps, []
-        for topic, partition, first, last in gaps:
-            from faust.types import TP
-
-            await consumer._add_gap(TP(topic, partition), first, last)
+        return gaps
 
     async def _fetch(self, topic: str, partition: int, start: int, end: int
                      ) -> list[Refetched]:
@@ -162,7 +162,6 @@ class GapFiller:
             await self._consumer.start()
         return self._consumer
 
-
     async def _group_committed(self, tp: TopicPartition) -> int | None:
         """The offset of the last record the group committed for ``tp`` (None: none)."""
         if self.group_id is None:
@@ -175,17 +174,3 @@ class GapFiller:
         self._committed_reader.assign([tp])
         committed = await self._committed_reader.committed(tp)
         return None if committed is None else committed - 1
-
-
-def faust_positions(consumer: Any, topic: str
-                    ) -> tuple[list[tuple[str, int]], dict[tuple[str, int], int | None]]:
-    """The partitions of ``topic`` Faust's ``consumer`` owns, and per partition the offset of
-    the last record it committed (None: none). Reads Faust's private ``_committed_offset``:
-    Faust publishes no accessor for it (kept here, with the other gap workarounds)."""
-    owned = sorted((tp.topic, tp.partition) for tp in consumer.assignment()
-                   if tp.topic == topic)
-    committed_by_tp = getattr(consumer, "_committed_offset", {})
-    committed = {(t, p): next((o for tp, o in committed_by_tp.items()
-                               if tp.topic == t and tp.partition == p), None)
-                 for t, p in owned}
-    return owned, committed

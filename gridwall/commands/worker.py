@@ -1,4 +1,4 @@
-"""``gridwall worker``: run the stream jobs (the Faust app of :mod:`streams.app`).
+"""``gridwall worker``: run the stream jobs (the worker of :mod:`streams.worker`).
 
 Before Faust starts, the worker ensures its topics and applies the whole control topic, so
 it starts from the latest live config. Several workers (same topic prefix, hence the same
@@ -30,16 +30,17 @@ def worker_cmd(args: argparse.Namespace) -> int:
     import faust
     import mode.loop
 
-    from streams.app import make_app
     from streams.config import LiveConfig
     from streams.topics import ensure_stream_topics
+    from streams.worker import build_worker
 
     s = settings()
     if not args.no_uvloop:
         mode.loop.use("uvloop")
     ensure_stream_topics(s)
-    streams = make_app(s, LiveConfig.from_config_dir(s.config_dir), worker_id=args.worker_id)
-    streams.load_control()  # after make_app: every live config key is registered by then
+    streams = build_worker(s, LiveConfig.from_config_dir(s.config_dir),
+                           worker_id=args.worker_id)
+    streams.load_control()  # after build_worker: every live config key is registered by then
     worker = faust.Worker(streams.app, loglevel=args.loglevel, quiet=True,
                           override_logging=True)
     worker.execute_from_commandline()

@@ -33,6 +33,7 @@ from streams.metrics.book import MetricsBook, replay_order
 from streams.metrics.coalesce import Coalescer
 from streams.metrics.facts import StepFact
 from streams.partials import GridPartial, encode_partial, partial_key
+from streams.runner import Timer
 from streams.scores.book import ScoreBook
 from streams.scores.policy import ScoringPolicy
 from streams.topics import GRID_PARTIALS
@@ -133,22 +134,8 @@ class GridMetricsJob:
         return sent
 
 
-def install(ext: Ext, policy: ScoringPolicy) -> GridMetricsJob:
-    """Hook the job into the cases agent and add its publish and rows timers."""
-    rt = ext.runtime
-    job = GridMetricsJob(ext, policy)
-    rt.case_hooks.append(job.on_fact)
-    rt.recovery_hooks.append(job.on_recovered)
-    app = ext.app
-
-    @app.timer(interval=PUBLISH_TICK_S)
-    async def grid_publish() -> None:
-        await job.publish()
-
-    @app.timer(interval=ROWS_TICK_S)
-    async def grid_rows() -> None:
-        await job.flush_rows()
-
-    ext.handles.update(grid_metrics=job, metrics=job.book, wall=job,
-                       flush_rows=job.flush_rows)
-    return job
+def timers(job: GridMetricsJob) -> list[Timer]:
+    """The job's publish and rows timers (its input comes through the cases job's hooks:
+    ``on_fact`` per applied transition, ``on_recovered`` after the table's recovery)."""
+    return [Timer("grid_publish", PUBLISH_TICK_S, job.publish),
+            Timer("grid_rows", ROWS_TICK_S, job.flush_rows)]

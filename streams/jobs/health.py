@@ -19,66 +19,72 @@ from pathlib import Path
 from typing import Any
 
 from streams.ext import Ext, wall_ms
+from streams.faust_adapter import faust_consumer
 from streams.health.job import prometheus_text
 from streams.health.lag import consumer_lags
 from streams.health.recovery import faust_recovery
 from streams.metrics.stats import percentile
+from streams.runner import Timer
 
 HEALTH_TICK_S = 2.0
 _NOT_INPUT = ("-changelog", "__assignor-__leader")
 
 
-def install(ext: Ext) -> None:
-    """Add the job-health timer."""
-    app = ext.app
-    rt = ext.runtime
-    health = ext.health
-    prom_path = Path(rt.settings.data_dir) / "metrics" / f"{ext.worker_id}.prom"
-    seen = {"batches": 0, "rows": 0}
+class HealthJob:
+    """The job-health timer; no input."""
 
-    async def sample_lag() -> None:
-        for name, consumer in consumers(ext).items():
-            health.set_lags(name, await consumer_lags(consumer, _NOT_INPUT))
+    name = "job_health"
 
-    def sample_sink(now: int) -> None:
-        sink = rt.sink
+    def __init__(self, ext: Ext) -> None:
+        self.ext = ext
+        self.prom_path = Path(ext.runtime.settings.data_dir) / "metrics" / f"{ext.worker_id}.prom"
+        self._seen = {"batches": 0, "rows": 0}
+
+    def timers(self) -> list[Timer]:
+        """Publish the worker's health every :data:`HEALTH_TICK_S` seconds."""
+        return [Timer("job_health", HEALTH_TICK_S, self.publish_health)]
+
+    async def sample_lag(self) -> None:
+        """Lag per partition of every consumer of the worker."""
+        for name, consumer in consumers(self.ext).items():
+            self.ext.health.set_lags(name, await consumer_lags(consumer, _NOT_INPUT))
+
+    def sample_sink(self, now: int) -> None:
+        """The sink's inserts since the last sample."""
+        sink = self.ext.runtime.sink
         if sink is None:
             return
-        stats = sink.stats
+        stats, seen = sink.stats, self._seen
         if stats.batches > seen["batches"]:
             rows = stats.rows - seen["rows"]
             batches = stats.batches - seen["batches"]
             for _ in range(batches):
-                health.sink_insert(rows // batches, now)
+                self.ext.health.sink_insert(rows // batches, now)
             seen.update(batches=stats.batches, rows=stats.rows)
 
-    async def publish_health() -> dict[str, Any]:
+    async def publish_health(self) -> dict[str, Any]:
+        """Sample, publish the ``job_health`` wall update, write the Prometheus file."""
+        ext, health = self.ext, self.ext.health
         now = wall_ms()
-        await sample_lag()
-        sample_sink(now)
-        health.set_recovery(faust_recovery(app))
+        await self.sample_lag()
+        self.sample_sink(now)
+        health.set_recovery(faust_recovery(ext.app))
         snapshot = health.snapshot(now)
-        delays = list(rt.breach_delays_ms)  # the SLA timer's recent delays, kept by Streams I
+        delays = list(ext.runtime.breach_delays_ms)  # the SLA timer's recent delays
         snapshot["sla_timer"] = {"breaches": len(delays),
                                  "delay_p50_ms": percentile(delays, 50),
                                  "delay_p99_ms": percentile(delays, 99)}
         out = ext.outbox()
         out.wall("job_health", ext.worker_id, now, snapshot, ext.worker_id)
         await out.flush()
-        _write_atomically(prom_path, prometheus_text(health, now))
+        _write_atomically(self.prom_path, prometheus_text(health, now))
         return snapshot
-
-    @app.timer(interval=HEALTH_TICK_S)
-    async def job_health() -> None:
-        await publish_health()
-
-    ext.handles["publish_health"] = publish_health
 
 
 def consumers(ext: Ext) -> dict[str, Any]:
     """Every running Kafka consumer of the worker by name: ``agents`` (Faust's), each
     ``<name>_loop`` handle's, ``sink``. A consumer not created yet is left out."""
-    found = {"agents": getattr(ext.app, "_consumer", None)}
+    found = {"agents": faust_consumer(ext.app)}
     for handle, loop in ext.handles.items():
         if handle.endswith("_loop"):
             found[handle.removesuffix("_loop")] = getattr(loop, "consumer", None)

@@ -27,6 +27,7 @@ from domain.schemas import DepartmentRecord
 from infra.topics import DEPARTMENT_RECORDS
 from streams.ext import Ext, wall_ms
 from streams.registers.book import RegisterBook
+from streams.runner import RawLoopJob
 
 TAKE_MAX = 2_000
 _record_decoder = msgspec.json.Decoder(DepartmentRecord)
@@ -101,11 +102,11 @@ class RegistersJob:
         return record
 
 
-def install(ext: Ext) -> RegistersJob:
-    """Run the registers job in the worker; return it (``ext.handles["registers_job"]``)."""
-    job = RegistersJob(ext)
-    loop = ext.add_loop("registers", [ext.topic(DEPARTMENT_RECORDS.base)], job.handle,
-                        TAKE_MAX)
-    loop.own(job)
-    ext.handles.update(registers_job=job, registers=job.book, registers_batch=job.handle)
-    return job
+class RegistersLoop(RawLoopJob):
+    """The registers job as the runner runs it: a plain loop over the department records
+    (:data:`TAKE_MAX` a batch), the :class:`RegistersJob` as its partitions' state."""
+
+    def __init__(self, ext: Ext) -> None:
+        self.job = RegistersJob(ext)
+        super().__init__("registers", DEPARTMENT_RECORDS.base, self.job.handle, self.job,
+                         max_records=TAKE_MAX)

@@ -1,12 +1,13 @@
 """The sensors job: whole SensorBatch messages in, alert signals and rollups out.
 
-It runs as a plain consumer loop inside the worker (:class:`~streams.batchloop.BatchLoop`,
-not a Faust stream: the readings are the volume, and Faust's cost is per message). Per
-fetched batch of Kafka records: decode each message as one
-:class:`~domain.schemas.SensorBatch` with msgspec, run the detector and the rollup over its
-readings in plain structures, send the condition changes as alert signals (alert-ops topic,
-deterministic op ids, so a replay is deduplicated by the alerts agent), flush, and only then
-return (the loop commits the input after that). A heartbeat timer raises dead-sensor alerts;
+It runs as a plain consumer loop inside the worker (:func:`streams.runner.on_loop`, not a
+Faust stream: the readings are the volume, and Faust's cost is per message). Per fetched
+batch of Kafka records the runner decodes each message as one
+:class:`~domain.schemas.SensorBatch` with msgspec; :meth:`SensorsJob.handle` runs the
+detector and the rollup over its readings in plain structures and sends the condition
+changes as alert signals (alert-ops topic, deterministic op ids, so a replay is
+deduplicated by the alerts agent); the runner flushes them and only then does the loop
+commit the input. A heartbeat timer raises dead-sensor alerts;
 a rollup timer writes changed 1-minute rollups through the sink. Raw readings reach
 ClickHouse through the sink reading the readings topic itself (:mod:`streams.rows_metrics`).
 The thresholds policy is live: control-topic key ``thresholds``.
@@ -57,6 +58,7 @@ from streams.partials import (
     partial_key,
 )
 from streams.rows_metrics import sensor_readings_decoder
+from streams.runner import Item, Tally, Timer
 from streams.sensors.detector import SensorDetector
 from streams.sensors.policy import SensorPolicy, load_sensor_policy
 from streams.sensors.rollup import SensorRollup
@@ -83,7 +85,14 @@ def partition_of(grid_id: str, partitions: int) -> int:
 
 
 class SensorsJob:
-    """Detector and rollup state per input partition: the loop's PartitionState."""
+    """Detector and rollup state per input partition (the loop's PartitionState), the batch
+    handler and the timers."""
+
+    name = "sensors"
+    source = "sensor"
+    keyed_dead_letters = True
+    topic = SENSOR_READINGS.base
+    max_records = TAKE_MAX
 
     def __init__(self, ext: Ext, detector: SensorDetector, rollup: SensorRollup) -> None:
         self.ext = ext
@@ -94,6 +103,7 @@ class SensorsJob:
         self._replay_from = 0
         self.health_due: Coalescer[str] = Coalescer(HEALTH_INTERVAL_MS)
         self.source_ms: dict[str, int] = {}
+        self._oldest: dict[str, int] = {}
 
     def touch(self, oldest: dict[str, int]) -> None:
         """Grids whose sensor health may have changed, with the oldest input time behind."""
@@ -119,6 +129,83 @@ class SensorsJob:
             self.source_ms.pop(grid_id, None)
         await out.flush()
         return len(wanted)
+
+    @classmethod
+    def from_config(cls, ext: Ext) -> SensorsJob:
+        """The job with the thresholds of the config dir (a live config key) and the street's
+        sensors."""
+        policy = load_sensor_policy(Path(ext.runtime.settings.config_dir) / "thresholds.yaml")
+        registry = {sid: (poi.grid_id, poi.sensor_kind or "") for sid, poi in
+                    street().sensors.items()}
+        job = cls(ext, SensorDetector(policy, registry), SensorRollup())
+        _live_policy(ext.runtime.config, policy, job.detector)
+        return job
+
+    def sink_decoder(self) -> Any:
+        """The sink's decoder of the readings topic (levels by the live thresholds)."""
+        return sensor_readings_decoder(
+            lambda kind, value: self.detector.policy.kinds[kind].level(value))
+
+    # -- the batch (streams.runner) --------------------------------------------------------
+
+    def decode(self, record: Any) -> SensorBatch:
+        """One whole SensorBatch message."""
+        return _decoder.decode(record.value)
+
+    async def handle(self, batch: list[Item], out: Outbox) -> Tally:
+        """Run the detector and the rollup over the readings; the signals as one packed
+        alert op per grid and batch."""
+        alert_ops = self.ext.topic(ALERT_OPS.base)
+        readings = 0
+        oldest: dict[str, int] = {}
+        for rec, sensor_batch in batch:
+            self.note(rec, sensor_batch.grid_id)
+            send_per_grid(out, alert_ops, f"sen.{sensor_batch.batch_id}",
+                          sensor_batch.received_ms,
+                          [(f"sen.{sensor_batch.batch_id}.{i}", signal)
+                           for i, signal in enumerate(self.detector.update(sensor_batch))])
+            self.rollup.add(sensor_batch)
+            readings += len(sensor_batch.readings)
+            grid = sensor_batch.grid_id
+            oldest[grid] = min(oldest.get(grid, sensor_batch.received_ms),
+                               sensor_batch.received_ms)
+        self._oldest = oldest
+        return Tally(readings, min(oldest.values()) if oldest else None, bool(oldest))
+
+    async def write_state(self) -> None:
+        """The batch's grids are due for a health partial (after its outputs are acked)."""
+        oldest, self._oldest = self._oldest, {}
+        self.touch(oldest)
+
+    def timers(self) -> list[Timer]:
+        """Heartbeats (dead sensors), health partials, rollup rows."""
+        return [Timer("sensor_heartbeats", HEARTBEAT_TICK_S, self.fire_heartbeats),
+                Timer("sensor_health", HEALTH_TICK_S, self.publish_health),
+                Timer("sensor_rollups", ROLLUP_TICK_S, self.flush_rollups)]
+
+    async def fire_heartbeats(self) -> int:
+        """Raise the sensors silent past their heartbeat (judged at :meth:`clock_ms`)."""
+        signals = self.detector.due(self.clock_ms(self.ext.now_ms()))
+        if not signals:
+            return 0
+        out = self.ext.outbox()
+        send_per_grid(out, self.ext.topic(ALERT_OPS.base), f"dead.{signals[0].ts}",
+                      signals[0].ts,
+                      [(f"dead.{signal.sensor_id}.{signal.ts}", signal) for signal in signals])
+        await out.flush()
+        self.touch({s.grid_id: wall_ms() for s in signals})
+        return len(signals)
+
+    async def flush_rollups(self) -> int:
+        """Write the changed 1-minute rollups through the sink; return how many rows."""
+        rows = self.rollup.rows(version=wall_ms())
+        if not rows:
+            return 0
+        out = self.ext.outbox()
+        for row in rows:
+            out.row("sensor_rollup_1m", row, (row["grid_id"], row["kind"], row["minute_ms"]))
+        await out.flush()
+        return len(rows)
 
     def note(self, rec: Any, grid_id: str) -> None:
         """Remember that ``grid_id`` lives in the partition of ``rec``."""
@@ -174,92 +261,6 @@ class SensorsJob:
         if not count:
             return set()
         return {g for g in self.detector.installed if partition_of(g, count) == tp.partition}
-
-
-def install(ext: Ext) -> None:
-    """Add the sensors agent and its timers; hand the sink the readings decoder."""
-    rt = ext.runtime
-    policy = load_sensor_policy(Path(rt.settings.config_dir) / "thresholds.yaml")
-    registry = {sid: (poi.grid_id, poi.sensor_kind or "") for sid, poi in
-                street().sensors.items()}
-    detector = SensorDetector(policy, registry)
-    rollup = SensorRollup()
-    job = SensorsJob(ext, detector, rollup)
-    ext.handles["sensors"] = detector
-    ext.handles["rollup"] = rollup
-    ext.handles["sensors_job"] = job
-    _live_policy(rt.config, policy, detector)
-    if rt.sink is not None:
-        rt.sink.decoders[ext.topic(SENSOR_READINGS.base)] = sensor_readings_decoder(
-            lambda kind, value: detector.policy.kinds[kind].level(value))
-    app = ext.app
-    alert_ops = ext.topic(ALERT_OPS.base)
-
-    async def sensors_batch(records: Sequence[Any]) -> None:
-        out = ext.outbox()
-        readings = 0
-        oldest: dict[str, int] = {}
-        for rec in records:
-            try:
-                batch = _decoder.decode(rec.value)
-            except msgspec.MsgspecError as exc:
-                out.dead("sensors.decode", "sensor", str(exc), rec.timestamp, rec.value,
-                         rec.key.decode() if rec.key else None)
-                continue
-            job.note(rec, batch.grid_id)
-            send_per_grid(out, alert_ops, f"sen.{batch.batch_id}", batch.received_ms,
-                          [(f"sen.{batch.batch_id}.{i}", signal)
-                           for i, signal in enumerate(detector.update(batch))])
-            rollup.add(batch)
-            readings += len(batch.readings)
-            grid = batch.grid_id
-            oldest[grid] = min(oldest.get(grid, batch.received_ms), batch.received_ms)
-        await out.flush()
-        now = wall_ms()
-        ext.health.count("sensors", readings, len(records), now)
-        if oldest:
-            ext.health.latency("sensors", now - min(oldest.values()))
-        job.touch(oldest)
-
-    job.loop = ext.add_loop("sensors", [ext.topic(SENSOR_READINGS.base)], sensors_batch,
-                            TAKE_MAX)
-    job.loop.own(job)
-
-    @app.timer(interval=HEARTBEAT_TICK_S)
-    async def sensor_heartbeats() -> None:
-        await fire_heartbeats()
-
-    async def fire_heartbeats() -> int:
-        signals = detector.due(job.clock_ms(ext.now_ms()))
-        if not signals:
-            return 0
-        out = ext.outbox()
-        send_per_grid(out, alert_ops, f"dead.{signals[0].ts}", signals[0].ts,
-                      [(f"dead.{signal.sensor_id}.{signal.ts}", signal) for signal in signals])
-        await out.flush()
-        job.touch({s.grid_id: wall_ms() for s in signals})
-        return len(signals)
-
-    @app.timer(interval=HEALTH_TICK_S)
-    async def sensor_health() -> None:
-        await job.publish_health()
-
-    @app.timer(interval=ROLLUP_TICK_S)
-    async def sensor_rollups() -> None:
-        await flush_rollups()
-
-    async def flush_rollups() -> int:
-        rows = rollup.rows(version=wall_ms())
-        if not rows:
-            return 0
-        out = ext.outbox()
-        for row in rows:
-            out.row("sensor_rollup_1m", row, (row["grid_id"], row["kind"], row["minute_ms"]))
-        await out.flush()
-        return len(rows)
-
-    ext.handles.update(sensors_batch=sensors_batch, fire_heartbeats=fire_heartbeats,
-                       flush_rollups=flush_rollups)
 
 
 def send_per_grid(out: Outbox, topic: str, op_id: str, ts: int,

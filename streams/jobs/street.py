@@ -36,6 +36,7 @@ from streams.metrics.coalesce import Coalescer
 from streams.metrics.rollup import ViewRollup
 from streams.metrics.windows import MINUTE
 from streams.partials import HealthSums, SensorPartial, decode_partial
+from streams.runner import RawLoopJob, Timer
 from streams.scores.book import Outcomes, ScoreBook, score
 from streams.scores.periods import period_key, period_start, previous_start
 from streams.scores.policy import ScoringPolicy
@@ -265,20 +266,14 @@ def period_row(period: str, start: int, kind: str, entry: dict[str, Any], now: i
     return {"period": period, "period_start_ms": start, **score_row(kind, entry, now)}
 
 
-def install(ext: Ext, policy: ScoringPolicy) -> StreetStage:
-    """Run the street stage in the worker: its loop and its publish and ranking timers."""
-    stage = StreetStage(ext, policy)
-    loop = ext.add_loop("street", [ext.topic(GRID_PARTIALS.base)], stage.handle, 5_000)
-    loop.own(stage)
-    app = ext.app
+class StreetLoop(RawLoopJob):
+    """The street stage as the runner runs it: a plain loop over the grid partials (5,000
+    records a batch), the :class:`StreetStage` as its partition's state, its publish and
+    ranking timers."""
 
-    @app.timer(interval=PUBLISH_TICK_S)
-    async def street_publish() -> None:
-        await stage.publish()
-
-    @app.timer(interval=RANKING_TICK_S)
-    async def street_ranking() -> None:
-        await stage.publish_ranking()
-
-    ext.handles.update(street=stage, publish_ranking=stage.publish_ranking)
-    return stage
+    def __init__(self, ext: Ext, policy: ScoringPolicy) -> None:
+        self.stage = StreetStage(ext, policy)
+        super().__init__("street", GRID_PARTIALS.base, self.stage.handle, self.stage,
+                         [Timer("street_publish", PUBLISH_TICK_S, self.stage.publish),
+                          Timer("street_ranking", RANKING_TICK_S, self.stage.publish_ranking)],
+                         5_000)

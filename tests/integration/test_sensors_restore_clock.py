@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.agents_sensors import SensorsJob, _decoder
 from streams.batchloop import BatchLoop
+from streams.jobs.sensors import SensorsJob, _decoder
 from streams.sensors.detector import SensorDetector
 from streams.sensors.policy import SensorPolicy
 from streams.sensors.rollup import SensorRollup

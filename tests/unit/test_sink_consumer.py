@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from streams.agents_health import consumers
 from streams.config import SinkConfig
+from streams.jobs.health import consumers
 from streams.sink import ClickHouseSink
 
 

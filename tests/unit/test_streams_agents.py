@@ -19,9 +19,9 @@ from domain.schemas import Alert, CaseEvent, Command, DeadLetter
 from domain.sla import SlaPolicy
 from domain.wire import encode
 from gridwall.settings import settings_from
-from streams.app import StreamsApp, make_app
 from streams.case_logic import decode_record
 from streams.config import LiveConfig
+from streams.worker import Worker, build_worker
 
 POLICY = SlaPolicy.from_mapping({"defaults": {"reported": 60, "verified": 60,
                                               "dispatched": 60, "handled": 60,
@@ -30,7 +30,7 @@ POLICY = SlaPolicy.from_mapping({"defaults": {"reported": 60, "verified": 60,
 
 @dataclass
 class Harness:
-    streams: StreamsApp
+    streams: Worker
     now: list[int]
     sent: list[tuple[str, bytes, bytes]] = field(default_factory=list)
 
@@ -53,8 +53,8 @@ async def harness() -> AsyncIterator[Harness]:
         return done
 
     config = LiveConfig(sla=POLICY)
-    streams = make_app(settings_from({"GRIDWALL_TOPIC_PREFIX": "unit."}), config,
-                       clock=lambda: now[0], services=False, send=fake_send)
+    streams = build_worker(settings_from({"GRIDWALL_TOPIC_PREFIX": "unit."}), config,
+                          clock=lambda: now[0], services=False, send=fake_send)
     h = Harness(streams, now, records)
     yield h
 
@@ -114,7 +114,7 @@ async def test_a_batch_writes_its_changelog_after_its_outputs(
 
 async def test_finished_cases_leave_memory_after_the_retention_period(
         harness: Harness) -> None:
-    cases, prune = harness.streams.agents["cases"], harness.streams.agents["prune_finished"]
+    cases, prune = harness.streams.agents["cases"], harness.streams.jobs["cases"].prune_finished
     await put_all(cases, [report("done", 0), action("reject", 1_000, "done"),
                           report("open", 0)])
     retention = harness.streams.runtime.settings.case_retention_days * 86_400_000
@@ -134,7 +134,7 @@ async def test_finished_cases_leave_memory_after_the_retention_period(
 
 async def test_timer_escalates_tier_by_tier_with_no_further_event(harness: Harness) -> None:
     cases = harness.streams.agents["cases"]
-    fire = harness.streams.agents["fire_breaches"]
+    fire = harness.streams.jobs["cases"].fire_breaches
     await put_all(cases, [report()])
     harness.take("")
     for deadline, tier in ((60_000, 2), (120_000, 3), (180_000, 4)):
@@ -162,7 +162,7 @@ async def test_deadlines_survive_a_restart_via_table_recovery(harness: Harness) 
     for callback in list(harness.streams.cases._recover_callbacks):
         await callback()  # what Faust calls after recovering the changelog
     harness.now[0] = 90_000
-    assert await harness.streams.agents["fire_breaches"]() == 2
+    assert await harness.streams.jobs["cases"].fire_breaches() == 2
 
 
 async def test_recovery_hooks_get_every_record_of_the_recovered_cases_table(
@@ -184,7 +184,7 @@ async def test_alerts_agent_dedups_and_re_escalates_after_the_ack_timeout(
     await put_all(cases, [report()])
     for deadline in (60_000, 120_000):
         harness.now[0] = deadline
-        await harness.streams.agents["fire_breaches"]()
+        await harness.streams.jobs["cases"].fire_breaches()
         await put_all(cases, harness.take("cases.events"))
         await put_all(alerts, harness.take("alert-ops"))
     (state_raw,) = list(harness.streams.alerts.values())
@@ -192,9 +192,9 @@ async def test_alerts_agent_dedups_and_re_escalates_after_the_ack_timeout(
     assert state.occurrences == 2 and state.alert.tier == 3  # one alert, deduplicated
     harness.take("")
     harness.now[0] = 149_999
-    assert await harness.streams.agents["fire_alert_ticks"]() == 0
+    assert await harness.streams.jobs["alerts"].fire_alert_ticks() == 0
     harness.now[0] = 150_000
-    assert await harness.streams.agents["fire_alert_ticks"]() == 1
+    assert await harness.streams.jobs["alerts"].fire_alert_ticks() == 1
     await put_all(alerts, harness.take("alert-ops"))
     published = [msgspec.json.decode(v, type=Alert) for v in harness.take("gridwall.alerts")]
     assert published[-1].tier == 4
@@ -206,7 +206,7 @@ async def test_silence_expiry_and_commands_through_the_commands_agent(
     commands = harness.streams.agents["commands"]
     await put_all(cases, [report()])
     harness.now[0] = 60_000
-    await harness.streams.agents["fire_breaches"]()
+    await harness.streams.jobs["cases"].fire_breaches()
     await put_all(cases, harness.take("cases.events"))
     await put_all(alerts, harness.take("alert-ops"))
     (alert_id,) = [k.decode() for k in harness.streams.alerts]
@@ -222,9 +222,9 @@ async def test_silence_expiry_and_commands_through_the_commands_agent(
     assert state.alert.silenced_until_ms == 161_000 and state.silenced_by == "wang"
     harness.take("")
     harness.now[0] = 160_999
-    assert await harness.streams.agents["fire_alert_ticks"]() == 0
+    assert await harness.streams.jobs["alerts"].fire_alert_ticks() == 0
     harness.now[0] = 161_000
-    assert await harness.streams.agents["fire_alert_ticks"]() == 1
+    assert await harness.streams.jobs["alerts"].fire_alert_ticks() == 1
     await put_all(alerts, harness.take("alert-ops"))
     state = msgspec.json.decode(harness.streams.alerts[alert_id.encode()], type=AlertState)
     assert state.alert.silenced_until_ms is None and state.silenced_by == ""
