@@ -10,7 +10,8 @@ COPY wall ./wall
 COPY infra ./infra
 COPY bench ./bench
 COPY config ./config
-RUN pip install --no-cache-dir . && useradd --system gridwall
+# A fixed uid: the tokens secret is mounted with its host owner, chown it to 10001.
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 gridwall
 USER gridwall
 ENV GRIDWALL_CONFIG_DIR=/app/config \
     GRIDWALL_GEO_DIR=/app/config/geo \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,34 @@ def test_dockerfile_copies_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in ("gridwall", "domain", "ingest", "streams", "wall", "infra", "config"):
         assert f"COPY {package} " in dockerfile, package
+
+
+def test_compose_never_mounts_the_example_tokens_and_never_runs_in_dev_mode() -> None:
+    compose = _compose()
+    assert "example" not in compose["secrets"]["gridwall_tokens"]["file"]
+    for name, service in compose["services"].items():
+        assert "GRIDWALL_DEV" not in service.get("environment", {}), name
+
+
+def test_clickhouse_in_compose_requires_a_password_shared_with_gridwall() -> None:
+    services = _compose()["services"]
+    server = services["clickhouse"]["environment"]
+    client = services["gateway"]["environment"]
+    assert server["CLICKHOUSE_USER"] == client["GRIDWALL_CLICKHOUSE_USER"]
+    assert server["CLICKHOUSE_PASSWORD"] == client["GRIDWALL_CLICKHOUSE_PASSWORD"]
+    assert client["GRIDWALL_CLICKHOUSE_PASSWORD"].startswith("${GRIDWALL_CLICKHOUSE_PASSWORD:?")
+    assert "CLICKHOUSE_SKIP_USER_SETUP" not in server
+
+
+def test_the_image_user_has_the_uid_the_docs_name_for_the_secret() -> None:
+    assert "useradd --system --uid 10001 gridwall" in (ROOT / "Dockerfile").read_text()
+
+
+def test_dockerignore_keeps_data_outputs_and_history_out_of_the_context() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    for entry in (".gridwall/", "artifacts/", ".git/", "*.egg-info/", "secrets/"):
+        assert entry in ignored, entry
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for copied in re.findall(r"^COPY (\S+) ", dockerfile, re.MULTILINE):
+        assert f"{copied}/" not in ignored, copied
