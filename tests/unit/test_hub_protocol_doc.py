@@ -62,3 +62,28 @@ def test_every_channel_is_produced_by_the_stream_worker() -> None:
     the worker's code (``streams/``), which is what writes the wall updates topic."""
     sources = "\n".join(p.read_text() for p in (DOC.parents[1] / "streams").rglob("*.py"))
     assert [c for c in CHANNELS if f'"{c}"' not in sources] == []
+
+
+def test_the_limits_section_states_the_codes_defaults() -> None:
+    from domain.wire import MAX_DEPTH
+    from gridwall.settings import Settings
+    from wall.hub.config import HubConfig
+
+    text = DOC.read_text()
+    section = text[text.index("## Limits"):text.index("## The hub's state")]
+    settings = Settings()
+    listed = dict(re.findall(r"\| `(GRIDWALL_HUB_[A-Z_]+)` \| ([0-9.]+) \|", section))
+    assert {k: float(v) for k, v in listed.items()} == {
+        f"GRIDWALL_{name.upper()}": float(getattr(settings, name))
+        for name in Settings.__struct_fields__ if name.startswith("hub_") and "_per_s" in name
+        or name.startswith("hub_") and name.endswith("_burst")}
+    cfg = HubConfig.from_settings(settings)
+    assert f"| {MAX_DEPTH} levels |" in section and f"(limit {MAX_DEPTH})" in section
+    assert f"limit {cfg.max_frame_bytes})" in section and cfg.max_frame_bytes == 32 * 1024
+    assert cfg.max_message_bytes == 64 * 1024 and "above 64 KiB" in section
+    assert (f"{cfg.command_burst} at once, then {cfg.commands_per_s:g} per second"
+            in section)
+    assert (f"{cfg.subscribe_burst} at once, then {cfg.subscribes_per_s:g} per second"
+            in section)
+    assert f"at least {len(CHANNELS)} (one subscribe" in section
+    assert f"at least {cfg.resubscribe_window_s:g} s ago" in text

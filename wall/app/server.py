@@ -29,6 +29,7 @@ from wall.app.context import WallContext
 
 log = logging.getLogger("gridwall.wall")
 ROUTES = ("wall", "duty", "ops")
+UNUSED_SESSION_LIFETIME_MS = 15_000  # a page's session outlives its closed websocket so long
 
 
 def viewer_token(tokens_file: Path) -> str | None:
@@ -71,7 +72,8 @@ def serve_pages(ctx: WallContext, host: str, port: int) -> Any:
     server = pn.serve(build_routes(ctx), port=port, address=host, show=False, start=False,
                       title={"wall": "GridWall", "duty": "GridWall duty", "ops": "GridWall ops"},
                       websocket_origin=origins, verbose=False,
-                      check_unused_sessions=5_000, unused_session_lifetime=15_000,
+                      check_unused_sessions=5_000,
+                      unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,
                       secret_key=secrets.token_urlsafe(32), sign_sessions=True,
                       exclude_cookies=[COOKIE],
                       extra_patterns=[(r"/healthz", HealthHandler,
