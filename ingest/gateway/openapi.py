@@ -77,6 +77,7 @@ def write_operation(body: dict[str, Any], media: str = "application/json",
                 "content": _json(_ref("Accepted"))},
         **{code: {"description": words, "content": error_content} for code, words in (
             ("401", "no or unknown token"), ("403", "this token may not write this input"),
+            ("409", "an id accepted before with another payload"),
             ("413", "body too large"), ("415", "unsupported media type"),
             ("422", "invalid input: the field and the reason"),
             ("503", "Kafka did not acknowledge; retry after Retry-After"))},
