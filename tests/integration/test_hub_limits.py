@@ -83,6 +83,7 @@ async def test_deep_and_large_frames_get_errors_and_the_connection_stays(
         large = await ops.recv()
         assert isinstance(large, ErrorMsg)
         assert large.reason == f"frame too large ({len(big)} bytes, limit 16384)"
+        assert large.ref is None  # not decoded, not even for its ref
         health = await ops.request({"type": "health"})
         assert isinstance(health, HealthReplyMsg)
         assert health.figures["frames_refused"] == 2

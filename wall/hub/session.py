@@ -203,9 +203,10 @@ async def _read(ws: ServerConnection, client: Client, hub: HubServices) -> None:
     async for raw in ws:
         try:
             msg = decode_client(raw, hub.config.max_frame_bytes)
+        except BoundsError as exc:  # not decoded at all, not even for its ref
+            hub.stats.frames_refused += 1
+            outbox.reply(error_frame(None, "bad_request", exc.field, exc.reason))
         except WireError as exc:
-            if isinstance(exc, BoundsError):
-                hub.stats.frames_refused += 1
             outbox.reply(error_frame(ref_of(raw), "bad_request", exc.field, exc.reason))
         else:
             outbox.reply(await _answer(msg, client, hub))
