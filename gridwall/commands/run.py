@@ -35,36 +35,34 @@ class Service:
         return [sys.executable, "-m", "gridwall.cli", *self.argv]
 
 
-def _gateway_health() -> str:
-    from gridwall.settings import settings
+def _health(part: str) -> Callable[[], str]:
+    """The ``/healthz`` URL of ``part`` (gateway, hub, wall) from its host/port settings."""
 
-    cfg = settings()
-    return f"http://{cfg.gateway_host}:{cfg.gateway_port}/healthz"
+    def url() -> str:
+        from gridwall.settings import settings
 
+        cfg = settings()
+        return f"http://{getattr(cfg, part + '_host')}:{getattr(cfg, part + '_port')}/healthz"
 
-def _hub_health() -> str:
-    from gridwall.settings import settings
-
-    cfg = settings()
-    return f"http://{cfg.hub_host}:{cfg.hub_port}/healthz"
+    return url
 
 
 # Processes that `gridwall up` runs, in start order; issues add theirs here.
 SERVICES: tuple[Service, ...] = (
     Service("worker", ("worker",)),
-    Service("gateway", ("gateway",), _gateway_health),
+    Service("gateway", ("gateway",), _health("gateway")),
     # Real-time speed: the waits it draws and the worker's SLA timers agree, so the breaches
     # it plans are the ones the wall shows.
     Service("simulator", ("simulate", "--rate", "20")),
-    Service("hub", ("hub",), _hub_health),
-    Service("wall", ("wall",)),
+    Service("hub", ("hub",), _health("hub")),
+    Service("wall", ("wall",), _health("wall")),
 )
 
 
 def register(sub: Any) -> None:
     """Add ``up`` to ``sub``."""
     up = sub.add_parser("up", help="run everything locally: infra, migrations, topics, "
-                                   "processes; Ctrl-C stops it all")
+                                   "processes, restarted when they exit; Ctrl-C stops it all")
     up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
     up.add_argument("--infra-only", action="store_true",
                     help="prepare infra, migrations and topics, then exit")

@@ -164,6 +164,8 @@ def test_up_restarts_each_process_that_dies(own: dict[str, str], tmp_path: Path)
         assert up.wait(timeout=90) == 0
         assert not any(alive(pid) for pid in children)
         assert status(cfg)["state"] == "stopped"
+        assert KafkaServer(cfg).process.is_running()  # servers outlive up
+        assert ClickHouseServer(cfg).process.is_running()
         text = log.read_text(errors="replace")
         for name in ("hub", "worker", "clickhouse", "kafka"):
             assert f"gridwall up: {name} exited with code -9 (signal 9); restarting in" in text
