@@ -23,6 +23,10 @@ fi
 
 echo "== pip install -e .[dev]"
 python3 -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "as the 'root' user" || true
-python3 -c "import gridwall, faust, clickhouse_driver, kafka, panel, pydeck, websockets" \
+# chDB embeds a current ClickHouse: tests/integration/test_chdb_dialect.py checks the
+# migrations, the read-side queries and the ON CLUSTER DDL against it.
+echo "== pip install chdb"
+python3 -m pip install -q --disable-pip-version-check "chdb==4.4.0" 2>&1 | grep -v "as the 'root' user" || true
+python3 -c "import gridwall, faust, clickhouse_driver, kafka, panel, pydeck, websockets, chdb" \
   || { echo "setup: the Python packages did not install" >&2; exit 1; }
 echo "== setup done"

@@ -1,4 +1,5 @@
-"""``gridwall infra up|down|status``, ``gridwall migrate`` and ``gridwall topics ensure``."""
+"""``gridwall infra up|down|status|cluster-ddl``, ``gridwall migrate`` and ``gridwall topics
+ensure``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ def register(sub: Any) -> None:
     actions.add_parser("down", help="stop both by PID").set_defaults(handler=infra_down)
     actions.add_parser("status", help="each part, its address and health").set_defaults(
         handler=infra_status)
+    ddl = actions.add_parser("cluster-ddl", help="print the migrations as ON CLUSTER DDL: "
+                                                 "Replicated*MergeTree + Distributed tables")
+    ddl.add_argument("--cluster", required=True, help="the cluster's name in remote_servers")
+    ddl.add_argument("--database", help="database (default GRIDWALL_CLICKHOUSE_DATABASE)")
+    ddl.set_defaults(handler=cluster_ddl_cmd)
 
     mig = sub.add_parser("migrate", help="apply pending ClickHouse migrations")
     mig.add_argument("--rollback", type=int, metavar="N", help="undo migration N instead")
@@ -108,4 +114,17 @@ def topics_ensure(_: argparse.Namespace | None = None) -> int:
 
     created = ensure_topics(settings())
     print("created: " + ", ".join(created) if created else "all topics exist")
+    return 0
+
+
+def cluster_ddl_cmd(args: argparse.Namespace) -> int:
+    """Print the migrations' ON CLUSTER DDL, one statement per paragraph, each ending in ;."""
+    from infra.cluster_ddl import ClusterDDLError, cluster_ddl
+
+    try:
+        statements = cluster_ddl(args.cluster, args.database or settings().clickhouse_database)
+    except ClusterDDLError as exc:
+        print(f"gridwall infra cluster-ddl: {exc}", file=sys.stderr)
+        return 2
+    print("\n\n".join(f"{statement};" for statement in statements))
     return 0
