@@ -99,6 +99,19 @@ def decode_record(raw: bytes) -> CaseRecord:
     return _record_decoder.decode(raw)
 
 
+def received_at(kafka_ms: int, clock_ms: int) -> int:
+    """When the worker received an event, for its time window: the record's Kafka timestamp
+    (a replay judges the event as when it first arrived), or the worker's clock when that
+    is earlier or the record has no timestamp (a record is not received after it is read)."""
+    return min(kafka_ms, clock_ms) if kafka_ms > 0 else clock_ms
+
+
+def window_of(max_age_s: int, max_ahead_s: int) -> TimeWindow:
+    """The plausible window of event times (the settings ``event_max_age_s`` and
+    ``event_max_ahead_s``)."""
+    return TimeWindow.of(max_age_s, max_ahead_s)
+
+
 def sla_event_id(case_id: str, clock_start_ms: int) -> str:
     """The deterministic id of the breach of the clock that started at ``clock_start_ms``.
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from domain.privacy import mask_text
 from domain.schemas import CaseEvent
 from domain.wire import decode_one_or_many, encode
 from infra.topics import CASE_EVENTS
@@ -36,6 +37,8 @@ from streams.case_logic import (
     encode_record,
     escalation_ms,
     process,
+    received_at,
+    window_of,
 )
 from streams.ext import Ext
 from streams.faust_adapter import PartitionedTable
@@ -69,6 +72,8 @@ class CasesJob:
         self.rt = ext.runtime
         self.table = table
         self._staged: Changed = {}
+        self.window = window_of(self.rt.settings.event_max_age_s,
+                                self.rt.settings.event_max_ahead_s)
         self.rt.config.on_change("sla", self.rebuild_deadlines)
 
     def load(self, case_id: str) -> CaseRecord | None:
@@ -108,7 +113,8 @@ class CasesJob:
         held = changed.get(event.case_id)
         record = held[1] if held else self.load(event.case_id)
         try:
-            outcome = process(record, event, rec.offset, self.rt.config.sla)
+            outcome = process(record, event, rec.offset, self.rt.config.sla,
+                              received_at(rec.timestamp, self.rt.clock()), self.window)
         except Exception as exc:  # noqa: BLE001 - bad data must never stop the agent
             log.exception("cases: event %s failed", event.event_id)
             out.dead("cases", event.source, f"internal error: {exc!r}", event.ts, raw,
@@ -217,8 +223,10 @@ class CasesJob:
 def case_wall(rec: CaseRecord, deadline: int | None, escalation: int | None
               ) -> dict[str, Any]:
     """The wall's case: the snapshot, its step deadline (overdue from it until the case
-    leaves the step) and the next escalation (its own clock)."""
+    leaves the step) and the next escalation (its own clock). Free text leaves masked
+    (phones, ID numbers, e-mails: :func:`domain.privacy.mask_text`)."""
     data = msgspec.structs.asdict(rec.snapshot)
     data.update(deadline_ms=deadline, escalation_ms=escalation, breaches=rec.breaches,
-                version=rec.version)
+                version=rec.version, description=mask_text(rec.snapshot.description) or "",
+                actor=mask_text(rec.snapshot.actor) or "")
     return data

@@ -7,8 +7,9 @@
   refuses: the row ends in the dead letters (topic and table), the good rows land, a later
   batch lands too, and the sink's consumer lag returns to zero.
 * The worker (a real ``gridwall worker`` process) given, straight on Kafka, department records
-  with ``households = 10**18`` and a report dated 1970: the register sum is bounded and
-  written, the 1970 case breaches once (stamped at the fire time), and later input lands.
+  with ``households = 10**18``, a report dated 1970 and one two days old: the register sum is
+  bounded and written, the 1970 report is dead-lettered, the old case breaches once (stamped
+  at the fire time), and later input lands.
 """
 
 from __future__ import annotations
@@ -207,10 +208,11 @@ def count(ch: Any, db: str, table: str) -> int:
 # -- the worker --------------------------------------------------------------------------
 
 
-def test_the_worker_bounds_huge_counts_and_a_1970_report_breaches_once(
+def test_the_worker_bounds_counts_refuses_1970_and_an_old_report_breaches_once(
         stream_env: StreamEnv, ch: Any) -> None:  # noqa: F811 - fixture
-    """Straight on Kafka (no gateway): the register sum stays bounded and written, and a
-    report dated 1970 breaches once (stamped now), not ~4 times a second."""
+    """Straight on Kafka (no gateway): the register sum stays bounded and written; a report
+    dated 1970 is dead-lettered by the worker; a report two days old (inside the window)
+    breaches once, stamped when it fired, not tier after tier."""
     senv, db = stream_env, stream_env.settings.clickhouse_database
     worker = WorkerProc(senv, "bounds")
     try:
@@ -218,12 +220,20 @@ def test_the_worker_bounds_huge_counts_and_a_1970_report_breaches_once(
         senv.writer.send_all([OutRecord(DEPARTMENT_RECORDS, "G01", encode(DepartmentRecord(
             record_id=f"b{i}", record_type="building", ts=now_ms(), grid_id="G01",
             department="fire", attributes={"households": 10**18}))) for i in range(12)])
-        senv.send_events(CaseEvent(event_id="old.r", case_id="old", action="report", ts=1000,
-                                   source="simulator", grid_id="G01", category="noise"))
+        senv.send_events(CaseEvent(event_id="y1970.r", case_id="y1970", action="report",
+                                   ts=1000, source="simulator", grid_id="G01",
+                                   category="noise"),
+                         CaseEvent(event_id="old.r", case_id="old", action="report",
+                                   ts=now_ms() - 2 * 86_400_000, source="simulator",
+                                   grid_id="G01", category="noise"))
         wait_for("the bounded register", lambda: ch.execute(
             f"SELECT value FROM {db}.grid_registers FINAL WHERE grid_id = 'G01' "
             f"AND figure = 'building_households'") == [(12 * 100_000,)], 90)
-        wait_for("the 1970 case's first breach", lambda: breaches(ch, db, "old") >= 1, 60)
+        wait_for("the 1970 report in the dead letters", lambda: ch.execute(
+            f"SELECT count() FROM {db}.dead_letters WHERE stage = 'cases' "
+            f"AND reason LIKE 'ts: event time 1000 is more than 7 day(s) before%'"
+        ) == [(1,)], 60)
+        wait_for("the old case's first breach", lambda: breaches(ch, db, "old") >= 1, 60)
         time.sleep(3)  # 12 SLA timer ticks: a storm would have breached again meanwhile
         senv.send_events(CaseEvent(event_id="new.r", case_id="new", action="report",
                                    ts=now_ms(), source="simulator", grid_id="G01",
@@ -231,12 +241,12 @@ def test_the_worker_bounds_huge_counts_and_a_1970_report_breaches_once(
         wait_for("a later case", lambda: ch.execute(
             f"SELECT count() FROM {db}.cases FINAL WHERE case_id = 'new'") == [(1,)], 60)
         assert breaches(ch, db, "old") == 1
-        [(opened, tier)] = ch.execute(f"SELECT opened_ms, tier FROM {db}.cases FINAL "
-                                      f"WHERE case_id = 'old'")
-        assert opened == 1000 and tier == 2
+        assert ch.execute(f"SELECT tier FROM {db}.cases FINAL WHERE case_id = 'old'") == [(2,)]
+        assert ch.execute(f"SELECT count() FROM {db}.cases FINAL "
+                          f"WHERE case_id = 'y1970'") == [(0,)]
         [(breach_ts,)] = ch.execute(f"SELECT max(ts_ms) FROM {db}.case_transitions FINAL "
                                     f"WHERE case_id = 'old' AND breach = 1")
-        assert breach_ts > now_ms() - 3_600_000  # stamped when it fired, not in 1970
+        assert breach_ts > now_ms() - 3_600_000  # stamped when it fired, not 2 days ago
     finally:
         worker.stop()
 

@@ -16,7 +16,9 @@ from streams.case_logic import (
     encode_record,
     escalation_ms,
     process,
+    received_at,
     sla_event_id,
+    window_of,
 )
 from streams.deadlines import DeadlineIndex
 
@@ -260,3 +262,14 @@ def test_events_straight_from_kafka_outside_the_window_are_rejected(ts: int,
     rec = applied(None, ev("report", 1_000), 0)  # an old clock's breach is never refused
     late = process(rec, breach_event(rec, 61_000), 1, received_ms=NOW)
     assert late.record is not None and late.breach
+
+
+def test_the_receive_time_is_the_kafka_timestamp_unless_the_clock_is_earlier() -> None:
+    assert received_at(NOW, NOW + 5_000) == NOW  # a replay: judged as when it arrived
+    assert received_at(NOW, 60_000) == 60_000  # a controlled clock
+    assert received_at(-1, NOW) == NOW  # a record without a timestamp
+    window = window_of(60, 1)
+    assert process(None, ev("report", NOW - 61_000), 0, received_ms=NOW,
+                   window=window).rejection is not None
+    assert process(None, ev("report", NOW - 59_000), 0, received_ms=NOW,
+                   window=window).record is not None
