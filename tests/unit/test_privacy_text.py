@@ -107,3 +107,17 @@ def test_a_cut_json_body_still_has_its_personal_fields_masked() -> None:
     assert '"reporter_name": "张**"' in scrubbed and '"first_name": "**"' in scrubbed
     for secret in ("三丰", "13812345678", "370102199001011234"):
         assert secret not in scrubbed
+
+
+def test_the_wall_gets_a_case_with_its_free_text_masked() -> None:
+    from domain.schemas import CaseSnapshot
+    from streams.case_logic import CaseRecord
+    from streams.jobs.cases import case_wall
+
+    snapshot = CaseSnapshot(case_id="c1", grid_id="G1", category="noise", priority="normal",
+                            step="reported", tier=1, opened_ms=1, step_entered_ms=1,
+                            updated_ms=1, description="call 13812345678, zs@example.com",
+                            actor="13912345678")
+    data = case_wall(CaseRecord(snapshot=snapshot, clock_start_ms=1), None, None)
+    assert data["description"] == "call 138****5678, z***@example.com"
+    assert data["actor"] == "139****5678" and data["case_id"] == "c1"
