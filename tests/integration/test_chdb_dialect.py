@@ -7,7 +7,9 @@ is a current one; the local server is 18.16).
   ``ClickHouseCaseView``, and ``wall.app.hydrate``'s hydration and audit reads, with a case,
   an alert, an alert action and a config change in the tables so that rows are converted;
 - the ``ON CLUSTER`` DDL that ``gridwall infra cluster-ddl`` prints parses (``EXPLAIN
-  AST``; chDB cannot run a cluster).
+  AST``; chDB cannot run a cluster);
+- the backup procedure of docs/deploy.md (``BACKUP DATABASE ... TO File(...)``, ``RESTORE``)
+  brings the tables and rows back.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import chdb as chdb_module
 import pytest
-from chdb import session as chdb_session
 
 from gridwall.settings import settings_from
 from infra.cluster_ddl import cluster_ddl
@@ -53,7 +55,8 @@ class ChdbClient:
     """clickhouse-driver's ``execute`` (``%(name)s`` parameters, INSERT rows) on chDB."""
 
     def __init__(self, path: Path) -> None:
-        self.session = chdb_session.Session(str(path))
+        self.backups = path / "backups"
+        self.session = chdb_module.connect(f"{path / 'db'}?backups.allowed_path={self.backups}")
         self.session.query("SET output_format_json_quote_64bit_integers = 0")
         self.statements: list[str] = []
 
@@ -169,3 +172,19 @@ def test_a_broken_statement_fails_the_parse(chdb: ChdbClient) -> None:
     with pytest.raises(Exception, match="SYNTAX_ERROR"):
         chdb.session.query("EXPLAIN AST CREATE TABLE a.b ON CLUSTER c (x UInt8) ENGINE = "
                            "ReplicatedMergeTree('/p', '{replica}') ORDER", "CSV")
+
+
+def test_backup_and_restore_bring_the_database_back(chdb: ChdbClient) -> None:
+    list(migrate(chdb, DB))
+    chdb.execute(f"INSERT INTO {DB}.case_events (event_id, case_id, ts_ms) VALUES",
+                 [("E-backup", "C-backup", 1_700_000_000_000)])
+    target = f"File('{chdb.backups}/gridwall-1')"
+    assert "BACKUP_CREATED" in str(chdb.session.query(f"BACKUP DATABASE {DB} TO {target}",
+                                                      "CSV").bytes())
+    tables = chdb.execute(f"SELECT name FROM system.tables WHERE database = '{DB}'")
+    chdb.session.query(f"DROP DATABASE {DB} SYNC")
+    assert "RESTORED" in str(chdb.session.query(f"RESTORE DATABASE {DB} FROM {target}",
+                                                "CSV").bytes())
+    assert chdb.execute(f"SELECT name FROM system.tables WHERE database = '{DB}'") == tables
+    assert chdb.execute(f"SELECT count() FROM {DB}.case_events WHERE case_id = 'C-backup'"
+                        ) == [(1,)]

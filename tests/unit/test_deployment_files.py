@@ -87,3 +87,36 @@ def test_dockerignore_keeps_data_outputs_and_history_out_of_the_context() -> Non
     dockerfile = (ROOT / "Dockerfile").read_text()
     for copied in re.findall(r"^COPY (\S+) ", dockerfile, re.MULTILINE):
         assert f"{copied}/" not in ignored, copied
+
+
+def _deploy_doc() -> str:
+    return (ROOT / "docs" / "deploy.md").read_text()
+
+
+def test_every_setting_the_deploy_doc_names_exists() -> None:
+    known = {f"GRIDWALL_{name.upper()}" for name in Settings.__struct_fields__}
+    named = set(re.findall(r"GRIDWALL_[A-Z_]+[A-Z]", _deploy_doc()))
+    assert named - known == {"GRIDWALL_PUBLISH_HOST"}  # a compose variable, not a setting
+
+
+def test_the_deploy_doc_matches_compose_the_image_and_the_generator() -> None:
+    from infra.cluster_ddl import cluster_ddl
+
+    doc = _deploy_doc()
+    compose = _compose()
+    assert compose["secrets"]["gridwall_tokens"]["file"].lstrip("./") in doc
+    assert "chown 10001:10001" in doc
+    generated = [f"{s};" for s in cluster_ddl("gridwall_cluster", "gridwall")]
+    examples = re.findall(r"```sql\n(.*?)\n```", doc, re.DOTALL)
+    assert examples and all(example in generated for example in examples)
+
+
+def test_compose_allows_backups_where_the_doc_writes_them() -> None:
+    config = (ROOT / "infra" / "clickhouse" / "backups.compose.xml").read_text()
+    allowed = re.search(r"<allowed_path>(.*)</allowed_path>", config)
+    assert allowed is not None
+    volumes = _compose()["services"]["clickhouse"]["volumes"]
+    assert any(v.endswith(f":{allowed.group(1).rstrip('/')}") for v in volumes)
+    assert any("backups.compose.xml:/etc/clickhouse-server/config.d/" in v for v in volumes)
+    for path in re.findall(r"File\('([^']+)'\)", _deploy_doc()):
+        assert path.startswith(allowed.group(1)), path
