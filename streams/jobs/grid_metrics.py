@@ -41,7 +41,7 @@ from streams.topics import GRID_PARTIALS
 PUBLISH_TICK_S = 0.1
 ROWS_TICK_S = 1.0
 WALL_INTERVAL_MS = 500  # a grid's wall item at most twice a second
-PARTIAL_INTERVAL_MS = 250  # its partial four times: the street stage coalesces again
+PARTIAL_INTERVAL_MS = 100  # its partial every publish tick: the street stage coalesces again
 WallKey = tuple[str, str]  # channel, grid id
 
 

@@ -114,6 +114,35 @@ def score(kind: str, subject: str, outcomes: Outcomes, policy: ScoringPolicy) ->
                  cases=outcomes.cases, breakdown=breakdown)
 
 
+class ScoreMemo:
+    """:func:`score` remembered by kind and outcomes, so a ranking of many subjects scores
+    each distinct set of outcomes once (most grids of a city share a few).
+
+    Guarantee: :meth:`score` returns what :func:`score` returns (a score depends on the
+    subject's kind, outcomes and the policy only; the breakdown list is shared between equal
+    results and must not be changed). Forgets everything when the policy object changes or
+    past ``limit`` entries.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self.policy: ScoringPolicy | None = None
+        self.memo: dict[tuple[Any, ...], Score] = {}
+
+    def score(self, kind: str, subject: str, outcomes: Outcomes, policy: ScoringPolicy
+              ) -> Score:
+        """``score(kind, subject, outcomes, policy)``, computed once per distinct input."""
+        if policy is not self.policy or len(self.memo) >= self.limit:
+            self.memo.clear()
+            self.policy = policy
+        key = (kind, *(getattr(outcomes, f) for f in Outcomes.__struct_fields__))
+        known = self.memo.get(key)
+        if known is None:
+            known = self.memo[key] = score(kind, "", outcomes, policy)
+        return Score(kind=kind, subject=subject, score=known.score, cases=known.cases,
+                     breakdown=known.breakdown)
+
+
 class PeriodOutcomes(msgspec.Struct, kw_only=True):
     """One grid's outcomes in one scoring period, and per worker the outcomes credited to
     that worker from the grid's cases in that period."""

@@ -6,10 +6,19 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.sla import PolicyError
 from streams.metrics.facts import StepFact
-from streams.scores.book import GridOutcomes, Outcomes, PeriodOutcomes, ScoreBook, score
+from streams.scores.book import (
+    GridOutcomes,
+    Outcomes,
+    PeriodOutcomes,
+    ScoreBook,
+    ScoreMemo,
+    score,
+)
 from streams.scores.policy import ScoringPolicy, load_scoring
 from streams.scores.ranking import rank, standings
 
@@ -160,3 +169,20 @@ def test_a_fact_counts_in_its_day_week_and_month_and_two_periods_are_kept() -> N
     assert book.subjects("grid", days[1])["G1"].reported == 1
     week = period_key("week", period_start("week", T0 + 2 * day, 8))
     assert book.latest("week") == week
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["grid", "worker"]), st.sampled_from(["a", "b", "c"]),
+                          st.builds(Outcomes, reported=st.integers(0, 3),
+                                    closed=st.integers(0, 3), on_spot=st.integers(0, 3),
+                                    reopens=st.integers(0, 2), completed=st.integers(0, 3),
+                                    on_time=st.integers(0, 3), rating_sum=st.integers(0, 10),
+                                    ratings=st.integers(0, 2))), max_size=30))
+def test_the_score_memo_scores_as_score_does(calls: list[tuple[str, str, Outcomes]]) -> None:
+    """Repeated and shared outcomes, several subjects and a policy change: the memo's
+    answer is always ``score``'s."""
+    memo = ScoreMemo(limit=7)
+    shipped = load_scoring(CONFIG)
+    for n, (kind, subject, outcomes) in enumerate(calls):
+        used = shipped if n % 3 else EVEN
+        assert memo.score(kind, subject, outcomes, used) == score(kind, subject, outcomes, used)
