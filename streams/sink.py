@@ -131,12 +131,15 @@ class ClickHouseSink:
 
     Refused rows go to ``dead_topic`` (default: the topic it reads with
     :func:`dead_letters_decoder`) through ``send`` (default: its own idempotent producer).
+    ``client_options`` (e.g. :func:`gridwall.clients.aiokafka_client_options`) are passed to
+    its Kafka consumer and producer.
     """
 
     def __init__(self, bootstrap: str, group_id: str, decoders: dict[str, Decoder],
                  client_factory: Callable[[], Any], database: str,
                  config: Callable[[], SinkConfig], max_backoff_s: float = 5.0, *,
-                 dead_topic: str | None = None, send: Send | None = None) -> None:
+                 dead_topic: str | None = None, send: Send | None = None,
+                 client_options: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.decoders = decoders
@@ -147,6 +150,7 @@ class ClickHouseSink:
         self.dead_topic = dead_topic or next(
             (t for t, d in decoders.items() if d is dead_letters_decoder), None)
         self._send = send
+        self._client_options = dict(client_options or {})  # aiokafka security options
         self._producer: AIOKafkaProducer | None = None
         self._client_factory = client_factory
         self._client: Any = None
@@ -164,7 +168,8 @@ class ClickHouseSink:
         consumer = AIOKafkaConsumer(
             *self.decoders, bootstrap_servers=self.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=self.config().batch_size, fetch_max_wait_ms=100)
+            max_poll_records=self.config().batch_size, fetch_max_wait_ms=100,
+            **self._client_options)
         self._consumer = consumer
         await consumer.start()
         try:
@@ -273,7 +278,7 @@ class ClickHouseSink:
             return
         if self._producer is None:
             producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
-                                        enable_idempotence=True)
+                                        enable_idempotence=True, **self._client_options)
             await producer.start()
             self._producer = producer
         await self._producer.send_and_wait(topic, value, key=key)
