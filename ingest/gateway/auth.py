@@ -4,12 +4,37 @@ Guarantees: :func:`authorize` returns a principal only for a token the book know
 grants ``ingest``; it raises 401 for a missing or unknown token and 403 for a known token
 without the permission. Which *sources* a principal may write is checked per input with
 :func:`check_source`, because one batch may claim several sources.
+
+Whether the request being handled presented a token the book knows is kept per request
+(:func:`begin_request`, :func:`authenticated`): a refusal of a request that did not is only
+counted, never stored, so anybody without a token cannot fill storage.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
+
 from gridwall.auth import Principal, TokenBook
 from ingest.gateway.rejects import forbidden, unauthorized
+
+_AUTHENTICATED: ContextVar[bool] = ContextVar("gridwall_gateway_authenticated",
+                                              default=False)
+
+
+def begin_request(known_token: bool) -> Token[bool]:
+    """Start a request, authenticated if it already showed a known token; pass the result to
+    :func:`end_request` when it is answered."""
+    return _AUTHENTICATED.set(known_token)
+
+
+def end_request(started: Token[bool]) -> None:
+    """Forget the request's authentication."""
+    _AUTHENTICATED.reset(started)
+
+
+def authenticated() -> bool:
+    """True if the request being handled presented a token the book knows."""
+    return _AUTHENTICATED.get()
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -29,6 +54,7 @@ def authorize(book: TokenBook, token: str | None) -> Principal:
     principal = book.check(token)
     if principal is None:
         raise unauthorized("unknown token")
+    _AUTHENTICATED.set(True)
     if not principal.may("ingest"):
         raise forbidden("authorization", f"role '{principal.role}' may not ingest")
     return principal

@@ -8,8 +8,10 @@ patterns in free text); a longer one is cut to RAW_LIMIT bytes first and scrubbe
 was cut; the reason is scrubbed as text too.
 
 :class:`DeadLetters` produces nothing for refusals in
-:data:`~ingest.gateway.rejects.NOT_STORED` (401, 408, 429, 499; the caller counts them). It
-produces the others keyed by the feed name (a refused input often has no grid) and waits a
+:data:`~ingest.gateway.rejects.NOT_STORED` (401, 408, 429, 499) nor for any refusal of a
+request that presented no token the book knows (a 413 or 415 refused before the token was
+read; :func:`~ingest.gateway.auth.authenticated`): the caller counts them. It produces the
+others keyed by the feed name (a refused input often has no grid) and waits a
 bounded time for the acknowledgement: the refusal is answered either way, a copy Kafka did
 not acknowledge is logged with its reason and counted, never raised.
 """
@@ -24,6 +26,7 @@ from domain.privacy import scrub_payload, scrub_text
 from domain.schemas import DeadLetter
 from domain.wire import encode
 from infra.topics import DEAD_LETTER
+from ingest.gateway.auth import authenticated
 from ingest.gateway.metrics import GatewayMetrics
 from ingest.gateway.producer import Producer
 from ingest.gateway.rejects import NOT_STORED, Rejected
@@ -59,7 +62,7 @@ class DeadLetters:
     async def record(self, source: str, rejected: Rejected, raw: bytes) -> bool:
         """Produce the copy; True once acknowledged, False (logged, counted) otherwise, or
         when the refusal is one that is not stored."""
-        if rejected.status in NOT_STORED:
+        if rejected.status in NOT_STORED or not authenticated():
             return False
         letter = dead_letter(source, rejected, raw, int(time.time() * 1000),
                              cut=rejected.status == 413)

@@ -21,11 +21,13 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 
 from gridwall.auth import TokenBook
-from ingest.gateway.auth import bearer_token
+from ingest.gateway.auth import bearer_token, begin_request, end_request
 from ingest.gateway.metrics import ASGIApp, GatewayMetrics, Message, Receive, Scope, Send
 from ingest.gateway.open311.format import error_response
 from ingest.gateway.rejects import rate_limited
 from ingest.gateway.responses import json_response
+
+KNOWN = "token:"
 
 
 class RefusalLimiter:
@@ -65,7 +67,7 @@ def client_key(scope: Scope, book: TokenBook) -> str:
     if token is None:
         token = _query_api_key(scope.get("query_string", b""))
     if token and book.check(token) is not None:
-        return f"token:{token}"
+        return f"{KNOWN}{token}"
     client = scope.get("client")
     return f"addr:{client[0] if client else 'unknown'}"
 
@@ -97,7 +99,8 @@ def too_many(path: str, wait_s: int) -> Response:
 
 
 class RefusalLimitMiddleware:
-    """Pure ASGI middleware applying a :class:`RefusalLimiter` to every POST."""
+    """Pure ASGI middleware applying a :class:`RefusalLimiter` to every POST; it also starts
+    the request's authentication state (:func:`~ingest.gateway.auth.begin_request`)."""
 
     def __init__(self, app: ASGIApp, book: TokenBook, metrics: GatewayMetrics,
                  limiter: RefusalLimiter) -> None:
@@ -121,6 +124,10 @@ class RefusalLimitMiddleware:
                 status = message["status"]
             await send(message)
 
-        await self.app(scope, receive, watching_send)
+        started = begin_request(key.startswith(KNOWN))
+        try:
+            await self.app(scope, receive, watching_send)
+        finally:
+            end_request(started)
         if 400 <= status < 500 and status != 429:
             self.limiter.charge(key)

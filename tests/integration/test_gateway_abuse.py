@@ -87,6 +87,19 @@ def test_unauthenticated_floods_are_counted_not_stored_and_then_rate_limited(
     assert len(found) == 1 and marker in found[0].raw  # none of the 100 was stored
 
 
+def test_refusals_before_a_token_was_shown_are_not_stored(infra: Settings) -> None:
+    own = own_settings(infra)
+    marker = uuid.uuid4().hex
+    too_big = b'{"event_id": "' + marker.encode() + b'", "x": "' + b"x" * MIB + b'"}'
+    with serve_gateway(own) as gateway, httpx.Client(base_url=gateway.url, timeout=60) as c:
+        anonymous = c.post("/v1/cases/events", content=b"[" + too_big[1:])
+        multipart = c.post("/open311/v2/requests.json", files={"f": ("f", b"x")})
+        known = c.post("/v1/cases/events", content=too_big, headers=bearer(FEED))
+    assert (anonymous.status_code, multipart.status_code, known.status_code) == (413, 415, 413)
+    found = letters(own, 1, marker)
+    assert len(found) == 1 and found[0].raw_truncated  # only the one with a known token
+
+
 def test_authenticated_refusals_are_stored_until_the_client_is_rate_limited(
         infra: Settings) -> None:
     own = own_settings(infra, gateway_refusal_burst=5, gateway_refusals_per_s=0.01)
