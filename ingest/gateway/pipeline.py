@@ -27,7 +27,6 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,12 +37,9 @@ from ingest.gateway.auth import authorize, bearer_token
 from ingest.gateway.body import TooLarge, read_bounded
 from ingest.gateway.context import GatewayContext
 from ingest.gateway.deadletter import RAW_LIMIT
-from ingest.gateway.rejects import RejectCode, Rejected
+from ingest.gateway.rejects import Rejected
 from ingest.gateway.responses import challenge, json_response, retry_later
 from ingest.kafka_out import KafkaUnavailable, OutRecord
-
-# A fixed label like the codes of rejects.RejectCode (that set does not list it yet).
-CONFLICT = cast(RejectCode, "conflict")
 
 
 @dataclass(frozen=True)
@@ -177,7 +173,7 @@ async def intake(ctx: GatewayContext, feed: Feed, request: Request) -> Response:
 
 def conflict(item: Item) -> Rejected:
     """The 409 refusal of an item whose id was accepted before with another payload."""
-    return Rejected(409, CONFLICT, f"'{item.ident}' was already accepted with a different "
+    return Rejected(409, "conflict", f"'{item.ident}' was already accepted with a different "
                     "payload; send a new id for a new input", item.id_field)
 
 
