@@ -3,9 +3,11 @@ options."""
 
 from __future__ import annotations
 
+import json
+
 from gridwall.auth import TokenBook
 from gridwall.settings import settings_from
-from ingest.gateway.ratelimit import RefusalLimiter, client_key, feed_of
+from ingest.gateway.ratelimit import RefusalLimiter, client_key, feed_of, too_many
 from ingest.gateway.server import HeaderTimeoutHttpTools, server_options
 
 
@@ -74,3 +76,12 @@ def test_server_options_come_from_settings() -> None:
     assert server_options(s) == {"http": HeaderTimeoutHttpTools, "timeout_keep_alive": 7,
                                  "limit_concurrency": 300,
                                  "h11_max_incomplete_event_size": 8192}
+
+
+def test_a_429_is_in_the_feed_s_own_error_form_with_retry_after() -> None:
+    open311 = too_many("/open311/v2/requests.json", 3)
+    assert open311.status_code == 429 and open311.headers["retry-after"] == "3"
+    assert json.loads(open311.body)[0]["code"] == 429
+    cases = too_many("/v1/cases/events", 1)
+    assert json.loads(cases.body) == {"error": "rate_limited", "field": "client",
+                                      "reason": "too many refused requests; retry after 1 s"}
