@@ -120,3 +120,16 @@ def test_compose_allows_backups_where_the_doc_writes_them() -> None:
     assert any("backups.compose.xml:/etc/clickhouse-server/config.d/" in v for v in volumes)
     for path in re.findall(r"File\('([^']+)'\)", _deploy_doc()):
         assert path.startswith(allowed.group(1)), path
+
+
+def test_the_wall_accepts_its_websocket_from_the_published_address() -> None:
+    from bokeh.server.util import check_allowlist
+
+    value = _compose()["services"]["wall"]["environment"]["BOKEH_ALLOW_WS_ORIGIN"]
+    default = "${GRIDWALL_PUBLISH_HOST:-127.0.0.1}"
+    assert default in value
+    for published in ("127.0.0.1", "10.20.0.5"):
+        allowed = set(value.replace(default, published).split(","))
+        assert check_allowlist(f"{published}:5006", allowed)
+        assert not check_allowlist("evil.example:5006", allowed)
+    assert check_allowlist("localhost:5006", set(value.replace(default, "x").split(",")))
