@@ -46,9 +46,16 @@ class Outcomes(msgspec.Struct, kw_only=True):
         return self.reported + self.closed
 
     def merge(self, other: Outcomes) -> None:
-        """Add ``other``'s counts to these."""
-        for name in self.__struct_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        """Add ``other``'s counts to these (every field; spelled out, this runs once per
+        worker and grid in a ranking)."""
+        self.reported += other.reported
+        self.closed += other.closed
+        self.on_spot += other.on_spot
+        self.reopens += other.reopens
+        self.completed += other.completed
+        self.on_time += other.on_time
+        self.rating_sum += other.rating_sum
+        self.ratings += other.ratings
 
     def count(self, fact: StepFact, timed: bool, credited: bool) -> None:
         """Count ``fact``; ``timed``: its step completion counts for timeliness;
@@ -135,7 +142,7 @@ class ScoreMemo:
         if policy is not self.policy or len(self.memo) >= self.limit:
             self.memo.clear()
             self.policy = policy
-        key = (kind, *(getattr(outcomes, f) for f in Outcomes.__struct_fields__))
+        key = (kind, msgspec.structs.astuple(outcomes))
         known = self.memo.get(key)
         if known is None:
             known = self.memo[key] = score(kind, "", outcomes, policy)

@@ -186,3 +186,12 @@ def test_the_score_memo_scores_as_score_does(calls: list[tuple[str, str, Outcome
     for n, (kind, subject, outcomes) in enumerate(calls):
         used = shipped if n % 3 else EVEN
         assert memo.score(kind, subject, outcomes, used) == score(kind, subject, outcomes, used)
+
+
+def test_merge_adds_every_field() -> None:
+    """``Outcomes.merge`` is spelled out field by field: none may be left out."""
+    a = Outcomes(**{f: i + 1 for i, f in enumerate(Outcomes.__struct_fields__)})
+    b = Outcomes(**{f: 10 * (i + 1) for i, f in enumerate(Outcomes.__struct_fields__)})
+    a.merge(b)
+    assert msgspec.structs.asdict(a) == {f: 11 * (i + 1)
+                                         for i, f in enumerate(Outcomes.__struct_fields__)}
