@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from domain.privacy import scrub_payload, scrub_text
 from domain.schemas import DeadLetter, WallUpdate
 from domain.wire import encode
 from streams.rows import RowBatch
@@ -58,11 +59,14 @@ class Outbox:
 
     def dead(self, stage: str, source: str, reason: str, ts: int, raw: bytes,
              grid_id: str | None = None, field: str | None = None) -> None:
-        """A rejected input for the dead-letter topic (raw body cut to a bounded size)."""
+        """A rejected input for the dead-letter topic: raw body scrubbed of credentials and
+        personal data (:func:`domain.privacy.scrub_payload`) and cut to a bounded size."""
         text = raw.decode("utf-8", errors="replace")
+        cut = len(text) > MAX_RAW
+        kept = scrub_text(text[:MAX_RAW]) if cut else scrub_payload(text)
         letter = DeadLetter(source=source, reason=reason, ts=ts, stage=stage, field=field,
-                            grid_id=grid_id, raw=text[:MAX_RAW],
-                            raw_truncated=len(text) > MAX_RAW)
+                            grid_id=grid_id, raw=kept[:MAX_RAW],
+                            raw_truncated=cut or len(kept) > MAX_RAW)
         self.send(self._dead_topic, grid_id or source, encode(letter))
 
     def __len__(self) -> int:
