@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 from urllib.parse import parse_qsl
 
+import msgspec
 import pytest
 
 from domain.privacy import REMOVED, mask_name, mask_text, scrub_payload
@@ -121,3 +124,25 @@ def test_the_wall_gets_a_case_with_its_free_text_masked() -> None:
     data = case_wall(CaseRecord(snapshot=snapshot, clock_start_ms=1), None, None)
     assert data["description"] == "call 138****5678, z***@example.com"
     assert data["actor"] == "139****5678" and data["case_id"] == "c1"
+
+
+async def test_the_worker_s_dead_letters_are_scrubbed_too() -> None:
+    from domain.schemas import DeadLetter
+    from streams.outbox import Outbox
+
+    sent: list[bytes] = []
+
+    async def send(topic: str, key: bytes, value: bytes) -> Any:
+        sent.append(value)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    out = Outbox(send, wall_topic="wall", rows_topic="rows", dead_topic="dead")
+    body = {"event_id": "e1", "reporter_name": "张三丰", "reporter_phone": "13812345678",
+            "token": SECRET}
+    out.dead("cases", "simulator", "illegal", 5, json.dumps(body).encode(), "G01")
+    await out.flush()
+    [letter] = [msgspec.json.decode(v, type=DeadLetter) for v in sent]
+    assert SECRET not in letter.raw and "13812345678" not in letter.raw
+    assert json.loads(letter.raw)["reporter_name"] == "张**"
