@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from domain.privacy import mask_text
 from domain.schemas import WallUpdate
 from domain.vocab import OPEN_STEPS
 from gridwall.settings import Settings
@@ -21,6 +22,7 @@ from wall.app.fields import day_start_ms
 from wall.app.history import Transition
 
 log = logging.getLogger("gridwall.wall.hydrate")
+FREE_TEXT = frozenset({"description", "actor"})  # masked: phones, ID numbers, e-mails
 LIMIT = 50_000
 OPEN_IN = ", ".join(f"'{s}'" for s in OPEN_STEPS)
 
@@ -64,6 +66,8 @@ def _updates(channel: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
     out = []
     for row in rows:
         data = dict(zip(columns, row, strict=True))
+        for name in FREE_TEXT & data.keys():  # as the worker's case_wall sends them
+            data[name] = mask_text(data[name]) or ""
         out.append(WallUpdate(channel=channel, key=str(data[columns[0]]),
                               ts=int(data[ts_column]), data=data))
     return out
