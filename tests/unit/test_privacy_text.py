@@ -146,3 +146,13 @@ async def test_the_worker_s_dead_letters_are_scrubbed_too() -> None:
     [letter] = [msgspec.json.decode(v, type=DeadLetter) for v in sent]
     assert SECRET not in letter.raw and "13812345678" not in letter.raw
     assert json.loads(letter.raw)["reporter_name"] == "张**"
+
+
+def test_the_wall_hydrated_from_clickhouse_gets_free_text_masked() -> None:
+    from wall.app.hydrate import CASE_COLUMNS, _updates
+
+    row = tuple({"case_id": "c1", "description": "call 13812345678", "actor": "a@b.cn",
+                 "updated_ms": 7}.get(c, 0) for c in CASE_COLUMNS)
+    [update] = _updates("cases", CASE_COLUMNS, [row], "updated_ms")
+    assert update.data["description"] == "call 138****5678"
+    assert update.data["actor"] == "a***@b.cn"
