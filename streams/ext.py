@@ -29,7 +29,7 @@ class Ext:
     """
 
     app: faust.App
-    runtime: Any  # streams.app.Runtime (not imported: it would import the jobs' modules)
+    runtime: Any  # streams.app.Runtime (not imported: app -> runner -> ext would cycle)
     worker_id: str
     topics: dict[str, str]
     health: JobHealth

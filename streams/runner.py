@@ -29,8 +29,9 @@ batch's events (``take_events`` acks after the body, FAUST-NOTES) and commits th
 method) returned. A crash at any step replays the batch, whose outputs carry deterministic
 ids or replacing keys, so nothing is lost and a replay changes nothing.
 
-Engines: :func:`on_agent` runs a job as a Faust agent over ``take_events`` batches (with the
-gap and tail filler of :mod:`streams.faust_adapter` where asked), :func:`on_loop` as a plain
+Engines: :func:`on_agent` runs a job as a Faust agent over ``take_events`` batches
+(:class:`FaustAgent`, with the gap and tail filler of :mod:`streams.faust_adapter` where
+asked), :func:`on_loop` as a plain
 consumer loop with its state moving with its partitions, :func:`add_timers` registers a
 job's timers. One batch of a job is processed at a time (a Faust agent has one actor, a loop
 one batch in hand, and the tail filler takes turns with the agent), so a job may stage state
@@ -220,41 +221,58 @@ def faust_record(message: Any) -> Record:
                   message.value, int(message.timestamp * 1000))
 
 
-def on_agent(app: faust.App, runner: Runner, topic: str,
-             gaps: FaustGapFill | None = None) -> tuple[Any, Callable[..., Awaitable[None]]]:
-    """Run the job as a Faust agent over ``take_events`` batches of ``topic``; with
-    ``gaps``, every batch is completed by the gap filler and a tail timer fetches what Faust
-    fetched but never handed over (:mod:`streams.faust_adapter`). Returns the agent and its
-    batch function (a list of Faust messages in, as ``take_events`` hands them)."""
-    lock = asyncio.Lock()  # the agent's batches and the tail filler take turns
+class FaustAgent:
+    """A job run as a Faust agent over ``take_events`` batches of one topic; with ``gaps``,
+    every batch is completed by the gap filler and :meth:`fill_tails` (a timer) applies what
+    Faust fetched but never handed over (:mod:`streams.faust_adapter`). Batches and tail
+    fills take turns (one lock), so the job sees one batch at a time."""
 
-    async def batch(messages: list[Any]) -> None:
-        async with lock:
-            if gaps is not None:
-                messages = await gaps.complete(messages)
-            await runner.process([faust_record(m) for m in messages])
-            if gaps is not None:
-                await gaps.done()
+    def __init__(self, runner: Runner, gaps: FaustGapFill | None = None) -> None:
+        self.runner = runner
+        self.gaps = gaps
+        self._lock = asyncio.Lock()
+
+    async def batch(self, messages: list[Any]) -> None:
+        """Process one batch of Faust messages (as ``take_events`` hands them)."""
+        async with self._lock:
+            if self.gaps is not None:
+                messages = await self.gaps.complete(messages)
+            await self.runner.process([faust_record(m) for m in messages])
+            if self.gaps is not None:
+                await self.gaps.done()
+
+    async def fill_tails(self) -> int:
+        """Process the partitions' tails Faust never handed over; return how many records."""
+        gaps = self.gaps
+        positions = gaps.positions() if gaps is not None else None
+        if gaps is None or positions is None:
+            return 0
+        async with self._lock:
+            missing = await gaps.missing_tails(*positions)
+            await self.runner.process([faust_record(m) for m in missing])
+            await gaps.done()
+        return len(missing)
+
+    async def run(self, stream: Any) -> None:
+        """The agent's body."""
+        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+            await self.batch([ev.message for ev in events])
+
+
+def on_agent(app: faust.App, runner: Runner, topic: str,
+             gaps: FaustGapFill | None = None) -> tuple[Any, FaustAgent]:
+    """Run the job as a :class:`FaustAgent` over ``topic`` (agent name: the job's), with its
+    tail timer when ``gaps`` is given; return the Faust agent and the engine."""
+    engine = FaustAgent(runner, gaps)
 
     async def agent(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
-            await batch([ev.message for ev in events])
+        await engine.run(stream)
 
     agent.__name__ = agent.__qualname__ = f"{runner.job.name}_agent"
     handle = app.agent(app.topic(topic), name=runner.job.name)(agent)
     if gaps is not None:
-        async def tails() -> int:
-            positions = gaps.positions()
-            if positions is None:
-                return 0
-            async with lock:
-                missing = await gaps.missing_tails(*positions)
-                await runner.process([faust_record(m) for m in missing])
-                await gaps.done()
-            return len(missing)
-
-        add_timers(app, [Timer(f"{runner.job.name}_tails", TAIL_TICK_S, tails)])
-    return handle, batch
+        add_timers(app, [Timer(f"{runner.job.name}_tails", TAIL_TICK_S, engine.fill_tails)])
+    return handle, engine
 
 
 def on_loop(app: faust.App, runner: Runner, topics: Sequence[str], max_records: int,

@@ -57,7 +57,7 @@ from streams.jobs.sensors import SensorsJob
 from streams.jobs.street import StreetLoop
 from streams.outbox import Send
 from streams.rows_metrics import register_tables
-from streams.runner import Runner, add_timers, on_agent, on_loop
+from streams.runner import FaustAgent, Runner, add_timers, on_agent, on_loop
 from streams.scores.live import live_scoring
 from streams.scores.policy import ScoringPolicy, load_scoring
 from streams.topics import ALERT_OPS, GRID_PARTIALS, ROWS
@@ -69,14 +69,14 @@ TOPICS = (CASE_EVENTS, COMMANDS, ALERTS, SENSOR_READINGS, DEPARTMENT_RECORDS, DE
 @dataclass
 class Worker:
     """The app and what tests and the CLI reach into: ``jobs`` by name, ``agents`` (the
-    Faust agents by job name) and ``batches`` (each Faust job's batch function)."""
+    Faust agents by job name) and ``engines`` (each Faust job's :class:`FaustAgent`)."""
 
     app: faust.App
     runtime: Runtime
     ext: Ext
     jobs: dict[str, Any]
     agents: dict[str, Any] = field(default_factory=dict)
-    batches: dict[str, Any] = field(default_factory=dict)
+    engines: dict[str, FaustAgent] = field(default_factory=dict)
     follower: ControlFollower | None = None
 
     @property
@@ -172,9 +172,9 @@ def _add_workflow(worker: Worker, send: Send | None) -> None:
     alerts.table.on_recover(alerts.on_recovered)
     for job, job_gaps in ((cases, gaps), (alerts, None), (CommandsJob(ext), None)):
         runner = Runner(job, ext.outbox, ext.health)
-        agent, batch = on_agent(app, runner, ext.topic(job.topic), job_gaps)
+        agent, engine = on_agent(app, runner, ext.topic(job.topic), job_gaps)
         worker.jobs[job.name], worker.agents[job.name] = job, agent
-        worker.batches[job.name] = batch
+        worker.engines[job.name] = engine
         add_timers(app, job.timers())
 
 

@@ -127,3 +127,52 @@ def test_a_faust_message_becomes_a_record_with_its_time_in_ms() -> None:
         topic, partition, offset, key, value, timestamp = "t", 3, 7, b"k", b"v", 12.5
 
     assert faust_record(Message()) == Record("t", 3, 7, b"k", b"v", 12_500)
+
+
+class FakeGaps:
+    """The gap filler's interface: one skipped record before offset 2; a tail at offset 3."""
+
+    def __init__(self, log: Log, moving: bool = False) -> None:
+        self.log = log
+        self.moving = moving
+
+    async def complete(self, messages: list[Any]) -> list[Any]:
+        out = []
+        for m in messages:
+            if m.offset == 2:
+                out.append(message(1, b'{"x": 10}'))
+            out.append(m)
+        return out
+
+    def positions(self) -> Any:
+        return None if self.moving else ([("points.in", 0)], {("points.in", 0): 2})
+
+    async def missing_tails(self, owned: Any, committed: Any) -> list[Any]:
+        return [message(3, b'{"x": 30}')]
+
+    async def done(self) -> None:
+        self.log.effects.append("gaps done")
+
+
+def message(offset: int, value: bytes) -> Any:
+    class Message:
+        topic, partition, key, timestamp = "points.in", 0, b"G01", 1.0
+
+    m = Message()
+    m.offset, m.value = offset, value  # type: ignore[attr-defined]
+    return m
+
+
+async def test_a_faust_batch_is_completed_by_the_gap_filler_and_marked_done_after() -> None:
+    from streams.runner import FaustAgent
+
+    log = Log()
+    log.ack.set()
+    job = PointsJob(log)
+    engine = FaustAgent(Runner(job, log.outbox, JobHealth("w")), FakeGaps(log))  # type: ignore[arg-type]
+    await engine.batch([message(0, b'{"x": 0}'), message(2, b'{"x": 2}')])
+    assert job.state == [0, 10, 2]  # the skipped record, in offset order
+    assert log.effects[-2:] == ["state", "gaps done"]
+    assert await engine.fill_tails() == 1 and job.state[-1] == 30
+    moving = FaustAgent(Runner(job, log.outbox, JobHealth("w")), FakeGaps(log, moving=True))  # type: ignore[arg-type]
+    assert await moving.fill_tails() == 0  # a rebalance runs: nothing fetched
