@@ -228,9 +228,9 @@ def crash_stack(infra: Settings, run_id: str, tmp_path: Path) -> Iterator[CrashS
         client.disconnect()
 
 
-def outage(stack: CrashStack, sig: signal.Signals) -> float:
+def outage(stack: CrashStack, sig: signal.Signals) -> tuple[float, float]:
     """Stop the broker with ``sig``; check what clients see while it is down; start it again.
-    Returns when (monotonic) the broker answered metadata again."""
+    Returns when (monotonic) the broker answered metadata again, and how long it was gone."""
     stack.kill_broker(sig)
     down_at = time.monotonic()
     wait_until(lambda: http_json(f"{stack.gateway}/healthz")[0] == 503, "/healthz 503", 60)
@@ -243,7 +243,7 @@ def outage(stack: CrashStack, sig: signal.Signals) -> float:
     # While the broker is down: refused with 503 (Retry-After), never accepted, never a hang.
     assert refused == {503}, refused
     stack.broker.up(timeout_s=120)
-    return time.monotonic()
+    return time.monotonic(), time.monotonic() - down_at
 
 
 def recovery(stack: CrashStack, back: float) -> dict[str, float]:
@@ -268,10 +268,10 @@ def recovery(stack: CrashStack, back: float) -> dict[str, float]:
 
 def test_broker_sigkill_and_sigterm_under_load(crash_stack: CrashStack) -> None:
     stack = crash_stack
-    figures = {}
+    figures: dict[str, dict[str, float]] = {}
     for sig in (signal.SIGKILL, signal.SIGTERM):
-        back = outage(stack, sig)
-        figures[sig.name] = recovery(stack, back)
+        back, down_s = outage(stack, sig)
+        figures[sig.name] = {"broker_gone_s": round(down_s, 1), **recovery(stack, back)}
         for proc in stack.procs.values():
             assert proc.proc.poll() is None, f"{proc.name} exited:\n{proc.tail()}"
     print(f"\nrecovery after the broker answered again (s): {json.dumps(figures)}")

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import pytest
 from kafka.errors import KafkaTimeoutError
 
+from gridwall.settings import Settings
 from infra.topics import CASE_EVENTS, HEALTH
+from ingest import kafka_out
 from ingest.gateway.health import ProduceHealth, healthz
 from ingest.gateway.producer import DirectProducer, GroupCommitProducer
 from ingest.kafka_out import HealingWriter, KafkaUnavailable, OutRecord
@@ -254,3 +256,60 @@ async def test_healthz_answers_503_within_its_bound_when_kafka_never_answers() -
     finally:
         await checks.close()
         await asyncio.to_thread(producer.close)
+
+
+class StuckFuture:
+    """A kafka-python record future that the broker never completes."""
+
+    is_done = False
+
+    def failed(self) -> bool:
+        return False
+
+
+class StuckSender:
+    """kafka-python's I/O thread, stopped only by force_close."""
+
+    def __init__(self) -> None:
+        self.forced = False
+
+    def is_alive(self) -> bool:
+        return not self.forced
+
+    def force_close(self) -> None:
+        self.forced = True
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+class StuckKafkaProducer:
+    """A kafka-python producer whose broker died: flushes time out, close(0) flushes again."""
+
+    def __init__(self, **config: object) -> None:
+        self._sender = StuckSender()
+        self.closed = False
+
+    def send(self, topic: str, key: bytes, value: bytes) -> StuckFuture:
+        return StuckFuture()
+
+    def flush(self, timeout: float | None = None) -> None:
+        if not self._sender.forced:
+            raise KafkaTimeoutError("Timeout waiting for future")
+
+    def close(self, timeout: float | None = None) -> None:
+        self.flush(timeout)
+        self.closed = True
+
+
+def test_a_session_closes_promptly_with_a_dead_broker_and_logs_what_was_lost(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(kafka_out, "KafkaProducer", StuckKafkaProducer)
+    session = kafka_out.ProducerSession(Settings(), "test", ack_timeout_s=0.1, linger_ms=0)
+    with pytest.raises(KafkaUnavailable):
+        session.send_all(records(3, "lost"))
+    assert session.close(0.1) == 1  # one packed message of the three records
+    producer = session._producer
+    assert isinstance(producer, StuckKafkaProducer)
+    assert producer._sender.forced and producer.closed  # the I/O thread will not deliver later
+    assert "1 message(s) not acknowledged" in caplog.text
