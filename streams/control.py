@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from domain.schemas import ConfigChange
 from domain.wire import WireError, decode_bounded
+from gridwall.clients import aiokafka_client_options, kafka_client_options
 from gridwall.settings import Settings
 from infra.topics import CONTROL
 from streams.config import ConfigVerdict, LiveConfig
@@ -88,7 +89,8 @@ def load_latest(settings: Settings, config: LiveConfig, timeout_s: float = 15.0
     from kafka import TopicPartition as KTP
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False, consumer_timeout_ms=1000)
+                             enable_auto_commit=False, consumer_timeout_ms=1000,
+                             **kafka_client_options(settings))
     tp = KTP(CONTROL.name(settings), 0)
     applied: list[Applied] = []
     try:
@@ -126,7 +128,8 @@ class ControlFollower:
         await self._emit(self.backlog)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
                                     group_id=None, enable_auto_commit=False,
-                                    fetch_max_wait_ms=200)
+                                    fetch_max_wait_ms=200,
+                                    **aiokafka_client_options(self.settings))
         tp = TopicPartition(CONTROL.name(self.settings), 0)
         await consumer.start()
         try:
