@@ -69,7 +69,7 @@ def dockerfile_env() -> dict[str, str]:
     pairs: dict[str, str] = {}
     for line in text.splitlines():
         if line.startswith("ENV "):
-            pairs.update(item.split("=", 1) for item in line[4:].split())
+            pairs.update(tuple(item.split("=", 1)) for item in line[4:].split())
     return pairs
 
 
