@@ -8,8 +8,8 @@
   (re)start runs the server's ``up()`` in a thread, so the supervisor keeps watching the
   others while a broker takes its seconds to answer; the run counts as started once
   ``up()`` returned (the server answers). Its exit code is known when this process started
-  it, unknown (None) otherwise. A server whose PID file was removed (``gridwall infra
-  down``) ended on purpose. Servers are never stopped by ``up``: they outlive it.
+  it, unknown (None) otherwise. A server stopped by ``ManagedProcess.stop`` (``gridwall
+  infra down``) ended on purpose. Servers are never stopped by ``up``: they outlive it.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class ServerChild:
         if current is not None:
             self._pid = current  # the same run, or one `gridwall infra up` started
             return None
-        if not process.pid_file.exists():
+        if process.stopped_on_purpose():
             return Ended(exit_code(self._pid), on_purpose=True,
-                         reason="was stopped (PID file removed)")
+                         reason="was stopped (gridwall infra down)")
         return Ended(exit_code(self._pid))

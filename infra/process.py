@@ -64,7 +64,21 @@ class ManagedProcess:
             )
         _SPAWNED[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n")
+        self.stop_marker.unlink(missing_ok=True)  # left by a stop that was interrupted
         return proc.pid
+
+    @property
+    def stop_marker(self) -> Path:
+        """A file that exists while :meth:`stop` stops the process (beside the PID file)."""
+        return self.pid_file.with_suffix(".stopping")
+
+    def stopped_on_purpose(self) -> bool:
+        """True while :meth:`stop` runs or after it removed the PID file.
+
+        A supervisor watching the PID tells a stop from a crash by this: the process dies
+        before ``stop`` removes the PID file, but after the marker exists.
+        """
+        return self.stop_marker.exists() or not self.pid_file.exists()
 
     def stop(self, grace_s: float = 30.0) -> bool:
         """Stop the process (SIGTERM, then SIGKILL after ``grace_s``); True if one was running."""
@@ -72,15 +86,19 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            _signal(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.05)
-        self.pid_file.unlink(missing_ok=True)
+        self.stop_marker.touch()
+        try:
+            _signal(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                _signal(pid, signal.SIGKILL)
+                while _alive(pid):
+                    time.sleep(0.05)
+            self.pid_file.unlink(missing_ok=True)
+        finally:
+            self.stop_marker.unlink(missing_ok=True)
         return True
 
     def log_tail(self, lines: int = 20) -> str:

@@ -224,5 +224,5 @@ def test_infra_down_is_respected_and_ctrl_c_stops_it_with_0(own: dict[str, str],
     assert status(cfg)["state"] == "stopped"
     assert KafkaServer(cfg).process.is_running()  # the broker outlives up
     text = log.read_text(errors="replace")
-    assert "clickhouse was stopped (PID file removed); not restarting it" in text
+    assert "clickhouse was stopped (gridwall infra down); not restarting it" in text
     assert "restarting" not in text.split("not restarting it", 1)[1]

@@ -316,6 +316,16 @@ def test_a_real_server_child_exits_with_its_signal_and_stops_on_purpose(tmp_path
     child.server.process.stop(grace_s=5)  # what `gridwall infra down` does
     ended = child.poll()
     assert ended is not None and ended.on_purpose and ended.code == -signal.SIGTERM
+    # a poll between the death and the PID file's removal: the stop marker tells
+    child.launch()
+    wait_for(lambda: child.poll() is None and child.ready())
+    process = child.server.process
+    process.stop_marker.touch()
+    os.kill(child.pid, signal.SIGTERM)
+    wait_for(lambda: child.poll() is not None)
+    assert process.pid_file.exists() and child.poll() == Ended(
+        -signal.SIGTERM, True, "was stopped (gridwall infra down)")
+    process.stop_marker.unlink()
     assert exit_code(os.getppid()) is None  # not started here: unknown
 
 
