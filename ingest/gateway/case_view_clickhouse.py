@@ -1,6 +1,6 @@
 """The Open311 read side from ClickHouse: the ``cases`` table the streams keep.
 
-:class:`ClickHouseCaseView` runs the queries of :mod:`streams.queries` on one dedicated
+:class:`ClickHouseCaseView` runs the queries of :mod:`readside.cases` on one dedicated
 thread (a clickhouse-driver client is not thread-safe, and a query must not block the event
 loop), with a client created on first use. After a failure it stays away for ``retry_s``
 seconds, so a ClickHouse outage costs each read one refused call, not a timeout. Reads see
@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from domain.schemas import CaseEvent
 from gridwall.settings import Settings
 from ingest.gateway.case_view import CaseQuery, CaseRecord
-from streams.queries import CaseState, case_by_id, cases_opened_between
+from readside.cases import CaseState, case_by_id, cases_opened_between
+from readside.connection import case_view_client
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ class ClickHouseCaseView:
                  connect: Callable[[], Any] | None = None) -> None:
         self.database = s.clickhouse_database
         self.retry_s = retry_s
-        self._connect = connect or (lambda: _client(s))
+        self._connect = connect or (lambda: case_view_client(s))
         self._client: Any = None
         self._down_until = 0.0
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-ch")
@@ -89,9 +90,3 @@ class ClickHouseCaseView:
         self._thread.submit(disconnect)
         self._thread.shutdown(wait=True)
 
-
-def _client(s: Settings) -> Any:
-    from gridwall.clients import clickhouse_client
-
-    return clickhouse_client(s, connect_timeout=2, send_receive_timeout=5,
-                             sync_request_timeout=2)

@@ -3,9 +3,10 @@ is a current one; the local server is 18.16).
 
 - every migration is applied by the real :func:`infra.migrate.migrate` (and 0012 a second
   time, then rolled back), through a client that sends its statements to chDB;
-- every read-side query runs there: ``streams.queries`` through the gateway's
-  ``ClickHouseCaseView``, and ``wall.app.hydrate``'s hydration and audit reads, with a case,
-  an alert, an alert action and a config change in the tables so that rows are converted;
+- every read-side query runs there: :mod:`readside.cases` through the gateway's
+  ``ClickHouseCaseView``, :mod:`readside.wall_state`'s hydration through the wall's
+  ``hydrate``, and :mod:`readside.audits`' reads, with a case, an alert, an alert action
+  and a config change in the tables so that rows are converted;
 - the ``ON CLUSTER`` DDL that ``gridwall infra cluster-ddl`` prints parses (``EXPLAIN
   AST``; chDB cannot run a cluster);
 - the backup procedure of docs/deploy.md (``BACKUP DATABASE ... TO File(...)``, ``RESTORE``)
@@ -120,7 +121,8 @@ def test_every_read_side_query_runs_on_current_clickhouse(chdb: ChdbClient,
                                                            ) -> None:
     from ingest.gateway.case_view import CaseQuery
     from ingest.gateway.case_view_clickhouse import ClickHouseCaseView
-    from wall.app import hydrate
+    from readside import audits, connection
+    from wall.app.hydrate import hydrate
 
     _fill(chdb)
     settings = settings_from({"GRIDWALL_CLICKHOUSE_DATABASE": DB})
@@ -129,13 +131,13 @@ def test_every_read_side_query_runs_on_current_clickhouse(chdb: ChdbClient,
     def client(_: Any) -> Iterator[ChdbClient]:
         yield chdb
 
-    monkeypatch.setattr(hydrate, "_client", client)
-    updates = hydrate.hydrate(settings, 1_700_000_060_000)
+    monkeypatch.setattr(connection, "session", client)
+    updates = hydrate(settings, 1_700_000_060_000)
     assert {(u.channel, u.key) for u in updates} >= {("cases", "C-1"), ("alerts", "A-1")}
-    hydrate.case_transitions(settings, "C-1")
-    assert len(hydrate.alert_actions(settings, "A-1")) == 1
-    assert len(hydrate.alert_actions(settings)) == 1
-    assert len(hydrate.config_audit(settings)) == 1
+    audits.case_transitions(settings, "C-1")
+    assert len(audits.alert_actions(settings, "A-1")) == 1
+    assert len(audits.alert_actions(settings)) == 1
+    assert len(audits.config_audit(settings)) == 1
 
     view = ClickHouseCaseView(settings, connect=lambda: chdb)
 

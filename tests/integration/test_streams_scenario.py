@@ -15,7 +15,7 @@ import pytest
 
 from domain.schemas import Command
 from infra.topics import CASE_EVENTS
-from streams.queries import case_by_id, cases_opened_between
+from readside.cases import case_by_id, cases_opened_between
 from tests.integration.test_streams_support import (
     FAST_SLA,
     Observer,

@@ -149,10 +149,10 @@ async def test_the_worker_s_dead_letters_are_scrubbed_too() -> None:
 
 
 def test_the_wall_hydrated_from_clickhouse_gets_free_text_masked() -> None:
-    from wall.app.hydrate import CASE_COLUMNS, _updates
+    from readside.wall_state import CASE_COLUMNS, updates_of
 
     row = tuple({"case_id": "c1", "description": "call 13812345678", "actor": "a@b.cn",
                  "updated_ms": 7}.get(c, 0) for c in CASE_COLUMNS)
-    [update] = _updates("cases", CASE_COLUMNS, [row], "updated_ms")
+    [update] = updates_of("cases", CASE_COLUMNS, [row], "updated_ms")
     assert update.data["description"] == "call 138****5678"
     assert update.data["actor"] == "a***@b.cn"

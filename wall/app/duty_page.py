@@ -15,12 +15,13 @@ from typing import Any
 import panel as pn
 
 from gridwall.auth import Principal
+from readside.audits import alert_actions
 from wall.app import render
 from wall.app.boards import AlertRow
 from wall.app.context import WallContext, local_time
 from wall.app.feed import send_request
 from wall.app.history import timeline
-from wall.app.hydrate import alert_actions, case_transitions
+from wall.app.hydrate import case_transitions
 from wall.app.i18n import Lang, tr
 from wall.app.panes import PAGE_STYLES, REFRESH_MS, Header, Login, html, session_lang, wrap
 from wall.app.queue import QUEUE_STATUSES, age_text, alert_queue, display_status

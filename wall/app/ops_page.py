@@ -23,10 +23,10 @@ import yaml
 
 from gridwall.auth import Principal
 from infra.supervisor import status_path
+from readside.audits import config_audit, current_config
 from wall.app import render
 from wall.app.context import WallContext, local_time
 from wall.app.feed import send_request
-from wall.app.hydrate import config_audit, current_config
 from wall.app.i18n import Lang, tr
 from wall.app.opsview import (
     Supervision,

@@ -1,4 +1,4 @@
-"""Reads of current case state from ClickHouse, for the gateway's Open311 read side.
+"""Current case state from ClickHouse, for the gateway's Open311 reads.
 
 The ``cases`` table is a ReplacingMergeTree written by the cases agent; every read here uses
 ``FINAL``, so it sees exactly one row per case, the latest version the sink wrote (the sink
