@@ -22,9 +22,10 @@ import msgspec
 
 from domain.schemas import CaseEvent, ConfigChange, SensorReading, WallUpdate
 from domain.wire import decode_one_or_many, encode
+from gridwall.kafka_records import OutRecord
+from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings, settings_from
 from infra.topics import CASE_EVENTS, CONTROL, WALL_UPDATES, TopicSpec, ensure_topics
-from ingest.kafka_out import KafkaWriter, OutRecord
 from ingest.simulator.engine import Event, generate
 from ingest.simulator.kafka_sink import out_records
 from wall.hub.stats import rss_mb

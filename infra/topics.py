@@ -23,7 +23,7 @@ class TopicSpec:
     """One topic: its base name, partitions (``None``: the configured default), configs.
 
     ``packed``: producers may pack several records of one key into one message whose value
-    is a JSON array of them (see :func:`ingest.batching.pack_records`); consumers decode a
+    is a JSON array of them (see :func:`gridwall.kafka_records.pack_records`); consumers decode a
     value as one record or an array of records. A Faust stream pays its cost per message,
     so packing is what lets one worker keep up with a busy street.
     """

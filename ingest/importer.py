@@ -25,7 +25,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -35,6 +35,7 @@ import msgspec
 from domain.geo import Street
 from domain.schemas import DeadLetter
 from domain.wire import WireError, decode, encode
+from gridwall.kafka_records import KafkaUnavailable, OutRecord, Writer
 from gridwall.settings import Settings
 from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS, TopicSpec
 from ingest import import_checkpoint as checkpoints
@@ -50,7 +51,6 @@ from ingest.import_rows import (
     read_rows,
 )
 from ingest.import_scan import Message, Offsets
-from ingest.kafka_out import KafkaUnavailable, OutRecord
 
 STAGE = "import"
 RAW_LIMIT = 65536  # the gateway's dead-letter cap too
@@ -60,12 +60,6 @@ TOPICS = (DEPARTMENT_RECORDS, DEAD_LETTER)
 class ImportFailed(RuntimeError):
     """The import cannot go on; the message says why and what to do."""
 
-
-class Writer(Protocol):
-    """What the importer needs of :class:`~ingest.kafka_out.KafkaWriter`."""
-
-    def send_all(self, records: Sequence[OutRecord]) -> None:
-        """Return once every record is acknowledged, or raise KafkaUnavailable."""
 
 
 class Log(Protocol):

@@ -85,7 +85,7 @@ def import_cmd(args: argparse.Namespace) -> int:
 
 
 def _kafka(s: Any) -> tuple[Any, Any]:
+    from gridwall.kafka_writer import KafkaWriter
     from ingest.import_scan import TopicLog
-    from ingest.kafka_out import KafkaWriter
 
     return KafkaWriter(s, client_id="gridwall-import"), TopicLog(s)

@@ -211,7 +211,7 @@ def _sink(args: argparse.Namespace, s: Settings, run_tag: str) -> Any:
     if args.direct:
         from kafka.errors import KafkaError
 
-        from ingest.kafka_out import KafkaWriter
+        from gridwall.kafka_writer import KafkaWriter
         from ingest.simulator.kafka_sink import KafkaSink
 
         try:

@@ -20,6 +20,7 @@ from starlette.types import Scope
 
 from domain.geo import Street, street
 from gridwall.auth import TokenBook
+from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings, settings
 from ingest.gateway import docs_ui, health, openapi, ops
 from ingest.gateway.body import BodyTimeoutMiddleware
@@ -43,7 +44,6 @@ from ingest.gateway.ratelimit import RefusalLimiter, RefusalLimitMiddleware
 from ingest.gateway.rejects import Rejected
 from ingest.gateway.responses import json_response
 from ingest.gateway.sensors import SensorReadingsFeed
-from ingest.kafka_out import KafkaWriter
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

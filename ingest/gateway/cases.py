@@ -16,13 +16,13 @@ from starlette.requests import Request
 from domain.schemas import CaseEvent
 from domain.wire import encode
 from gridwall.auth import Principal
+from gridwall.kafka_records import OutRecord
 from infra.topics import CASE_EVENTS
 from ingest.gateway.auth import check_source
 from ingest.gateway.case_view import CaseView
 from ingest.gateway.payloads import decode_items, implausible
 from ingest.gateway.pipeline import Feed, Item, Receipt, Submission, payload_digest, receipt
 from ingest.gateway.placement import Placer, field_name
-from ingest.kafka_out import OutRecord
 
 
 def placed_event(placer: Placer, principal: Principal, event: CaseEvent,

@@ -25,12 +25,12 @@ import time
 from domain.privacy import scrub_payload, scrub_text
 from domain.schemas import DeadLetter
 from domain.wire import encode
+from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from infra.topics import DEAD_LETTER
 from ingest.gateway.auth import authenticated
 from ingest.gateway.metrics import GatewayMetrics
 from ingest.gateway.producer import Producer
 from ingest.gateway.rejects import NOT_STORED, Rejected
-from ingest.kafka_out import KafkaUnavailable, OutRecord
 
 log = logging.getLogger(__name__)
 RAW_LIMIT = 65536

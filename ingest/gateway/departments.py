@@ -22,13 +22,13 @@ from domain.schemas import DepartmentRecord
 from domain.vocab import DEPARTMENTS
 from domain.wire import encode
 from gridwall.auth import Principal
+from gridwall.kafka_records import OutRecord
 from infra.topics import DEPARTMENT_RECORDS
 from ingest.gateway.auth import check_source
 from ingest.gateway.payloads import decode_items, implausible
 from ingest.gateway.pipeline import Feed, Item, Receipt, Submission, payload_digest, receipt
 from ingest.gateway.placement import Placer, field_name
 from ingest.gateway.rejects import invalid
-from ingest.kafka_out import OutRecord
 
 DEPARTMENT_SOURCE = "department"
 

@@ -33,13 +33,13 @@ from starlette.responses import Response
 
 from domain.plausible import TimeWindow
 from gridwall.auth import Principal
+from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from ingest.gateway.auth import authorize, bearer_token
 from ingest.gateway.body import TooLarge, read_bounded
 from ingest.gateway.context import GatewayContext
 from ingest.gateway.deadletter import RAW_LIMIT
 from ingest.gateway.rejects import Rejected
 from ingest.gateway.responses import challenge, json_response, retry_later
-from ingest.kafka_out import KafkaUnavailable, OutRecord
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from domain.schemas import SensorReading
 from domain.wire import encode
 from gridwall.auth import Principal
+from gridwall.kafka_records import OutRecord
 from infra.topics import SENSOR_READINGS
 from ingest.batching import group_readings
 from ingest.gateway.auth import check_source
@@ -26,7 +27,6 @@ from ingest.gateway.payloads import check_readings, decode_readings
 from ingest.gateway.pipeline import Feed, Item, Submission, payload_digest, receipt
 from ingest.gateway.placement import Placer
 from ingest.gateway.rejects import Rejected
-from ingest.kafka_out import OutRecord
 
 
 class SensorReadingsFeed(Feed):

@@ -3,7 +3,7 @@
 Readings become per-grid :class:`~domain.schemas.SensorBatch` messages
 (:func:`ingest.batching.group_readings`, source ``sensor``), case events and department
 records one message each; every message is keyed by its ``grid_id``. Chunks are
-acknowledged whole (acks=all, via :class:`~ingest.kafka_out.KafkaWriter`, which replaces a
+acknowledged whole (acks=all, via :class:`~gridwall.kafka_writer.KafkaWriter`, which replaces a
 producer that stopped acknowledging, so a broker crash and restart do not stall the sink).
 If Kafka does not acknowledge, the chunk is sent again after a back-off: batch ids are
 derived from the chunk number, so a consumer can recognise a resent batch, but the records
@@ -17,26 +17,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from domain.wire import encode
+from gridwall.kafka_records import KafkaUnavailable, OutRecord, Writer
 from infra.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from ingest.batching import group_readings
-from ingest.kafka_out import KafkaUnavailable, OutRecord
 from ingest.simulator.engine import Event
 from ingest.simulator.sink import SinkStats, split
 
 log = logging.getLogger(__name__)
 
-
-class Writer(Protocol):
-    """What the sink needs of :class:`~ingest.kafka_out.KafkaWriter`."""
-
-    def send_all(self, records: Sequence[OutRecord]) -> None:
-        """Return once every record is acknowledged, or raise KafkaUnavailable."""
-
-    def close(self) -> object:
-        """Flush (bounded in time) and close."""
 
 
 def out_records(events: Sequence[Event], request_id: str, received_ms: int) -> list[OutRecord]:

@@ -19,9 +19,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from domain.wire import MAX_DEPTH, encode
+from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings
 from infra.topics import ALERTS, COMMANDS
-from ingest.kafka_out import KafkaWriter
 from tests.integration.test_hub_live import alert, produce, running_hub
 from wall.hub.client import HubClient
 from wall.hub.protocol import (

@@ -25,9 +25,10 @@ from websockets.exceptions import ConnectionClosed
 from domain.schemas import Alert, Command, ConfigChange, WallUpdate
 from domain.wire import encode
 from gridwall.auth import TokenBook
+from gridwall.kafka_records import OutRecord
+from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings
 from infra.topics import ALERTS, COMMANDS, CONTROL, WALL_UPDATES, TopicSpec
-from ingest.kafka_out import KafkaWriter, OutRecord
 from wall.hub import Hub, HubConfig
 from wall.hub.client import HubClient
 from wall.hub.protocol import (

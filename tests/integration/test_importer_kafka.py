@@ -14,11 +14,11 @@ import pytest
 from domain.geo import street
 from domain.schemas import DeadLetter, DepartmentRecord
 from domain.wire import decode
+from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings
 from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS
 from ingest.import_scan import TopicLog
 from ingest.importer import Importer, ImportPaths
-from ingest.kafka_out import KafkaWriter
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -29,9 +29,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord
 from domain.wire import encode
+from gridwall.kafka_records import OutRecord
 from gridwall.settings import Settings
 from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS
-from ingest.kafka_out import OutRecord
 from streams.config import SinkConfig
 from streams.rows import RowBatch
 from streams.rows_metrics import register_tables

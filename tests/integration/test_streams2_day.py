@@ -15,8 +15,8 @@ import pytest
 
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading, WallUpdate
 from domain.wire import encode
+from gridwall.kafka_records import OutRecord
 from infra.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
-from ingest.kafka_out import OutRecord
 from tests.integration.test_streams_support import (
     StreamEnv,
     WallLog,

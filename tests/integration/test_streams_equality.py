@@ -28,9 +28,9 @@ import pytest
 from domain.geo import street
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import encode
+from gridwall.kafka_records import OutRecord
 from gridwall.settings import Settings
 from infra.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
-from ingest.kafka_out import OutRecord
 from tests.integration.test_streams_support import (
     StreamEnv,
     WallLog,

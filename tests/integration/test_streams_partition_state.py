@@ -21,8 +21,8 @@ import yaml
 from domain.geo import street
 from domain.schemas import DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import encode
+from gridwall.kafka_records import OutRecord
 from infra.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
-from ingest.kafka_out import OutRecord
 from tests.integration.test_streams_support import (
     REPO,
     Observer,

@@ -26,9 +26,10 @@ import pytest
 
 from domain.schemas import Alert, CaseEvent, Command, ConfigChange, WallUpdate
 from domain.wire import encode
+from gridwall.kafka_records import OutRecord
+from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings, settings_from
 from infra.topics import ALERTS, CASE_EVENTS, COMMANDS, CONTROL, WALL_UPDATES
-from ingest.kafka_out import KafkaWriter, OutRecord
 from tests.processes import terminate
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 import pytest
 from kafka.errors import KafkaTimeoutError
 
+from gridwall import kafka_writer
+from gridwall.kafka_records import KafkaUnavailable, OutRecord
+from gridwall.kafka_writer import HealingWriter
 from gridwall.settings import Settings
 from infra.topics import CASE_EVENTS, HEALTH
-from ingest import kafka_out
 from ingest.gateway.health import ProduceHealth, healthz
 from ingest.gateway.producer import DirectProducer, GroupCommitProducer
-from ingest.kafka_out import HealingWriter, KafkaUnavailable, OutRecord
 from tests.unit.test_gateway_support import MemoryWriter
 
 
@@ -304,8 +305,8 @@ class StuckKafkaProducer:
 
 def test_a_session_closes_promptly_with_a_dead_broker_and_logs_what_was_lost(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(kafka_out, "KafkaProducer", StuckKafkaProducer)
-    session = kafka_out.ProducerSession(Settings(), "test", ack_timeout_s=0.1, linger_ms=0)
+    monkeypatch.setattr(kafka_writer, "KafkaProducer", StuckKafkaProducer)
+    session = kafka_writer.ProducerSession(Settings(), "test", ack_timeout_s=0.1, linger_ms=0)
     with pytest.raises(KafkaUnavailable):
         session.send_all(records(3, "lost"))
     assert session.close(0.1) == 1  # one packed message of the three records

@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.geo import street
 from gridwall.auth import TokenBook
-from ingest.kafka_out import KafkaUnavailable, OutRecord
+from gridwall.kafka_records import KafkaUnavailable, OutRecord
 
 FEED = "feed-all-token-0001"
 SENSOR_ONLY = "feed-sensor-token-0002"

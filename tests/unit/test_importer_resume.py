@@ -13,12 +13,12 @@ import pytest
 from domain.geo import street
 from domain.schemas import DeadLetter, DepartmentRecord
 from domain.wire import decode
+from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from gridwall.settings import Settings
 from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS, TopicSpec
 from ingest import import_checkpoint
 from ingest.import_scan import Message, Offsets
 from ingest.importer import Importer, ImportFailed, ImportPaths, summary
-from ingest.kafka_out import KafkaUnavailable, OutRecord
 
 SETTINGS = Settings(topic_prefix="unit.")
 PARTITIONS = 4

@@ -7,9 +7,8 @@ import pytest
 
 from domain.schemas import CaseEvent
 from domain.wire import WireError, decode_one_or_many, encode
+from gridwall.kafka_records import OutRecord, pack_records
 from infra.topics import CASE_EVENTS, DEAD_LETTER
-from ingest.batching import pack_records
-from ingest.kafka_out import OutRecord
 
 
 def _event(i: int, grid: str) -> CaseEvent:

@@ -11,7 +11,7 @@ import pytest
 
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import decode
-from ingest.kafka_out import KafkaUnavailable, OutRecord
+from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from ingest.simulator import generate
 from ingest.simulator.engine import Event
 from ingest.simulator.http_sink import HttpSink, json_arrays

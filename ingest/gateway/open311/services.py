@@ -1,30 +1,18 @@
 """``GET /open311/v2/services.json`` and ``/services/{service_code}.json``.
 
-One service per case category of :mod:`domain.vocab`; none has extra attributes
-(``metadata: false``), so a service definition lists no attributes.
+One service per case category of the catalog (:mod:`domain.contracts.vocabulary`); none has
+extra attributes (``metadata: false``), so a service definition lists no attributes.
 """
 
 from __future__ import annotations
 
+from domain.contracts.vocabulary import CATEGORY_CATALOG
 from domain.vocab import CATEGORIES
 
-SERVICE_NAMES: dict[str, str] = {
-    "environment": "环境卫生 Environment and sanitation",
-    "public_safety": "治安隐患 Public safety",
-    "fire_hazard": "消防隐患 Fire hazard",
-    "road_facility": "道路设施 Roads and street furniture",
-    "dispute": "矛盾纠纷 Neighbourhood dispute",
-    "illegal_construction": "违章建筑 Illegal construction",
-    "greening": "园林绿化 Greening",
-    "water_supply": "供水排水 Water supply and drainage",
-    "noise": "噪声扰民 Noise",
-    "elderly_care": "养老服务 Elderly care",
-    "other": "其他 Other",
-}
-GROUPS: dict[str, str] = {
-    "public_safety": "safety", "fire_hazard": "safety", "dispute": "safety",
-    "elderly_care": "people",
-}
+# From the catalog (domain.contracts.vocabulary): service name and group of each category.
+SERVICE_NAMES: dict[str, str] = {c.name: f"{c.service.zh} {c.service.en}"
+                                 for c in CATEGORY_CATALOG}
+GROUPS: dict[str, str] = {c.name: c.group for c in CATEGORY_CATALOG}
 
 
 def service_list() -> list[dict[str, object]]:
