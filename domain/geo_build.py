@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from domain.contracts.vocabulary import SENSOR_CATALOG
+
 SEED = 20_240_601
 STREET_ID = "PL"
 STREET_NAME = "彭李街道"
@@ -82,15 +84,9 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-# sensor kind -> (Chinese device name, relative weight)
-SENSOR_KINDS: dict[str, tuple[str, int]] = {
-    "smoke": ("烟感探测器", 30),
-    "gas": ("燃气探测器", 20),
-    "water_level": ("水位监测仪", 10),
-    "manhole_cover": ("井盖监测器", 15),
-    "noise": ("噪声监测仪", 10),
-    "air_quality": ("空气质量监测站", 15),
-}
+# sensor kind -> (Chinese device name, relative weight), from the catalog
+SENSOR_KINDS: dict[str, tuple[str, int]] = {s.name: (s.label.zh, s.weight)
+                                            for s in SENSOR_CATALOG}
 COMPOUND_STEMS = words(
     "黄河 渤海 滨河 金茂 阳光 幸福 锦绣 丽景 书香 翰林 紫荆 颐和 鲁北 "
     "新城 富源 华府 盛世 东方 绿洲 龙城 碧水 翠园 安居 康乐 和谐 明珠 "

@@ -1,45 +1,59 @@
 """The closed vocabularies of the street: sources, categories, priorities, steps, tiers.
 
 They are ``Literal`` types so that msgspec rejects an unknown value with the field's name,
-and tuples of the same values for code that iterates over them.
+and tuples of the same values for code that iterates over them. Sensor kinds, case
+categories, departments and record types come from the catalog
+(:mod:`domain.contracts.vocabulary`, one record each); for mypy they are plain ``str``,
+for msgspec the ``Literal`` of the catalog's names.
 
-The measured things carry their plausible limits here, one record per entry: each sensor kind
-its unit and value range (:data:`SENSORS`), each department record type its closed set of
-attributes with the type and range or choices of each (:data:`RECORD_ATTRIBUTES`).
-:mod:`domain.plausible` checks inputs against them; nothing else keeps a second copy.
+The measured things carry their plausible limits, one record per entry: each sensor kind
+its unit and value range (:data:`SENSORS`, from the catalog), each department record type
+its closed set of attributes with the type and range or choices of each
+(:data:`RECORD_ATTRIBUTES`). :mod:`domain.plausible` checks inputs against them; nothing
+else keeps a second copy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
+
+from domain.contracts.vocabulary import (
+    CATEGORY_CATALOG,
+    DEPARTMENT_CATALOG,
+    RECORD_TYPES,
+    SENSOR_CATALOG,
+)
 
 Source = Literal["grid_worker_app", "resident_app", "property_app", "department", "sensor",
                  "open311", "simulator", "command_centre"]
-Category = Literal["environment", "public_safety", "fire_hazard", "road_facility", "dispute",
-                   "illegal_construction", "greening", "water_supply", "noise", "elderly_care",
-                   "other"]
 Priority = Literal["low", "normal", "high", "emergency"]
 # The six-step closed loop, plus the terminal "rejected".
 Step = Literal["reported", "verified", "dispatched", "handled", "closed", "evaluated",
                "rejected"]
 CaseAction = Literal["report", "verify", "reject", "dispatch", "handle", "close", "reopen",
                      "evaluate", "escalate", "resolve_on_spot"]
-SensorKind = Literal["smoke", "gas", "water_level", "manhole_cover", "noise", "air_quality"]
-Department = Literal["police", "civil_affairs", "social_security", "justice", "health",
-                     "safety_supervision", "environment", "fire"]
-RecordType = Literal["resident", "special_group", "building", "compound", "enterprise",
-                     "party_org", "incident"]
 Severity = Literal["info", "warning", "critical"]
 
+CATEGORIES: tuple[str, ...] = tuple(c.name for c in CATEGORY_CATALOG)
+SENSOR_KINDS: tuple[str, ...] = tuple(s.name for s in SENSOR_CATALOG)
+DEPARTMENTS: tuple[str, ...] = tuple(d.name for d in DEPARTMENT_CATALOG)
+
+if TYPE_CHECKING:
+    Category = str
+    SensorKind = str
+    Department = str
+    RecordType = str
+else:
+    Category = Literal[CATEGORIES]
+    SensorKind = Literal[SENSOR_KINDS]
+    Department = Literal[DEPARTMENTS]
+    RecordType = Literal[RECORD_TYPES]
+
 SOURCES: tuple[str, ...] = get_args(Source)
-CATEGORIES: tuple[str, ...] = get_args(Category)
 PRIORITIES: tuple[str, ...] = get_args(Priority)
 STEPS: tuple[str, ...] = get_args(Step)
 CASE_ACTIONS: tuple[str, ...] = get_args(CaseAction)
-SENSOR_KINDS: tuple[str, ...] = get_args(SensorKind)
-DEPARTMENTS: tuple[str, ...] = get_args(Department)
-RECORD_TYPES: tuple[str, ...] = get_args(RecordType)
 
 # Steps whose clock runs: a case waiting in one of these can breach its SLA.
 OPEN_STEPS: tuple[str, ...] = ("reported", "verified", "dispatched", "handled")
@@ -63,17 +77,10 @@ class SensorSpec:
     high: float
 
 
-# Ranges are what the physical quantity can be (full scale of common detectors), far wider
-# than the alert bands of config/thresholds.yaml; a value outside is a broken sensor or a
-# forged reading, never a measurement.
-SENSORS: dict[str, SensorSpec] = {
-    "smoke": SensorSpec("%obs/m", 0.0, 100.0),
-    "gas": SensorSpec("%LEL", 0.0, 100.0),
-    "water_level": SensorSpec("cm", -500.0, 2_000.0),
-    "manhole_cover": SensorSpec("deg tilt", 0.0, 180.0),
-    "noise": SensorSpec("dB(A)", 0.0, 194.0),
-    "air_quality": SensorSpec("AQI", 0.0, 1_000.0),
-}
+# From the catalog: the range is what the physical quantity can be, far wider than the alert
+# bands of config/thresholds.yaml; a value outside is a broken sensor or a forged reading.
+SENSORS: dict[str, SensorSpec] = {s.name: SensorSpec(s.unit, s.low, s.high)
+                                  for s in SENSOR_CATALOG}
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,5 @@ RECORD_ATTRIBUTES: dict[str, dict[str, AttributeSpec]] = {
 }
 MAX_ATTRIBUTES = 32  # per record: more than any record type defines
 
-# Every kind and record type has its record (checked at import: a new kind needs limits).
-assert tuple(SENSORS) == SENSOR_KINDS, "SENSORS must list every SensorKind"
+# Every record type has its attributes (checked at import: a new type needs limits).
 assert tuple(RECORD_ATTRIBUTES) == RECORD_TYPES, "RECORD_ATTRIBUTES must list every RecordType"

@@ -80,8 +80,8 @@ class RecordMaker:
             **extra,
         }
         return DepartmentRecord(
-            record_id=record_id, record_type=record_type,  # type: ignore[arg-type]
-            ts=ts, department=department, grid_id=grid.grid_id,  # type: ignore[arg-type]
+            record_id=record_id, record_type=record_type,
+            ts=ts, department=department, grid_id=grid.grid_id,
             attributes=attributes, person_name=fakes.person_name(rng),
             person_id_number=fakes.id_number(rng, year, male),
             person_phone=fakes.mobile_phone(rng))
@@ -119,7 +119,7 @@ class RecordMaker:
         }
         department = "fire" if self._rng.random() < 0.5 else "safety_supervision"
         return DepartmentRecord(record_id=record_id, record_type="building", ts=ts,
-                                department=department,  # type: ignore[arg-type]
+                                department=department,
                                 grid_id=grid.grid_id, lon=lon, lat=lat, attributes=attributes)
 
     def _compound(self, ts: int) -> DepartmentRecord:
@@ -144,7 +144,7 @@ class RecordMaker:
         }
         department = self._rng.choice(("safety_supervision", "environment", "fire"))
         return DepartmentRecord(record_id=f"ent.{poi.poi_id}", record_type="enterprise",
-                                ts=ts, department=department,  # type: ignore[arg-type]
+                                ts=ts, department=department,
                                 grid_id=poi.grid_id, lon=poi.lon, lat=poi.lat,
                                 attributes=attributes, person_name=fakes.person_name(rng),
                                 person_phone=fakes.mobile_phone(rng))
@@ -169,5 +169,5 @@ class RecordMaker:
         }
         return DepartmentRecord(record_id=f"inc.{self.run_tag}.{self._incidents:06d}",
                                 record_type="incident", ts=ts,
-                                department=INCIDENTS[kind],  # type: ignore[arg-type]
+                                department=INCIDENTS[kind],
                                 grid_id=grid.grid_id, lon=lon, lat=lat, attributes=attributes)

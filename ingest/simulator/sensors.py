@@ -4,8 +4,9 @@
 live sensor reports once per cycle (periodically); the period follows from how often the
 engine asks. Guarantees:
 
-* normal values stay below the kind's :attr:`SensorProfile.threshold`; values during an
-  anomaly episode (a few consecutive readings of one sensor) are above it;
+* normal values stay at or below the kind's ``normal_max`` and values during an anomaly
+  episode (a few consecutive readings of one sensor) at or above its ``anomaly_low`` (the
+  catalog's :class:`~domain.contracts.vocabulary.Simulation`, which straddles the alert band);
 * a dead sensor stops for good after its last reading: no reading of it ever follows;
 * the same seed gives the same readings.
 """
@@ -16,6 +17,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from domain.contracts.vocabulary import SENSOR_CATALOG, Simulation
 from domain.geo import Poi
 from domain.schemas import SensorReading
 from ingest.simulator.daymodel import is_night
@@ -23,39 +25,29 @@ from ingest.simulator.daymodel import is_night
 
 @dataclass(frozen=True)
 class SensorProfile:
-    """How one kind of sensor reads: normal mean/spread, the alarm threshold, anomaly range."""
+    """How one kind of sensor reads: the catalog's simulation record and the kind's unit."""
 
     unit: str
-    mean: float
-    spread: float
-    threshold: float
-    anomaly_low: float
-    anomaly_high: float
-    decimals: int = 2
-    night_mean: float | None = None
+    sim: Simulation
 
     def normal(self, rng: random.Random, hour: float) -> float:
-        """A normal reading: gaussian around the (day or night) mean, in [0, 0.9 × threshold]."""
-        mean = self.night_mean if self.night_mean is not None and is_night(hour) else self.mean
-        value = min(self.threshold * 0.9, max(0.0, rng.gauss(mean, self.spread)))
-        return round(value, self.decimals)
+        """A normal reading: gaussian around the (day or night) mean, in [0, normal_max]."""
+        sim = self.sim
+        mean = sim.night_mean if sim.night_mean is not None and is_night(hour) else sim.mean
+        value = min(sim.normal_max, max(0.0, rng.gauss(mean, sim.spread)))
+        return round(value, sim.decimals)
 
     def anomalous(self, rng: random.Random) -> float:
-        """A reading over the threshold, within the kind's anomaly range."""
-        value = round(rng.uniform(self.anomaly_low, self.anomaly_high), self.decimals)
-        return max(value, round(self.threshold * 1.01 + 10 ** -self.decimals, self.decimals))
+        """A reading of an anomaly episode, in [anomaly_low, anomaly_high]."""
+        sim = self.sim
+        value = round(rng.uniform(sim.anomaly_low, sim.anomaly_high), sim.decimals)
+        return min(sim.anomaly_high, max(sim.anomaly_low, value))
 
 
-# Units and thresholds (``warning_above``) as in config/thresholds.yaml; a unit test keeps
-# them in step, so normal readings never alert and anomalies always do.
-PROFILES: dict[str, SensorProfile] = {
-    "smoke": SensorProfile("%obs/m", 0.05, 0.03, 3.0, 3.5, 12.0, decimals=3),
-    "gas": SensorProfile("%LEL", 2.0, 1.0, 10.0, 12.0, 40.0),
-    "water_level": SensorProfile("cm", 8.0, 4.0, 30.0, 35.0, 90.0, decimals=1),
-    "manhole_cover": SensorProfile("deg tilt", 0.5, 0.3, 5.0, 8.0, 60.0, decimals=1),
-    "noise": SensorProfile("dB(A)", 55.0, 4.0, 70.0, 72.0, 95.0, decimals=1, night_mean=42.0),
-    "air_quality": SensorProfile("AQI", 60.0, 20.0, 150.0, 160.0, 380.0, decimals=0),
-}
+# One profile per kind of the catalog (domain.contracts.vocabulary): normal readings stay
+# below the kind's warning_above of config/thresholds.yaml, anomalies above it (tested).
+PROFILES: dict[str, SensorProfile] = {s.name: SensorProfile(s.unit, s.simulation)
+                                      for s in SENSOR_CATALOG}
 
 
 @dataclass(frozen=True)
@@ -106,7 +98,7 @@ class SensorFleet:
         else:
             value = profile.normal(self._rng, hour)
         self._advance(sensor_id)
-        return SensorReading(sensor_id=sensor_id, kind=kind,  # type: ignore[arg-type]
+        return SensorReading(sensor_id=sensor_id, kind=kind,
                              value=value, ts=ts, grid_id=poi.grid_id)
 
     def _advance(self, sensor_id: str) -> None:

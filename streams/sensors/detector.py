@@ -9,7 +9,8 @@ timer side: sensors silent past their heartbeat timeout raise a dead-sensor aler
 (signal time: the deadline, so every owner names the same silence the same way).
 Fingerprints are ``sensor_threshold:<id>``, ``sensor_anomaly:<id>``, ``sensor_dead:<id>``.
 A reading of a kind the policy does not know cannot happen (the wire schema's closed
-vocabulary); the policy must cover every kind.
+vocabulary); the policy must cover every kind. The alert category of a kind is the
+catalog's (:func:`domain.contracts.vocabulary.alert_category`).
 
 State is per grid, so it can move with the grid's partition: :meth:`SensorDetector.drop_grids`
 forgets grids (state and heartbeats); ``update(batch, silent=True)`` replays readings into
@@ -27,15 +28,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from domain.alerts import Signal, fingerprint
+from domain.contracts.vocabulary import alert_category
 from domain.schemas import SensorBatch
 from streams.sensors.heartbeat import HeartbeatIndex
 from streams.sensors.policy import SensorPolicy
 from streams.sensors.rolling import RollingWindow
-
-# The alert category of each sensor kind (the categories of domain.vocab).
-KIND_CATEGORY = {"smoke": "fire_hazard", "gas": "fire_hazard", "water_level": "water_supply",
-                 "manhole_cover": "road_facility", "noise": "noise",
-                 "air_quality": "environment"}
 
 
 @dataclass
@@ -229,6 +226,6 @@ class SensorDetector:
     def _signal(self, kind: str, sensor_kind: str, grid_id: str, sensor_id: str, ts: int,
                 severity: str, what: str, raised: bool = True) -> Signal:
         return Signal(fingerprint=fingerprint(kind, sensor_id), grid_id=grid_id,
-                      kind=kind, category=KIND_CATEGORY.get(sensor_kind, "other"),
+                      kind=kind, category=alert_category(sensor_kind),
                       severity=severity, title=f"{sensor_kind} sensor {sensor_id} {what}",
                       ts=ts, raised=raised, sensor_id=sensor_id)

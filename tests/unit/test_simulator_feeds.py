@@ -25,8 +25,7 @@ def test_profiles_agree_with_the_thresholds_policy() -> None:
     assert set(kinds) == set(PROFILES)
     for kind, profile in PROFILES.items():
         assert profile.unit == kinds[kind]["unit"], kind
-        assert profile.threshold == kinds[kind]["warning_above"], kind
-        assert profile.anomaly_low > profile.threshold
+        assert profile.sim.normal_max < kinds[kind]["warning_above"] <= profile.sim.anomaly_low
 
 
 def _fleet(seed: int = 1, **shares: float) -> SensorFleet:
@@ -55,13 +54,15 @@ def test_dead_sensors_fall_silent_for_good() -> None:
 def test_anomalies_cross_the_threshold_and_normal_values_do_not() -> None:
     fleet = _fleet(anomaly=0.02, dead=0.0)
     over = under = 0
+    kinds = yaml.safe_load((REPO / "config" / "thresholds.yaml").read_text())["kinds"]
     for i in range(20_000):
         reading = fleet.next_reading(START + i, 2.0 if i % 2 else 14.0)
-        threshold = PROFILES[reading.kind].threshold
+        threshold = kinds[reading.kind]["warning_above"]
         if reading.value > threshold:
             over += 1
+            assert reading.value >= PROFILES[reading.kind].sim.anomaly_low
         else:
-            assert reading.value <= 0.9 * threshold + 1e-9
+            assert reading.value <= PROFILES[reading.kind].sim.normal_max
             under += 1
     assert over > 0.02 * 20_000  # episodes last several readings
     assert under > 0.8 * 20_000

@@ -2,17 +2,21 @@
 
 :func:`tr` never raises: an unknown key comes back as the key itself, so a missing label
 shows up as a readable identifier instead of breaking the page. Vocabulary values (steps,
-categories, severities, statuses, POI kinds) are looked up under their own names.
+categories, severities, statuses, POI kinds) are looked up under their own names; sensor
+kinds under ``sensor.<kind>``, departments under ``department.<name>``. The labels of
+categories, sensor kinds and departments come from :mod:`domain.contracts.vocabulary`.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from domain.contracts.vocabulary import vocabulary_labels
+
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 
-LABELS: dict[str, tuple[str, str]] = {
+_PAGE_LABELS: dict[str, tuple[str, str]] = {
     # page furniture
     "title.wall": ("网格化社会治理 · 指挥大屏", "Grid Governance · Command Wall"),
     "title.duty": ("值班台 · 告警处置", "Duty console · Alerts"),
@@ -142,18 +146,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "closed": ("结案", "Closed"),
     "evaluated": ("评价", "Evaluated"),
     "rejected": ("不予立案", "Rejected"),
-    # categories
-    "environment": ("环境卫生", "Environment"),
-    "public_safety": ("治安", "Public safety"),
-    "fire_hazard": ("消防隐患", "Fire hazard"),
-    "road_facility": ("道路设施", "Road facility"),
-    "dispute": ("矛盾纠纷", "Dispute"),
-    "illegal_construction": ("违章建筑", "Illegal building"),
-    "greening": ("绿化", "Greening"),
-    "water_supply": ("供水", "Water supply"),
-    "noise": ("噪声", "Noise"),
-    "elderly_care": ("养老服务", "Elderly care"),
-    "other": ("其他", "Other"),
     # severities and statuses
     "info": ("提示", "Info"),
     "warning": ("警告", "Warning"),
@@ -163,6 +155,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "resolved": ("已解除", "Resolved"),
     "silenced": ("静默中", "Silenced"),
 }
+
+# Categories, sensor kinds (sensor.<kind>) and departments (department.<name>) come from the
+# vocabulary catalog, one record each (domain.contracts.vocabulary).
+_VOCABULARY_LABELS = vocabulary_labels()
+assert not set(_PAGE_LABELS) & set(_VOCABULARY_LABELS), "a page label shadows a vocabulary one"
+LABELS: dict[str, tuple[str, str]] = {**_PAGE_LABELS, **_VOCABULARY_LABELS}
 
 
 def tr(key: str, lang: Lang = "zh") -> str:

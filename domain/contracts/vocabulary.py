@@ -1,0 +1,231 @@
+"""The vocabulary catalog: one record per sensor kind, case category and department.
+
+Everything else derives from these records: the closed ``Literal`` types of the wire schemas
+(:mod:`domain.vocab`), the plausible ranges (:mod:`domain.plausible`), the alert category of
+a sensor reading (:func:`alert_category`), the wall's labels in Chinese and English
+(:func:`vocabulary_labels`, merged into ``wall.app.i18n``), the Open311 service list, the
+street's sensor mix (``domain.geo_build``) and the simulator's readings
+(``ingest.simulator.sensors``). What stays outside, on purpose: the alert bands of each
+sensor kind live in ``config/thresholds.yaml`` and the deadlines of each category in
+``config/sla.yaml``, because both are tuned live through the control topic; the tests of
+``tests/unit/test_contracts_vocabulary.py`` fail when a record has no entry there.
+
+Guarantees (checked at import): names are unique; every sensor kind's alert category is a
+category of this catalog; every plausible range is non-empty; the simulated values of a kind
+lie inside its plausible range; every department sends at least one record type, and only
+record types of :data:`RECORD_TYPES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A name shown to people, in Chinese (the default) and English."""
+
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """How the simulator draws readings of a sensor kind.
+
+    Normal readings are gaussian around ``mean`` (``night_mean`` at night when given) with
+    ``spread``, clamped to ``[0, normal_max]``; readings of an anomaly episode are uniform in
+    ``[anomaly_low, anomaly_high]``. ``normal_max`` must lie below the kind's
+    ``warning_above`` in ``config/thresholds.yaml`` and ``anomaly_low`` above it (tested), so
+    normal readings never alert and anomalies always do.
+    """
+
+    mean: float
+    spread: float
+    normal_max: float
+    anomaly_low: float
+    anomaly_high: float
+    decimals: int = 2
+    night_mean: float | None = None
+
+
+@dataclass(frozen=True)
+class SensorKindSpec:
+    """A sensor kind: unit, plausible range, alert category, labels, share, simulation.
+
+    ``low``..``high`` is what the physical quantity can be (full scale of common detectors),
+    far wider than the alert bands; a value outside is a broken sensor or a forged reading.
+    ``label.zh`` is also the device name of the street's sensors of this kind. ``weight`` is
+    the kind's relative share of the street's sensors.
+    """
+
+    name: str
+    unit: str
+    low: float
+    high: float
+    alert_category: str
+    label: Labels
+    weight: int
+    simulation: Simulation
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    """A case category: wall labels, Open311 service name and group.
+
+    The Open311 ``service_code`` is the category's name; ``service`` is the longer name of
+    the Open311 service list; ``group`` its Open311 group (``city``, ``safety``, ``people``).
+    """
+
+    name: str
+    label: Labels
+    service: Labels
+    group: str = "city"
+
+
+@dataclass(frozen=True)
+class DepartmentSpec:
+    """A department whose system sends records, and the record types it may send."""
+
+    name: str
+    label: Labels
+    record_types: tuple[str, ...]
+
+
+# Record types of department systems (their attributes: domain.vocab.RECORD_ATTRIBUTES).
+RECORD_TYPES: tuple[str, ...] = ("resident", "special_group", "building", "compound",
+                                 "enterprise", "party_org", "incident")
+
+CATEGORY_CATALOG: tuple[CategorySpec, ...] = (
+    CategorySpec("environment", Labels("环境卫生", "Environment"),
+                 Labels("环境卫生", "Environment and sanitation")),
+    CategorySpec("public_safety", Labels("治安", "Public safety"),
+                 Labels("治安隐患", "Public safety"), "safety"),
+    CategorySpec("fire_hazard", Labels("消防隐患", "Fire hazard"),
+                 Labels("消防隐患", "Fire hazard"), "safety"),
+    CategorySpec("road_facility", Labels("道路设施", "Road facility"),
+                 Labels("道路设施", "Roads and street furniture")),
+    CategorySpec("dispute", Labels("矛盾纠纷", "Dispute"),
+                 Labels("矛盾纠纷", "Neighbourhood dispute"), "safety"),
+    CategorySpec("illegal_construction", Labels("违章建筑", "Illegal building"),
+                 Labels("违章建筑", "Illegal construction")),
+    CategorySpec("greening", Labels("绿化", "Greening"), Labels("园林绿化", "Greening")),
+    CategorySpec("water_supply", Labels("供水", "Water supply"),
+                 Labels("供水排水", "Water supply and drainage")),
+    CategorySpec("noise", Labels("噪声", "Noise"), Labels("噪声扰民", "Noise")),
+    CategorySpec("elderly_care", Labels("养老服务", "Elderly care"),
+                 Labels("养老服务", "Elderly care"), "people"),
+    CategorySpec("other", Labels("其他", "Other"), Labels("其他", "Other")),
+)
+
+# Order matters to the street generator (domain.geo_build draws kinds in this order): a new
+# kind goes at the end, so the street's existing sensors keep their kinds.
+SENSOR_CATALOG: tuple[SensorKindSpec, ...] = (
+    SensorKindSpec("smoke", "%obs/m", 0.0, 100.0, "fire_hazard",
+                   Labels("烟感探测器", "Smoke detector"), 30,
+                   Simulation(0.05, 0.03, 2.7, 3.5, 12.0, decimals=3)),
+    SensorKindSpec("gas", "%LEL", 0.0, 100.0, "fire_hazard",
+                   Labels("燃气探测器", "Gas detector"), 20,
+                   Simulation(2.0, 1.0, 9.0, 12.0, 40.0)),
+    SensorKindSpec("water_level", "cm", -500.0, 2_000.0, "water_supply",
+                   Labels("水位监测仪", "Water level gauge"), 10,
+                   Simulation(8.0, 4.0, 27.0, 35.0, 90.0, decimals=1)),
+    SensorKindSpec("manhole_cover", "deg tilt", 0.0, 180.0, "road_facility",
+                   Labels("井盖监测器", "Manhole cover monitor"), 15,
+                   Simulation(0.5, 0.3, 4.5, 8.0, 60.0, decimals=1)),
+    SensorKindSpec("noise", "dB(A)", 0.0, 194.0, "noise",
+                   Labels("噪声监测仪", "Noise meter"), 10,
+                   Simulation(55.0, 4.0, 63.0, 72.0, 95.0, decimals=1, night_mean=42.0)),
+    SensorKindSpec("air_quality", "AQI", 0.0, 1_000.0, "environment",
+                   Labels("空气质量监测站", "Air quality station"), 15,
+                   Simulation(60.0, 20.0, 135.0, 160.0, 380.0, decimals=0)),
+)
+
+DEPARTMENT_CATALOG: tuple[DepartmentSpec, ...] = (
+    DepartmentSpec("police", Labels("公安", "Police"),
+                   ("resident", "special_group", "incident")),
+    DepartmentSpec("civil_affairs", Labels("民政", "Civil affairs"),
+                   ("resident", "special_group", "compound", "party_org")),
+    DepartmentSpec("social_security", Labels("人社", "Social security"), ("special_group",)),
+    DepartmentSpec("justice", Labels("司法", "Justice"), ("special_group",)),
+    DepartmentSpec("health", Labels("卫健", "Health"), ("special_group", "incident")),
+    DepartmentSpec("safety_supervision", Labels("应急管理", "Safety supervision"),
+                   ("building", "enterprise", "incident")),
+    DepartmentSpec("environment", Labels("生态环境", "Environment"), ("enterprise", "incident")),
+    DepartmentSpec("fire", Labels("消防", "Fire"), ("building", "enterprise", "incident")),
+)
+
+SENSOR_BY_NAME: dict[str, SensorKindSpec] = {s.name: s for s in SENSOR_CATALOG}
+CATEGORY_BY_NAME: dict[str, CategorySpec] = {c.name: c for c in CATEGORY_CATALOG}
+DEPARTMENT_BY_NAME: dict[str, DepartmentSpec] = {d.name: d for d in DEPARTMENT_CATALOG}
+
+
+class CatalogError(ValueError):
+    """A catalog that breaks one of the guarantees of the module docstring."""
+
+
+def check_catalog(sensors: tuple[SensorKindSpec, ...], categories: tuple[CategorySpec, ...],
+                  departments: tuple[DepartmentSpec, ...]) -> None:
+    """Raise :class:`CatalogError` naming the first record that breaks a guarantee."""
+    for kind, names in (("sensor kind", [s.name for s in sensors]),
+                        ("category", [c.name for c in categories]),
+                        ("department", [d.name for d in departments])):
+        if len(set(names)) != len(names):
+            raise CatalogError(f"{kind} names must be unique: {names}")
+    known = {c.name for c in categories}
+    for s in sensors:
+        if s.alert_category not in known:
+            raise CatalogError(f"sensor kind {s.name}: alert category {s.alert_category!r} "
+                               "is not a category of the catalog")
+        sim = s.simulation
+        if not s.low < s.high:
+            raise CatalogError(f"sensor kind {s.name}: empty plausible range")
+        if not s.low <= 0.0 <= sim.normal_max < sim.anomaly_low <= sim.anomaly_high <= s.high:
+            raise CatalogError(f"sensor kind {s.name}: simulated values must satisfy low <= 0 "
+                               "<= normal_max < anomaly_low <= anomaly_high <= high")
+        if s.weight <= 0:
+            raise CatalogError(f"sensor kind {s.name}: weight must be positive")
+    for d in departments:
+        unknown = set(d.record_types) - set(RECORD_TYPES)
+        if not d.record_types or unknown:
+            raise CatalogError(f"department {d.name}: record types must be a non-empty "
+                               f"subset of {RECORD_TYPES} (unknown: {sorted(unknown)})")
+
+
+check_catalog(SENSOR_CATALOG, CATEGORY_CATALOG, DEPARTMENT_CATALOG)
+
+
+def alert_category(sensor_kind: str) -> str:
+    """The case category of the alerts a sensor of ``sensor_kind`` raises.
+
+    Raises ``KeyError`` for a kind the catalog does not know: the wire schema only admits
+    catalog kinds, so this never happens to a decoded reading, and a missed kind fails
+    loudly instead of falling back to ``other``.
+    """
+    return SENSOR_BY_NAME[sensor_kind].alert_category
+
+
+def sensor_label_key(kind: str) -> str:
+    """The wall label key of a sensor kind (``sensor.<kind>``; a kind may share its name
+    with a category, e.g. ``noise``)."""
+    return f"sensor.{kind}"
+
+
+def department_label_key(name: str) -> str:
+    """The wall label key of a department (``department.<name>``)."""
+    return f"department.{name}"
+
+
+def vocabulary_labels(sensors: tuple[SensorKindSpec, ...] = SENSOR_CATALOG,
+                      categories: tuple[CategorySpec, ...] = CATEGORY_CATALOG,
+                      departments: tuple[DepartmentSpec, ...] = DEPARTMENT_CATALOG
+                      ) -> dict[str, tuple[str, str]]:
+    """The (zh, en) label of every catalog entry, by wall label key.
+
+    Categories are keyed by their own name, sensor kinds by :func:`sensor_label_key`,
+    departments by :func:`department_label_key`.
+    """
+    out = {c.name: (c.label.zh, c.label.en) for c in categories}
+    out.update({sensor_label_key(s.name): (s.label.zh, s.label.en) for s in sensors})
+    out.update({department_label_key(d.name): (d.label.zh, d.label.en) for d in departments})
+    return out
