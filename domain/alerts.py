@@ -11,7 +11,8 @@ so title and severity never disagree.
 
 Guarantees: every function is total and never mutates its arguments; each returns the new
 state (or a :class:`Refusal` with a reason a duty officer understands). Time is always passed
-in (``now_ms``), so the functions are deterministic.
+in (``now_ms``), so the functions are deterministic. The command kinds and their ``args``
+are the specs of :mod:`domain.contracts.commands` (:data:`COMMAND_KINDS`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from typing import Any
 
 import msgspec
 
+from domain.contracts.commands import COMMAND_KINDS
 from domain.schemas import Alert
 from domain.vocab import MAX_TIER
 
 OPEN, ACKED, RESOLVED = "open", "acknowledged", "resolved"
-COMMAND_KINDS: tuple[str, ...] = ("ack", "unack", "assign", "comment", "silence", "unsilence",
-                                  "shelve", "unshelve", "escalate", "resolve")
 TICK_KINDS: tuple[str, ...] = ("re_escalate", "silence_expired")
 
 

@@ -6,10 +6,11 @@ import msgspec
 import pytest
 
 from domain.alerts import COMMAND_KINDS as WORKER_COMMAND_KINDS
+from domain.contracts.commands import COMMANDS, MAX_SILENCE_S
 from domain.schemas import WallUpdate
 from domain.wire import WireError
 from gridwall.auth import Principal
-from wall.hub.commands import ARGS, MAX_SILENCE_S, Rejected, build_command, build_tune, record_key
+from wall.hub.commands import Rejected, build_command, build_tune, record_key
 from wall.hub.protocol import (
     COMMAND_KINDS,
     AuthMsg,
@@ -75,7 +76,7 @@ def test_ref_is_recovered_from_an_invalid_message() -> None:
 
 
 def test_the_hub_accepts_exactly_the_kinds_the_worker_applies() -> None:
-    assert set(COMMAND_KINDS) == set(WORKER_COMMAND_KINDS) == set(ARGS)
+    assert set(COMMAND_KINDS) == set(WORKER_COMMAND_KINDS) == set(COMMANDS)
 
 
 def test_command_is_stamped_with_actor_role_and_grid() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import panel as pn
 
+from domain.contracts.commands import DUTY_CONSOLE_KINDS, form_args
 from gridwall.auth import Principal
 from readside.audits import alert_actions
 from wall.app import render
@@ -26,22 +27,20 @@ from wall.app.i18n import Lang, tr
 from wall.app.panes import PAGE_STYLES, REFRESH_MS, Header, Login, html, session_lang, wrap
 from wall.app.queue import QUEUE_STATUSES, age_text, alert_queue, display_status
 
-ACTIONS: tuple[str, ...] = ("ack", "unack", "assign", "comment", "silence", "escalate")
+# The kinds with a button, from their specs (domain.contracts.commands).
+ACTIONS: tuple[str, ...] = DUTY_CONSOLE_KINDS
 AUDIT_EVERY_S = 5
 
 
 def command_message(kind: str, alert_id: str, text: str, minutes: int) -> dict[str, Any]:
     """The hub ``command`` for a button press (the args of ``docs/hub-protocol.md``).
 
-    ``text`` is the comment (the assignee for ``assign``); a silence always carries a
+    ``text`` fills the args the kind's spec takes from the text box (the comment, the
+    assignee for ``assign``), ``minutes`` a silence's duration; a silence always carries a
     comment, as the hub requires one.
     """
-    args: dict[str, Any] = {"comment": text} if text else {}
-    if kind == "assign":
-        args = {"assignee": text}
-    elif kind == "silence":
-        args = {"duration_s": max(1, minutes) * 60, "comment": text or "duty console"}
-    return {"type": "command", "kind": kind, "alert_id": alert_id, "args": args}
+    return {"type": "command", "kind": kind, "alert_id": alert_id,
+            "args": form_args(kind, text, minutes)}
 
 
 def option_label(row: AlertRow, now_ms: int, names: dict[str, str], lang: Lang) -> str:

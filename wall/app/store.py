@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from domain.contracts.channels import CHANNEL_NAMES
 from domain.schemas import WallUpdate
 
-CHANNELS: tuple[str, ...] = ("grid_metrics", "cases", "alerts", "ranking", "job_health",
-                             "registers")
+CHANNELS: tuple[str, ...] = CHANNEL_NAMES  # domain.contracts.channels
 # Channels whose new keys are "something happened on the street" (live dots, latest list).
 ACTIVITY_CHANNELS: frozenset[str] = frozenset({"cases", "alerts"})
 

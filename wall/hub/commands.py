@@ -6,8 +6,9 @@ a fresh ``command_id`` and the time; :func:`build_tune` does the same for a
 :class:`~domain.schemas.ConfigChange` (``tune`` permission). Both raise :class:`Rejected`
 with a code, the offending field and the reason; nothing else escapes. No I/O here.
 
-Rules per kind follow what the stream worker applies (:mod:`domain.alerts`,
-:mod:`streams.commands`); ``args`` unknown fields are refused:
+Rules per kind are the kind's :class:`~domain.contracts.commands.CommandSpec` (permission,
+targets, ``args`` struct), the same specs the duty console and the worker
+(:mod:`streams.commands`, :mod:`domain.alerts`) read; ``args`` unknown fields are refused:
 
 ========================================= ==================== ===============================
 kind                                      target               args
@@ -31,20 +32,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated
-
-import msgspec
-from msgspec import Meta
 
 from domain.alerts import grid_of_alert_id
-from domain.schemas import Command, ConfigChange, Text
-from domain.wire import WireError, decode
+from domain.contracts.commands import COMMANDS, decode_args
+from domain.schemas import Command, ConfigChange
+from domain.wire import WireError
 from gridwall.auth import Principal
 from wall.hub.protocol import CommandMsg, ErrorCode, TuneMsg
-
-MAX_SILENCE_S = 7 * 24 * 3600  # a sanity bound; the worker applies its live policy
-NonEmptyShort = Annotated[str, Meta(min_length=1, max_length=128)]
-NonEmptyText = Annotated[str, Meta(min_length=1, max_length=2000)]
 
 
 class Rejected(Exception):
@@ -57,38 +51,6 @@ class Rejected(Exception):
         self.reason = reason
 
 
-class _Args(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class CommentArgs(_Args):
-    comment: Text = ""
-
-
-class AssignArgs(_Args):
-    assignee: NonEmptyShort
-    comment: Text = ""
-
-
-class RequiredCommentArgs(_Args):
-    comment: NonEmptyText
-
-
-class SilenceArgs(_Args):
-    duration_s: Annotated[int, Meta(ge=1, le=MAX_SILENCE_S)]
-    comment: NonEmptyText
-
-
-ARGS: dict[str, type[_Args]] = {
-    "ack": CommentArgs, "unack": CommentArgs, "unsilence": CommentArgs,
-    "shelve": CommentArgs, "unshelve": CommentArgs, "resolve": CommentArgs,
-    "escalate": CommentArgs, "assign": AssignArgs, "comment": RequiredCommentArgs,
-    "silence": SilenceArgs,
-}
-# The target fields a kind accepts; one of them is required.
-TARGETS: dict[str, tuple[str, ...]] = {kind: ("alert_id",) for kind in ARGS}
-TARGETS["escalate"] = ("alert_id", "case_id")
-
 # (channel, key) -> grid id, from the hub's state; None when unknown.
 GridLookup = Callable[[str, str], str | None]
 
@@ -99,7 +61,7 @@ def new_command_id() -> str:
 
 
 def _check_target(msg: CommandMsg) -> None:
-    allowed = TARGETS[msg.kind]
+    allowed = COMMANDS[msg.kind].targets
     if not any(getattr(msg, name) for name in allowed):
         raise Rejected("bad_request", allowed[0],
                        f"required for '{msg.kind}'" if len(allowed) == 1
@@ -110,11 +72,9 @@ def _check_target(msg: CommandMsg) -> None:
 
 def _args(msg: CommandMsg) -> dict[str, object]:
     try:
-        args = decode(msg.args, ARGS[msg.kind], root="args")
+        return decode_args(msg.kind, msg.args)
     except WireError as exc:
         raise Rejected("bad_request", exc.field or "args", exc.reason) from None
-    out: dict[str, object] = msgspec.to_builtins(args)
-    return out
 
 
 def _grid_of(msg: CommandMsg, lookup: GridLookup) -> str | None:
@@ -144,7 +104,7 @@ def build_command(msg: CommandMsg, who: Principal, now_ms: int,
     for an alert the hub has not seen (its state is bounded); a case command without a known
     grid is (see the module docstring).
     """
-    if not who.may("act"):
+    if not who.may(COMMANDS[msg.kind].permission):
         raise Rejected("forbidden", None, f"role '{who.role}' may not send commands")
     _check_target(msg)
     args = _args(msg)

@@ -16,20 +16,25 @@ describes each message with an example.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
+from domain.contracts.channels import CHANNEL_NAMES
+from domain.contracts.commands import COMMAND_KINDS as CONTRACT_COMMAND_KINDS
 from domain.schemas import GridId, Id, WallUpdate
 from domain.wire import MAX_DEPTH, WireError, check_bounds, decode_bounded, encode
 
-Channel = Literal["grid_metrics", "cases", "alerts", "ranking", "job_health", "registers"]
-CHANNELS: tuple[str, ...] = get_args(Channel)
-# The same kinds as domain.alerts.COMMAND_KINDS (a unit test keeps them equal).
-CommandKind = Literal["ack", "unack", "assign", "comment", "silence", "unsilence", "shelve",
-                      "unshelve", "escalate", "resolve"]
-COMMAND_KINDS: tuple[str, ...] = get_args(CommandKind)
+# The channels and command kinds of domain.contracts (one spec each); for mypy plain str.
+CHANNELS: tuple[str, ...] = CHANNEL_NAMES
+COMMAND_KINDS: tuple[str, ...] = CONTRACT_COMMAND_KINDS
+if TYPE_CHECKING:
+    Channel = str
+    CommandKind = str
+else:
+    Channel = Literal[CHANNELS]
+    CommandKind = Literal[COMMAND_KINDS]
 Ref = Annotated[str, Meta(max_length=64)]
 ConfigKey = Annotated[str, Meta(min_length=1, max_length=128,
                                 pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
