@@ -32,6 +32,7 @@ from typing import Any
 import msgspec
 
 from bench.common import print_figures, print_table
+from domain.scoring_policy import load_scoring
 from streams.metrics.book import STREET_KEY, GridState, MetricsBook
 from streams.metrics.buckets import Bucket
 from streams.outbox import Outbox
@@ -46,7 +47,6 @@ from streams.partials import (
 )
 from streams.scores.book import GridOutcomes, Outcomes, PeriodOutcomes
 from streams.scores.periods import period_key, period_start
-from streams.scores.policy import load_scoring
 from streams.sensors.detector import GridHealth
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,48 +9,16 @@ value before and after, for the audit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from domain.alerts import AlertConfig, AlertConfigError
+from domain.contracts.live_config import live_key
 from domain.schemas import ConfigChange
+from domain.sink_config import ConfigError, SinkConfig
 from domain.sla import PolicyError, SlaPolicy, load_policy
-
-
-class ConfigError(ValueError):
-    """A configuration value that does not validate; the message names the key."""
-
-
-@dataclass(frozen=True)
-class SinkConfig:
-    """ClickHouse sink batching: flush at ``batch_size`` rows or after ``flush_interval_s``."""
-
-    batch_size: int = 5_000
-    flush_interval_s: float = 0.5
-
-    @classmethod
-    def from_mapping(cls, data: Any) -> SinkConfig:
-        """Validate plain data; unknown keys and out-of-range values are errors."""
-        if not isinstance(data, Mapping):
-            raise ConfigError("sink: expected a mapping")
-        for key in data:
-            if key not in ("batch_size", "flush_interval_s"):
-                raise ConfigError(f"sink.{key}: unknown key (allowed: batch_size, "
-                                  "flush_interval_s)")
-        size = data.get("batch_size", cls.batch_size)
-        interval = data.get("flush_interval_s", cls.flush_interval_s)
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1_000_000:
-            raise ConfigError("sink.batch_size: must be a whole number from 1 to 1000000")
-        if (isinstance(interval, bool) or not isinstance(interval, int | float)
-                or not 0.01 <= interval <= 60):
-            raise ConfigError("sink.flush_interval_s: must be from 0.01 to 60 seconds")
-        return cls(size, float(interval))
-
-    def to_mapping(self) -> dict[str, Any]:
-        """The config as plain data."""
-        return {"batch_size": self.batch_size, "flush_interval_s": self.flush_interval_s}
 
 
 @dataclass(frozen=True)
@@ -65,22 +33,20 @@ class ConfigVerdict:
 
 
 Parser = Callable[[Any], Any]
-_PARSERS: dict[str, Parser] = {
-    "sla": SlaPolicy.from_mapping,
-    "alerts": AlertConfig.from_mapping,
-    "sink": SinkConfig.from_mapping,
-}
+# The keys every worker applies; a job registers its own (register_key). Parsers are the
+# records of domain.contracts.live_config (the console validates with the same ones).
+_PARSERS: dict[str, Parser] = {k: live_key(k).parse for k in ("sla", "alerts", "sink")}
 _ERRORS = (PolicyError, AlertConfigError, ConfigError)
 
 
-def register_key(key: str, parser: Parser) -> None:
-    """Make ``key`` a live config key validated by ``parser``.
+def register_key(key: str) -> None:
+    """Make ``key`` (a record of :data:`domain.contracts.live_config.LIVE_KEYS`) a live
+    config key of this worker, validated by the record's parser.
 
-    ``parser`` turns plain data into a value with ``to_mapping()`` or raises ``ValueError``
-    naming the path; the accepted value becomes ``LiveConfig.<key>``. Register before the
-    control topic is read (i.e. while the app is built), or start-up values are rejected.
+    The accepted value becomes ``LiveConfig.<key>``. Register before the control topic is
+    read (i.e. while the app is built), or start-up values are rejected.
     """
-    _PARSERS.setdefault(key, parser)
+    _PARSERS.setdefault(key, live_key(key).parse)
 
 
 @dataclass

@@ -38,9 +38,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from domain.schemas import CaseEvent, DeadLetter
+from domain.sink_config import SinkConfig
 from domain.wire import WireError, decode, decode_one_or_many, encode
 from streams.batchloop import commit_owned
-from streams.config import SinkConfig
 from streams.rows import COLUMNS, RowBatch, case_event_row, dead_letter_row, to_tuples
 
 log = logging.getLogger(__name__)

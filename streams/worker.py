@@ -30,6 +30,7 @@ from typing import Any
 
 import faust
 
+from domain.scoring_policy import ScoringPolicy, load_scoring
 from gridwall.settings import Settings
 from infra.topics import (
     ALERTS,
@@ -59,7 +60,6 @@ from streams.outbox import Send
 from streams.rows_metrics import register_tables
 from streams.runner import FaustAgent, Runner, add_timers, on_agent, on_loop
 from streams.scores.live import live_scoring
-from streams.scores.policy import ScoringPolicy, load_scoring
 from streams.topics import ALERT_OPS, GRID_PARTIALS, ROWS
 
 TOPICS = (CASE_EVENTS, COMMANDS, ALERTS, SENSOR_READINGS, DEPARTMENT_RECORDS, DEAD_LETTER,

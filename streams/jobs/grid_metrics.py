@@ -28,6 +28,7 @@ from typing import Any
 
 from domain.geo import street
 from domain.schemas import CaseEvent
+from domain.scoring_policy import ScoringPolicy
 from streams.ext import Ext, wall_ms
 from streams.metrics.book import MetricsBook, replay_order
 from streams.metrics.coalesce import Coalescer
@@ -35,7 +36,6 @@ from streams.metrics.facts import StepFact
 from streams.partials import GridPartial, encode_partial, partial_key
 from streams.runner import Timer
 from streams.scores.book import ScoreBook
-from streams.scores.policy import ScoringPolicy
 from streams.topics import GRID_PARTIALS
 
 PUBLISH_TICK_S = 0.1

@@ -43,6 +43,7 @@ from kafka.partitioner.default import murmur2
 from domain.alerts import Signal
 from domain.geo import street
 from domain.schemas import SensorBatch
+from domain.sensor_policy import SensorPolicy, load_sensor_policy
 from domain.wire import encode
 from infra.topics import SENSOR_READINGS
 from streams.alert_logic import SignalEntry, packed
@@ -60,7 +61,6 @@ from streams.partials import (
 from streams.rows_metrics import sensor_readings_decoder
 from streams.runner import Item, Tally, Timer
 from streams.sensors.detector import SensorDetector
-from streams.sensors.policy import SensorPolicy, load_sensor_policy
 from streams.sensors.rollup import SensorRollup
 from streams.topics import ALERT_OPS, GRID_PARTIALS
 
@@ -281,7 +281,7 @@ def _live_policy(config: Any, policy: SensorPolicy, detector: SensorDetector) ->
     """Make ``thresholds`` a live config key (validated, audited by the control follower)."""
     from streams.config import register_key
 
-    register_key("thresholds", SensorPolicy.from_mapping)
+    register_key("thresholds")
     if getattr(config, "thresholds", None) is None:
         config.thresholds = policy
     config.on_change("thresholds", lambda: detector.set_policy(config.thresholds))

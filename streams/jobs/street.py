@@ -30,6 +30,7 @@ import msgspec
 from aiokafka import TopicPartition
 
 from domain.geo import street
+from domain.scoring_policy import ScoringPolicy
 from domain.wire import encode
 from streams.ext import Ext, wall_ms
 from streams.metrics.book import STREET_KEY, MetricsBook
@@ -40,7 +41,6 @@ from streams.partials import HealthSums, SensorPartial, decode_partial
 from streams.runner import RawLoopJob, Timer
 from streams.scores.book import Outcomes, ScoreBook, ScoreMemo
 from streams.scores.periods import period_key, period_start, previous_start
-from streams.scores.policy import ScoringPolicy
 from streams.scores.ranking import rank, standings
 from streams.topics import GRID_PARTIALS
 

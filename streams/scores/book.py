@@ -20,9 +20,9 @@ from typing import Any
 
 import msgspec
 
+from domain.scoring_policy import COMPONENTS, ScoringPolicy
 from streams.metrics.facts import StepFact
 from streams.scores.periods import period_key, period_start
-from streams.scores.policy import COMPONENTS, ScoringPolicy
 
 WORKER_SOURCE = "grid_worker_app"
 HANDLING_ACTIONS = ("handle", "resolve_on_spot")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from streams.scores.policy import ScoringPolicy
+from domain.scoring_policy import ScoringPolicy
 
 
 def live_scoring(config: Any, policy: ScoringPolicy,
@@ -15,7 +15,7 @@ def live_scoring(config: Any, policy: ScoringPolicy,
     every accepted change."""
     from streams.config import register_key
 
-    register_key("scoring", ScoringPolicy.from_mapping)
+    register_key("scoring")
     if getattr(config, "scoring", None) is None:
         config.scoring = policy
     config.on_change("scoring", lambda: apply(config.scoring))

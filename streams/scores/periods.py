@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-PERIOD_KINDS = ("day", "week", "month")
+from domain.scoring_policy import PERIOD_KINDS
 
 
 def period_start(kind: str, ts_ms: int, utc_offset_h: int) -> int:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from domain.alerts import Signal, fingerprint
 from domain.contracts.vocabulary import alert_category
 from domain.schemas import SensorBatch
+from domain.sensor_policy import SensorPolicy
 from streams.sensors.heartbeat import HeartbeatIndex
-from streams.sensors.policy import SensorPolicy
 from streams.sensors.rolling import RollingWindow
 
 

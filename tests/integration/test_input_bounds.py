@@ -28,11 +28,11 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord
+from domain.sink_config import SinkConfig
 from domain.wire import encode
 from gridwall.kafka_records import OutRecord
 from gridwall.settings import Settings
 from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS
-from streams.config import SinkConfig
 from streams.rows import RowBatch
 from streams.rows_metrics import register_tables
 from streams.sink import ClickHouseSink, dead_letters_decoder, rows_decoder

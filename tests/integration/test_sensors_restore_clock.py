@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
+from domain.sensor_policy import SensorPolicy
 from streams.batchloop import BatchLoop
 from streams.jobs.sensors import SensorsJob, _decoder
 from streams.sensors.detector import SensorDetector
-from streams.sensors.policy import SensorPolicy
 from streams.sensors.rollup import SensorRollup
 from tests.unit.test_sensors_restore_clock import REGISTRY, readings
 

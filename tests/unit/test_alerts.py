@@ -144,8 +144,8 @@ def test_title_never_names_a_severity_the_alert_does_not_have() -> None:
     from pathlib import Path
 
     from domain.schemas import SensorBatch, SensorReading
+    from domain.sensor_policy import load_sensor_policy
     from streams.sensors.detector import SensorDetector
-    from streams.sensors.policy import load_sensor_policy
 
     policy = load_sensor_policy(Path(__file__).resolve().parents[2] / "config/thresholds.yaml")
     detector = SensorDetector(policy)

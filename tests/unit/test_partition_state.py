@@ -7,10 +7,10 @@ from collections import Counter
 from typing import Any
 
 from domain.schemas import DepartmentRecord
+from domain.sensor_policy import SensorPolicy
 from streams.registers.book import RegisterBook, contribution
 from streams.sensors.detector import SensorDetector
 from streams.sensors.heartbeat import HeartbeatIndex
-from streams.sensors.policy import SensorPolicy
 from streams.sensors.rollup import SensorRollup
 from tests.unit.test_sensors import T0, batch, policy
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.scoring_policy import ScoringPolicy, load_scoring
 from domain.sla import PolicyError
 from streams.metrics.facts import StepFact
 from streams.scores.book import (
@@ -19,7 +20,6 @@ from streams.scores.book import (
     ScoreMemo,
     score,
 )
-from streams.scores.policy import ScoringPolicy, load_scoring
 from streams.scores.ranking import rank, standings
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "scoring.yaml"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from domain.schemas import SensorBatch, SensorReading
+from domain.sensor_policy import KindPolicy, SensorPolicy, load_sensor_policy
 from domain.sla import PolicyError
 from streams.sensors.detector import SensorDetector
 from streams.sensors.heartbeat import HeartbeatIndex
-from streams.sensors.policy import KindPolicy, SensorPolicy, load_sensor_policy
 from streams.sensors.rolling import RollingWindow
 from streams.sensors.rollup import SensorRollup, reading_rows
 

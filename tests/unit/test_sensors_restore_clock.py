@@ -25,11 +25,11 @@ from aiokafka import TopicPartition
 
 import streams.batchloop as batchloop
 from domain.schemas import SensorBatch, SensorReading
+from domain.sensor_policy import SensorPolicy
 from domain.wire import encode
 from streams.batchloop import BatchLoop
 from streams.jobs.sensors import SensorsJob, _decoder
 from streams.sensors.detector import SensorDetector
-from streams.sensors.policy import SensorPolicy
 from streams.sensors.rollup import SensorRollup
 from tests.unit.test_sensors import policy
 

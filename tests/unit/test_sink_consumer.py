@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from streams.config import SinkConfig
+from domain.sink_config import SinkConfig
 from streams.jobs.health import consumers
 from streams.sink import ClickHouseSink
 

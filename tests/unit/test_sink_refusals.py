@@ -11,7 +11,7 @@ import pytest
 from clickhouse_driver.errors import NetworkError, ServerException, TypeMismatchError
 
 from domain.schemas import DeadLetter
-from streams.config import SinkConfig
+from domain.sink_config import SinkConfig
 from streams.rows_metrics import register_tables
 from streams.sink import ClickHouseSink, dead_letters_decoder, is_row_error, rows_decoder
 

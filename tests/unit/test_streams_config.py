@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from domain.schemas import Command, ConfigChange
+from domain.sink_config import SinkConfig
 from gridwall.settings import REPO_ROOT
 from streams.commands import Route, route
-from streams.config import LiveConfig, SinkConfig
+from streams.config import LiveConfig
 
 
 def change(key: str, value: dict) -> ConfigChange:  # type: ignore[type-arg]

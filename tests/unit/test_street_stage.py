@@ -19,6 +19,7 @@ import msgspec
 
 from domain.geo import street
 from domain.schemas import CaseEvent, WallUpdate
+from domain.scoring_policy import load_scoring
 from domain.sla import load_policy
 from streams.health.job import JobHealth
 from streams.jobs.street import RANKING_TOP, StreetStage
@@ -35,7 +36,6 @@ from streams.partials import (
 )
 from streams.rows import RowBatch
 from streams.scores.book import ScoreBook
-from streams.scores.policy import load_scoring
 from streams.sensors.detector import GridHealth
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

@@ -13,7 +13,6 @@ process it supervises) just as defensively.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,7 @@ from typing import Any
 
 import yaml
 
-from domain.alerts import AlertConfig, AlertConfigError
-from domain.sla import PolicyError, SlaPolicy
+from domain.contracts.live_config import LIVE_KEYS
 from wall.app.fields import integer, mapping, maybe_num, num, text
 from wall.app.store import WallStore
 
@@ -189,26 +187,11 @@ def supervision(doc: Any, now_ms: int) -> Supervision | None:
                        gave_up if isinstance(gave_up, str) else None, rows)
 
 
-def _lazy(module: str, name: str) -> Callable[[Any], object]:
-    """A validator imported on first use from the stream jobs (the workers' own code)."""
-
-    def validate(value: Any) -> object:
-        parser = getattr(importlib.import_module(module), name)
-        return parser.from_mapping(value)
-
-    return validate
-
-
-VALIDATORS: dict[str, Callable[[Any], object]] = {
-    "sla": SlaPolicy.from_mapping,
-    "alerts": AlertConfig.from_mapping,
-    "sink": _lazy("streams.config", "SinkConfig"),
-    "thresholds": _lazy("streams.sensors.policy", "SensorPolicy"),
-    "scoring": _lazy("streams.scores.policy", "ScoringPolicy"),
-}
+# The validators are the workers' own (domain.contracts.live_config).
+VALIDATORS: dict[str, Callable[[Any], object]] = {k: v.parse for k, v in LIVE_KEYS.items()}
 # Keys whose start-up value is a YAML file of the config directory.
-CONFIG_FILES: dict[str, str] = {"sla": "sla.yaml", "thresholds": "thresholds.yaml",
-                                "scoring": "scoring.yaml"}
+CONFIG_FILES: dict[str, str] = {k: v.config_file for k, v in LIVE_KEYS.items()
+                                if v.config_file is not None}
 
 
 def startup_config(config_dir: str | Path) -> dict[str, dict[str, Any]]:
@@ -216,13 +199,8 @@ def startup_config(config_dir: str | Path) -> dict[str, dict[str, Any]]:
 
     Reads files (the one I/O here); a missing or unreadable file leaves its key out.
     """
-    out: dict[str, dict[str, Any]] = {"alerts": AlertConfig().to_mapping()}
-    try:
-        from streams.config import SinkConfig
-
-        out["sink"] = SinkConfig().to_mapping()
-    except ImportError:
-        pass
+    out: dict[str, dict[str, Any]] = {k: v.default().to_mapping()
+                                      for k, v in LIVE_KEYS.items() if v.default is not None}
     for key, name in CONFIG_FILES.items():
         try:
             value = yaml.safe_load((Path(config_dir) / name).read_text())
@@ -246,7 +224,7 @@ def check_change(key: str, value: Any) -> str | None:
         return None
     try:
         validate(value)
-    except (PolicyError, AlertConfigError, ValueError) as exc:  # the streams' errors too
+    except ValueError as exc:  # every parser's error is one, naming the path
         return str(exc)
     return None
 

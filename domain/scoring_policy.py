@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from domain.sla import PolicyError
-from streams.scores.periods import PERIOD_KINDS
 
+PERIOD_KINDS = ("day", "week", "month")  # local calendar periods (streams.scores.periods)
 COMPONENTS = ("on_time", "on_spot", "reopen", "evaluation", "activity")
 SUBJECT_KINDS = ("grid", "worker")
 
