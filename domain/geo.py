@@ -20,6 +20,7 @@ most points and a ray cast over two or three small polygons for the rest.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -313,12 +314,13 @@ class GridIndex:
 
 
 def default_geo_dir() -> Path:
-    """The geography directory of this process: the ``GRIDWALL_GEO_DIR`` setting (validated
-    with the other settings by :mod:`gridwall.settings`), else the repository's
-    ``config/geo``."""
-    from gridwall.settings import settings
-
-    return settings().resolved_geo_dir
+    """The geography directory of this process: ``$GRIDWALL_GEO_DIR`` if set, else the
+    repository's ``config/geo`` -- the rule of the ``geo_dir`` setting, which
+    ``gridwall.settings`` validates when a process starts (domain imports no settings)."""
+    override = os.environ.get(GEO_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "config" / "geo"
 
 
 def read_features(path: Path) -> list[dict[str, Any]]:
@@ -509,7 +511,6 @@ def load_street(geo_dir: Path | None = None) -> Street:
 def street() -> Street:
     """Return the street loaded from :func:`default_geo_dir`, loaded once per process.
 
-    The setting is read once per process (``gridwall.settings.settings()``); after changing
-    ``GRIDWALL_GEO_DIR`` call ``settings.cache_clear()`` and ``street.cache_clear()``.
+    After changing ``GRIDWALL_GEO_DIR`` call ``street.cache_clear()``.
     """
     return load_street()

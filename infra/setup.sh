@@ -27,6 +27,9 @@ python3 -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v
 # migrations, the read-side queries and the ON CLUSTER DDL against it.
 echo "== pip install chdb"
 python3 -m pip install -q --disable-pip-version-check "chdb==4.4.0" 2>&1 | grep -v "as the 'root' user" || true
-python3 -c "import gridwall, faust, clickhouse_driver, kafka, panel, pydeck, websockets, chdb" \
+# import-linter checks the layer contracts of pyproject.toml ([tool.importlinter]) in .ci/run.
+echo "== pip install import-linter"
+python3 -m pip install -q --disable-pip-version-check "import-linter==2.16" 2>&1 | grep -v "as the 'root' user" || true
+python3 -c "import gridwall, faust, clickhouse_driver, kafka, panel, pydeck, websockets, chdb, importlinter" \
   || { echo "setup: the Python packages did not install" >&2; exit 1; }
 echo "== setup done"
