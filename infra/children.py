@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import http.client
 import signal
 import subprocess
 import threading
@@ -64,8 +65,8 @@ class CommandChild:
         try:
             with urllib.request.urlopen(self.ready_url, timeout=0.5) as resp:  # noqa: S310
                 return bool(resp.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
+        except (OSError, urllib.error.URLError, http.client.HTTPException):
+            return False  # not serving yet, or something else answers there
 
 
 def stop_commands(children: Iterable[Any], grace_s: float = 15.0) -> None:

@@ -179,7 +179,7 @@ def supervise(services: list[Service], with_servers: bool = False) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
-    failed = False
+    outcome = "failed"  # unless it ends as it should: an exception here is a failure too
     try:
         _start_in_order(sup, lambda: stopping or sup.gave_up is not None)
         failed = sup.gave_up is not None
@@ -187,14 +187,16 @@ def supervise(services: list[Service], with_servers: bool = False) -> int:
         while not stopping and not failed:
             failed = sup.tick()
             time.sleep(TICK_S)
+        outcome = "failed" if failed else "stopped"
     except KeyboardInterrupt:
         # A Ctrl-C in the terminal reached every child too; a second SIGINT would make
         # some of them (uvicorn) skip their graceful shutdown, so give them a moment first.
         wait_commands(sup.children, CTRL_C_GRACE_S)
+        outcome = "stopped"
     finally:
         stop_commands(sup.children)
-        sup.finish("failed" if failed else "stopped")
-    return 1 if failed else 0
+        sup.finish(outcome)
+    return 1 if outcome == "failed" else 0
 
 
 def _log(message: str) -> None:

@@ -189,16 +189,17 @@ def test_a_process_that_always_fails_makes_up_exit_non_zero(own: dict[str, str],
             wait(lambda: up.poll() is not None, UP_TIMEOUT_S, "up gave up", up, log)
         finally:
             stop(up)
-    assert up.returncode == 1
+    text = log.read_text(errors="replace")
+    assert up.returncode == 1, text[-3000:]
     doc = status(cfg)
     shown = {p["name"]: p for p in doc["processes"]}
-    assert doc["state"] == "failed" and doc["gave_up"] == "hub"
+    assert doc["state"] == "failed" and doc["gave_up"] == "hub", text[-3000:]
     assert shown["hub"]["state"] == "failed" and shown["hub"]["restarts"] == 2
     assert shown["hub"]["last_exit_code"] not in (None, 0)
     for name in ("worker", "gateway"):
         assert shown[name]["restarts"] == 0 and not alive(shown[name]["pid"])
-    assert "hub exited with code" in log.read_text(errors="replace")
-    assert "3 failures within 60 s; giving up" in log.read_text(errors="replace")
+    assert "hub exited with code" in text
+    assert "3 failures within 60 s; giving up" in text
 
 
 def test_infra_down_is_respected_and_ctrl_c_stops_it_with_0(own: dict[str, str],
