@@ -200,4 +200,8 @@ def supervise(services: list[Service], with_servers: bool = False) -> int:
 
 
 def _log(message: str) -> None:
-    print(f"gridwall up: {message}", file=sys.stderr, flush=True)
+    """A supervision line on stderr: local time to the millisecond, ``gridwall up:``, message."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+    print(f"{stamp}.{int(now * 1000) % 1000:03d} gridwall up: {message}", file=sys.stderr,
+          flush=True)
