@@ -2,9 +2,10 @@
 
 :class:`CaseView` is what the Open311 read endpoints use. Three implementations:
 
-* :class:`MemoryCaseView` answers from the case events this gateway process accepted. It keeps
-  at most ``max_cases`` cases, forgetting the least recently updated first, and is not shared
-  between worker processes.
+* :class:`MemoryCaseView` answers from the case events this gateway process accepted, each
+  judged by :mod:`domain.case_machine` as the streams judge it (an event the machine refuses
+  changes nothing). It keeps at most ``max_cases`` cases, forgetting the least recently
+  updated first, and is not shared between worker processes.
 * :class:`~ingest.gateway.case_view_clickhouse.ClickHouseCaseView` answers from the ``cases``
   table that the streams keep.
 * :class:`LayeredCaseView` (the gateway's default) combines the two. ClickHouse is the
@@ -23,11 +24,12 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from domain.case_machine import TRANSITIONS
-from domain.schemas import CaseEvent
+from domain import case_machine
+from domain.case_machine import Rejection
+from domain.schemas import CaseEvent, CaseSnapshot
 from domain.vocab import OPEN_STEPS
 
 log = logging.getLogger(__name__)
@@ -99,21 +101,29 @@ class CaseView(Protocol):
         """Release connections (the view is not used afterwards)."""
 
 
-def advanced(case: CaseRecord, event: CaseEvent) -> CaseRecord:
-    """``case`` after ``event`` (the streams judge legality; this view follows the events)."""
-    target = TRANSITIONS[event.action][1]
-    tier = case.tier + 1 if event.action == "escalate" else case.tier
-    return replace(case, step=target or case.step, tier=tier, note=event.note or case.note,
-                   updated_ms=max(case.updated_ms, event.ts))
+@dataclass(frozen=True)
+class _Held:
+    """A case in the memory view: its state machine snapshot and what Open311 adds."""
+
+    snapshot: CaseSnapshot
+    record: CaseRecord
 
 
-def opened(event: CaseEvent) -> CaseRecord:
-    """A new case from a report (or an on-the-spot resolution)."""
-    return CaseRecord(case_id=event.case_id, category=event.category or "other",
-                      step=TRANSITIONS[event.action][1] or "reported",
-                      grid_id=event.grid_id or "", opened_ms=event.ts, updated_ms=event.ts,
-                      description=event.description, note=event.note, lon=event.lon,
-                      lat=event.lat)
+def followed(held: _Held | None, event: CaseEvent) -> _Held | None:
+    """``held`` after ``event``, judged by :func:`domain.case_machine.apply` as the streams
+    judge it; None if the machine refuses the event (the case stays as it was)."""
+    result = case_machine.apply(held.snapshot if held else None, event, event.grid_id)
+    if isinstance(result, Rejection):
+        return None
+    after = result.after
+    before = held.record if held else None
+    record = CaseRecord(
+        case_id=after.case_id, category=after.category, step=after.step,
+        grid_id=after.grid_id, opened_ms=after.opened_ms, updated_ms=after.updated_ms,
+        description=after.description, note=event.note or (before.note if before else ""),
+        lon=before.lon if before else event.lon, lat=before.lat if before else event.lat,
+        tier=after.tier)
+    return _Held(after, record)
 
 
 class MemoryCaseView:
@@ -121,27 +131,27 @@ class MemoryCaseView:
 
     def __init__(self, max_cases: int = 10_000) -> None:
         self.max_cases = max_cases
-        self._cases: OrderedDict[str, CaseRecord] = OrderedDict()
+        self._cases: OrderedDict[str, _Held] = OrderedDict()
 
     def apply(self, events: Sequence[CaseEvent]) -> None:
-        """Open cases on reports, advance known ones, ignore actions on unknown cases."""
+        """Follow each event through the case machine; an event it refuses (an action on
+        an unknown case, an illegal step) changes nothing."""
         for event in events:
-            known = self._cases.get(event.case_id)
-            if known is None and event.action in ("report", "resolve_on_spot"):
-                self._cases[event.case_id] = opened(event)
-            elif known is not None:
-                self._cases[event.case_id] = advanced(known, event)
+            held = followed(self._cases.get(event.case_id), event)
+            if held is not None:
+                self._cases[event.case_id] = held
                 self._cases.move_to_end(event.case_id)
         while len(self._cases) > self.max_cases:
             self._cases.popitem(last=False)
 
     async def get(self, case_id: str) -> CaseRecord | None:
         """The case with ``case_id``, or None."""
-        return self._cases.get(case_id)
+        held = self._cases.get(case_id)
+        return held.record if held is not None else None
 
     async def search(self, query: CaseQuery) -> list[CaseRecord]:
         """Matching cases, newest opened first, at most ``query.limit``."""
-        found = [c for c in self._cases.values()
+        found = [c for c in (h.record for h in self._cases.values())
                  if query.start_ms <= c.opened_ms <= query.end_ms
                  and (query.case_ids is None or c.case_id in query.case_ids)
                  and (query.categories is None or c.category in query.categories)

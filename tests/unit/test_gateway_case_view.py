@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from domain.schemas import CaseEvent
+from domain.vocab import MAX_TIER
 from gridwall.settings import settings_from
 from ingest.gateway.case_view import CaseQuery, CaseRecord, LayeredCaseView, MemoryCaseView
 from ingest.gateway.case_view_clickhouse import ClickHouseCaseView, ClickHouseUnavailable
@@ -19,8 +20,9 @@ DAY = 24 * 3600 * 1000
 
 
 def _event(action: str, case: str, ts: int, **extra: object) -> CaseEvent:
-    if action == "report":
-        return CaseEvent(**report(f"{case}-{action}", case_id=case, ts=ts, **extra))
+    if action == "report":  # placed, as the gateway feeds the view (grid filled in)
+        return CaseEvent(**report(f"{case}-{action}", case_id=case, ts=ts, grid_id="PL01-01",
+                                  **extra))
     return CaseEvent(event_id=f"{case}-{action}-{ts}", case_id=case, action=action,  # type: ignore[arg-type]
                      ts=ts, source="grid_worker_app", grid_id="PL01-01", **extra)  # type: ignore[arg-type]
 
@@ -40,6 +42,18 @@ async def test_the_six_steps_map_onto_open_and_closed_with_notes() -> None:
     assert (await view.get("c1")).status == "open"  # type: ignore[union-attr]
     view.apply([_event("verify", "unknown-case", NOW)])
     assert await view.get("unknown-case") is None
+
+
+async def test_the_memory_view_follows_the_case_machine_and_ignores_what_it_refuses() -> None:
+    view = MemoryCaseView()
+    view.apply([_event("report", "c1", NOW), _event("close", "c1", NOW + 1)])  # not handled
+    assert (await view.get("c1")).step == "reported"  # type: ignore[union-attr]
+    view.apply([_event("verify", "c1", NOW + 2), _event("report", "c1", NOW + 3)])
+    assert (await view.get("c1")).step == "verified"  # a repeated report does not reset it
+    for i in range(5):  # from tier 1 up to the top tier (MAX_TIER), then refused
+        view.apply([_event("escalate", "c1", NOW + 10 + i)])
+    case = await view.get("c1")
+    assert case is not None and case.tier == MAX_TIER and case.updated_ms < NOW + 10 + 4
 
 
 async def test_search_filters_by_window_status_code_and_bounds_memory() -> None:
