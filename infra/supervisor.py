@@ -172,6 +172,9 @@ class Ended(NamedTuple):
     reason: str = "exited"
 
 
+NOT_STARTED = Ended(None, reason="could not be started")
+
+
 class Child(Protocol):
     """A supervised process (``infra.children`` has the real ones)."""
 
@@ -242,7 +245,7 @@ class Supervisor:
             return
         self.book.starting(child.name)
         if not self._launch(child):
-            self._ended(child, Ended(None, reason="could not be started"))
+            self._ended(child, NOT_STARTED)
 
     def _ended(self, child: Child, ended: Ended) -> bool:
         """Record an end; True if that makes ``up`` give up."""
@@ -290,7 +293,7 @@ class Supervisor:
                 self.book.restarting(child.name, self.wall_ms())
                 self.log(f"restarting {child.name} "
                          f"(restart {self.book.entries[child.name].restarts})")
-                if not self._launch(child) and self._ended(child, Ended(None)):
+                if not self._launch(child) and self._ended(child, NOT_STARTED):
                     self.state = FAILED
                     self.publish(force=True)
                     return True
