@@ -1,6 +1,6 @@
 """The layer contracts of pyproject.toml ([tool.importlinter]) hold, and a wrong-way import
 breaks them: ``lint-imports`` runs on the repository, then on a copy of its packages with one
-module added that imports the wall from ingest (or a service from domain)."""
+module added that imports the wall from ingest, a service from domain, or closes a cycle."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def tree(tmp_path: Path) -> Path:
 def test_the_repository_keeps_every_contract() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 def test_ingest_importing_the_wall_breaks_the_peer_contract(tree: Path) -> None:
@@ -56,3 +56,12 @@ def test_domain_importing_a_service_or_settings_breaks_its_contract(tree: Path) 
     assert result.returncode != 0
     assert "domain.wrong_way -> streams.config" in result.stdout
     assert "domain.wrong_way -> gridwall.settings" in result.stdout
+
+
+def test_a_file_cycle_inside_a_service_breaks_the_acyclic_contract(tree: Path) -> None:
+    (tree / "ingest" / "wrong_way.py").write_text("from ingest import batching\n")
+    batching = tree / "ingest" / "batching.py"
+    batching.write_text(batching.read_text() + "\nfrom ingest import wrong_way  # noqa\n")
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert "No cycles are allowed in ingest" in result.stdout
