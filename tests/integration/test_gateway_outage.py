@@ -2,7 +2,9 @@
 retries are produced and nothing that was acknowledged is lost or doubled.
 
 The shared broker stays up (other sessions use it): "down" is a gateway pointed at a closed
-port, and a writer that fails its first rounds before reaching the real broker.
+port, and a writer that fails its first rounds before reaching the real broker. A real broker
+crash (SIGKILL and SIGTERM of the test's own broker, then a restart) is
+``test_broker_crash.py``.
 """
 
 from __future__ import annotations
