@@ -13,6 +13,7 @@ Kafka and ClickHouse keep running (``gridwall infra down`` stops them).
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import time
@@ -169,6 +170,8 @@ def supervise(services: list[Service], with_servers: bool = False) -> int:
     from infra.children import stop_commands, wait_commands
     from infra.supervisor import RestartPolicy, Supervisor, status_path
 
+    # a server's readiness probe refused while it restarts is expected, not a traceback
+    logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
     cfg = settings()
     sup = Supervisor(children_for(services, with_servers), RestartPolicy.from_settings(cfg),
                      status_path(cfg.data_dir), log=_log)
