@@ -2,7 +2,8 @@
 
 Layout: header (title, freshness strip, language switch) and banner; left column KPI tiles,
 six-step funnel, categories; centre the 2.5D map with layer toggles and legend; right
-column ranking, alert ticker, SLA countdowns, per-community sparklines, latest activity.
+column ranking, alert ticker, SLA countdowns, per-community sparklines, latest activity
+(the side columns' cards are the specs of :mod:`wall.app.panels`).
 
 Every second a per-session callback redraws what changed: the header always (ages move),
 panels and map only when the store changed, the language switched, or live dots are
@@ -17,11 +18,12 @@ from typing import Any
 
 import panel as pn
 
-from wall.app import boards, kpis, render
+from wall.app import kpis, render
 from wall.app.context import WallContext
 from wall.app.deckspec import TOOLTIP, base_spec, layer_frames, with_data
 from wall.app.i18n import Lang, tr
 from wall.app.mapdata import FADE_S, POI_LAYERS
+from wall.app.panels import PanelInput, column_html
 from wall.app.panes import (
     PAGE_STYLES,
     REFRESH_MS,
@@ -42,32 +44,22 @@ def side_styles(width: str) -> dict[str, str]:
             "overflow": "hidden"}
 
 
+def panel_input(ctx: WallContext, now: int, lang: Lang) -> PanelInput:
+    """What the cards of :mod:`wall.app.panels` draw from."""
+    return PanelInput(ctx.store, now, lang, ctx.names(lang), ctx.community_of,
+                      ctx.community_names(lang))
+
+
 def left_html(ctx: WallContext, now: int, lang: Lang) -> str:
-    """KPI tiles, funnel and category breakdown."""
-    counts = kpis.count_cases(ctx.store.data("cases"), now)
-    tiles = kpis.kpi_tiles(ctx.store, counts, len(ctx.street.sensors), now)
-    return (render.tiles(tiles, lang)
-            + render.card("panel.funnel", render.bars(kpis.funnel(counts), lang), lang,
-                          "funnel")
-            + render.card("panel.categories", render.bars(kpis.categories(counts), lang),
-                          lang, "categories"))
+    """KPI tiles, then the left column's cards (funnel, categories)."""
+    given = panel_input(ctx, now, lang)
+    tiles = kpis.kpi_tiles(ctx.store, given.counts, len(ctx.street.sensors), now)
+    return render.tiles(tiles, lang) + column_html(given, "left")
 
 
 def right_html(ctx: WallContext, now: int, lang: Lang) -> str:
-    """Ranking, ticker, countdowns, sparklines, latest activity."""
-    names = ctx.names(lang)
-    cases = [(k, i.data) for k, i in ctx.store.channel("cases").items()]
-    spark = boards.sparklines(ctx.store, ctx.community_of, now)
-    return (render.card("panel.ranking", render.ranking(boards.ranking(ctx.store, 8), names,
-                                                        lang), lang, "ranking")
-            + render.card("panel.ticker", render.ticker(boards.ticker(ctx.store, 6), names,
-                                                        now, lang), lang, "ticker")
-            + render.card("panel.countdown", render.countdowns(
-                boards.countdowns(cases, now, 5), names, lang), lang, "countdown")
-            + render.card("panel.sparklines", render.sparklines(
-                spark, ctx.community_names(lang), lang), lang, "sparklines")
-            + render.card("panel.live", render.live_feed(
-                boards.live_feed(ctx.store, now, limit=5), names, lang), lang, "live"))
+    """The right column's cards (ranking, ticker, countdowns, sparklines, latest activity)."""
+    return column_html(panel_input(ctx, now, lang), "right")
 
 
 class WallPage:
