@@ -2,13 +2,15 @@
 
 This test starts ITS OWN Kafka broker (own ports, own data dir, own cluster id; the jars of
 the shared one), ClickHouse database and topics, and runs ``gridwall worker``, ``gateway``,
-``hub`` and ``simulate`` (through the gateway) against it while a client posts reports and
-retries refusals with the same event id. The broker is then killed with SIGKILL, left down
-for :data:`OUTAGE_S`, started again; the same with SIGTERM. After each return it waits --
-each wait a liveness bound, not a performance assertion -- until:
+``hub`` and ``simulate`` (through the gateway, and ``--direct``) against it while a client
+posts reports and retries refusals with the same event id. The broker is then killed with
+SIGKILL, left down for at least :data:`OUTAGE_S`, started again; the same with SIGTERM.
+After each return it waits -- each wait a liveness bound, not a performance assertion --
+until:
 
 * the gateway answers 202 again and ``/healthz`` is 200 (during the outage it was 503);
-* the simulator's readings reach Kafka again (only the simulator sends readings);
+* both simulators' readings reach Kafka again (only they send readings; the batch ids say
+  which sent them);
 * the worker produces wall updates again (only the worker does);
 * the hub's feed takes them in again, and a ``tune`` through the hub is acknowledged.
 
@@ -38,11 +40,13 @@ import httpx
 import pytest
 
 from bench.common import free_port
+from domain.schemas import SensorBatch
+from domain.wire import decode
 from gridwall.auth import ensure_dev_tokens
 from gridwall.settings import Settings, settings_from
 from infra.kafka_server import KafkaServer
 from infra.topics import SENSOR_READINGS, WALL_UPDATES, TopicSpec
-from ingest.import_scan import TopicLog
+from ingest.import_scan import Offsets, TopicLog
 from tests.e2e.conftest import Proc, stack_env
 from tests.integration.test_gateway_outage import counts
 from tests.unit.test_gateway_support import bearer, report
@@ -76,11 +80,27 @@ def http_json(url: str) -> tuple[int, dict[str, object], Message]:
         return exc.code, json.loads(exc.read()), exc.headers
 
 
-def end_offset(s: Settings, spec: TopicSpec) -> int:
-    """The sum of the topic's end offsets, read by a fresh client."""
+def end_offsets(s: Settings, spec: TopicSpec) -> Offsets:
+    """The topic's end offsets, read by a fresh client."""
     log = TopicLog(s, timeout_s=10)
     try:
-        return sum(sum(ends.values()) for ends in log.end_offsets([spec]).values())
+        return log.end_offsets([spec])
+    finally:
+        log.close()
+
+
+def end_offset(s: Settings, spec: TopicSpec) -> int:
+    """The sum of the topic's end offsets."""
+    return sum(sum(ends.values()) for ends in end_offsets(s, spec).values())
+
+
+def reading_sinks(s: Settings, start: Offsets) -> set[str]:
+    """Which simulator sinks wrote readings after ``start``: "h" (through the gateway), "d"
+    (``--direct``); a batch id is ``<run tag>-<sink><n>:<grid>:<part>``."""
+    log = TopicLog(s, timeout_s=20)
+    try:
+        return {decode(m.value, SensorBatch).batch_id.split(":")[0].rsplit("-", 1)[1][0]
+                for m in log.read(start)}
     finally:
         log.close()
 
@@ -215,6 +235,8 @@ def crash_stack(infra: Settings, run_id: str, tmp_path: Path) -> Iterator[CrashS
         procs["hub"].wait_http(f"http://127.0.0.1:{s.hub_port}/healthz", 120)
         procs["simulator"] = Proc("simulator", ["simulate", "--rate", "20", "--duration",
                                                 "1800", "--seed", "11"], env, tmp_path)
+        procs["direct"] = Proc("direct", ["simulate", "--direct", "--rate", "5", "--duration",
+                                          "1800", "--seed", "12"], env, tmp_path)
         poster.start()
         wait_until(lambda: end_offset(s, WALL_UPDATES) > 0, "the worker's first updates", 180)
         yield CrashStack(s, tokens, broker, procs, poster)
@@ -249,14 +271,16 @@ def outage(stack: CrashStack, sig: signal.Signals) -> tuple[float, float]:
 def recovery(stack: CrashStack, back: float) -> dict[str, float]:
     """Wait until every part carries on; seconds after ``back`` for each."""
     s = stack.settings
-    readings, updates = end_offset(s, SENSOR_READINGS), end_offset(s, WALL_UPDATES)
+    readings, updates = end_offsets(s, SENSOR_READINGS), end_offset(s, WALL_UPDATES)
     records_in = stack.hub_records_in()
     seen = {
         "gateway_202": wait_until(lambda: stack.poster.accepted_since(back), "gateway 202"),
         "gateway_healthz": wait_until(
             lambda: http_json(f"{stack.gateway}/healthz")[0] == 200, "gateway /healthz 200"),
-        "simulator": wait_until(lambda: end_offset(s, SENSOR_READINGS) > readings,
-                                "simulator readings in Kafka"),
+        "simulator": wait_until(lambda: "h" in reading_sinks(s, readings),
+                                "simulator readings through the gateway in Kafka"),
+        "simulator_direct": wait_until(lambda: "d" in reading_sinks(s, readings),
+                                       "simulate --direct readings in Kafka"),
         "worker": wait_until(lambda: end_offset(s, WALL_UPDATES) > updates,
                              "worker wall updates in Kafka"),
         "hub_feed": wait_until(lambda: stack.hub_records_in() > records_in,
