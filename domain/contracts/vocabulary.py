@@ -12,7 +12,8 @@ sensor kind live in ``config/thresholds.yaml`` and the deadlines of each categor
 
 Guarantees (checked at import): names are unique; every sensor kind's alert category is a
 category of this catalog; every plausible range is non-empty; the simulated values of a kind
-lie inside its plausible range; every department sends at least one record type, and only
+lie inside its plausible range; a category the simulator reports has phrases; every
+department sends at least one record type, and only
 record types of :data:`RECORD_TYPES`.
 """
 
@@ -75,12 +76,17 @@ class CategorySpec:
 
     The Open311 ``service_code`` is the category's name; ``service`` is the longer name of
     the Open311 service list; ``group`` its Open311 group (``city``, ``safety``, ``people``).
+    For the simulator: ``reports`` the category's relative weight among the reports of each
+    origin of :data:`REPORT_ORIGINS` (an origin left out never reports it), ``phrases`` what
+    such reports say.
     """
 
     name: str
     label: Labels
     service: Labels
     group: str = "city"
+    reports: tuple[tuple[str, float], ...] = ()
+    phrases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,30 +98,66 @@ class DepartmentSpec:
     record_types: tuple[str, ...]
 
 
+# Who reports cases in the simulator: residents, grid workers on patrol, property managers.
+REPORT_ORIGINS: tuple[str, ...] = ("resident", "patrol", "property")
+
+
+def mix(resident: float = 0, patrol: float = 0, property: float = 0
+        ) -> tuple[tuple[str, float], ...]:
+    """A category's report weights per origin (see :attr:`CategorySpec.reports`)."""
+    weights = {"resident": resident, "patrol": patrol, "property": property}
+    return tuple((origin, w) for origin, w in weights.items() if w)
+
+
 # Record types of department systems (their attributes: domain.vocab.RECORD_ATTRIBUTES).
 RECORD_TYPES: tuple[str, ...] = ("resident", "special_group", "building", "compound",
                                  "enterprise", "party_org", "incident")
 
 CATEGORY_CATALOG: tuple[CategorySpec, ...] = (
     CategorySpec("environment", Labels("环境卫生", "Environment"),
-                 Labels("环境卫生", "Environment and sanitation")),
+                 Labels("环境卫生", "Environment and sanitation"), "city",
+                 mix(resident=20, patrol=26, property=20),
+                 ("小区门口垃圾堆积未及时清运", "路边有人乱倒建筑垃圾", "垃圾分类桶满溢",
+                  "楼道内堆放杂物", "沿街商户油烟直排")),
     CategorySpec("public_safety", Labels("治安", "Public safety"),
-                 Labels("治安隐患", "Public safety"), "safety"),
+                 Labels("治安隐患", "Public safety"), "safety",
+                 mix(resident=8, patrol=10, property=15),
+                 ("小区路灯损坏夜间照明不足", "有陌生人多次在楼道徘徊", "电动车在楼道内充电",
+                  "围墙破损存在安全隐患")),
     CategorySpec("fire_hazard", Labels("消防隐患", "Fire hazard"),
-                 Labels("消防隐患", "Fire hazard"), "safety"),
+                 Labels("消防隐患", "Fire hazard"), "safety",
+                 mix(resident=4, patrol=12, property=20),
+                 ("消防通道被车辆堵塞", "楼道灭火器过期", "沿街商铺私拉电线",
+                  "地下室堆放易燃物品")),
     CategorySpec("road_facility", Labels("道路设施", "Road facility"),
-                 Labels("道路设施", "Roads and street furniture")),
+                 Labels("道路设施", "Roads and street furniture"), "city",
+                 mix(resident=10, patrol=16, property=10),
+                 ("人行道地砖松动", "路面出现坑洼", "井盖缺失", "交通护栏倾倒")),
     CategorySpec("dispute", Labels("矛盾纠纷", "Dispute"),
-                 Labels("矛盾纠纷", "Neighbourhood dispute"), "safety"),
+                 Labels("矛盾纠纷", "Neighbourhood dispute"), "safety",
+                 mix(resident=8, patrol=4),
+                 ("邻里因噪音发生纠纷", "业主与物业因停车位发生争执", "租户与房东押金纠纷")),
     CategorySpec("illegal_construction", Labels("违章建筑", "Illegal building"),
-                 Labels("违章建筑", "Illegal construction")),
-    CategorySpec("greening", Labels("绿化", "Greening"), Labels("园林绿化", "Greening")),
+                 Labels("违章建筑", "Illegal construction"), "city",
+                 mix(resident=5, patrol=10),
+                 ("楼顶私自搭建彩钢房", "一楼住户私自扩建院墙", "占用绿地搭建棚屋")),
+    CategorySpec("greening", Labels("绿化", "Greening"), Labels("园林绿化", "Greening"), "city",
+                 mix(resident=5, patrol=10),
+                 ("绿化带树木倒伏", "草坪被占用种菜", "行道树枝叶遮挡信号灯")),
     CategorySpec("water_supply", Labels("供水", "Water supply"),
-                 Labels("供水排水", "Water supply and drainage")),
-    CategorySpec("noise", Labels("噪声", "Noise"), Labels("噪声扰民", "Noise")),
+                 Labels("供水排水", "Water supply and drainage"), "city",
+                 mix(resident=8, property=25),
+                 ("小区停水未提前通知", "自来水管道破裂漏水", "水压不足高层无水")),
+    CategorySpec("noise", Labels("噪声", "Noise"), Labels("噪声扰民", "Noise"), "city",
+                 mix(resident=14),
+                 ("夜间广场舞音响声音过大", "工地夜间施工噪音扰民", "商铺高音喇叭揽客")),
     CategorySpec("elderly_care", Labels("养老服务", "Elderly care"),
-                 Labels("养老服务", "Elderly care"), "people"),
-    CategorySpec("other", Labels("其他", "Other"), Labels("其他", "Other")),
+                 Labels("养老服务", "Elderly care"), "people",
+                 mix(resident=6, patrol=6),
+                 ("独居老人多日未出门", "高龄老人需要上门服务", "老人走失求助")),
+    CategorySpec("other", Labels("其他", "Other"), Labels("其他", "Other"), "city",
+                 mix(resident=12, patrol=6, property=10),
+                 ("宠物狗未拴绳", "小广告乱张贴", "共享单车乱停放")),
 )
 
 # Order matters to the street generator (domain.geo_build draws kinds in this order): a new
@@ -185,6 +227,13 @@ def check_catalog(sensors: tuple[SensorKindSpec, ...], categories: tuple[Categor
                                "<= normal_max < anomaly_low <= anomaly_high <= high")
         if s.weight <= 0:
             raise CatalogError(f"sensor kind {s.name}: weight must be positive")
+    for c in categories:
+        origins = [origin for origin, _ in c.reports]
+        if not set(origins) <= set(REPORT_ORIGINS) or any(w <= 0 for _, w in c.reports):
+            raise CatalogError(f"category {c.name}: report weights must be positive, per "
+                               f"origin of {REPORT_ORIGINS}")
+        if c.reports and not c.phrases:
+            raise CatalogError(f"category {c.name}: a reported category needs phrases")
     for d in departments:
         unknown = set(d.record_types) - set(RECORD_TYPES)
         if not d.record_types or unknown:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.case_machine import initial_tier
+from domain.contracts.vocabulary import CATEGORY_CATALOG, REPORT_ORIGINS
 from domain.schemas import CaseEvent
 from domain.sla import SlaPolicy
 from ingest.simulator import fakes, phrases
@@ -28,17 +29,10 @@ from ingest.simulator.daymodel import is_night
 
 ORIGIN_SOURCE = {"resident": "resident_app", "patrol": "grid_worker_app",
                  "property": "property_app"}
-# Category mix per origin (relative weights).
+# Category mix per origin (relative weights), from the catalog's records.
 CATEGORY_WEIGHTS: dict[str, dict[str, float]] = {
-    "resident": {"environment": 20, "noise": 14, "dispute": 8, "road_facility": 10,
-                 "water_supply": 8, "greening": 5, "elderly_care": 6, "public_safety": 8,
-                 "fire_hazard": 4, "illegal_construction": 5, "other": 12},
-    "patrol": {"environment": 26, "road_facility": 16, "illegal_construction": 10,
-               "fire_hazard": 12, "greening": 10, "public_safety": 10, "elderly_care": 6,
-               "dispute": 4, "other": 6},
-    "property": {"water_supply": 25, "fire_hazard": 20, "environment": 20,
-                 "public_safety": 15, "road_facility": 10, "other": 10},
-}
+    origin: {c.name: w for c in CATEGORY_CATALOG for o, w in c.reports if o == origin}
+    for origin in REPORT_ORIGINS}
 NIGHT_NOISE_FACTOR = 4.0  # noise complaints dominate late evenings
 PRIORITY_WEIGHTS = {"low": 20, "normal": 60, "high": 15, "emergency": 5}
 # Which waits tend to run late when a case breaches: dispatch-to-handling most often.

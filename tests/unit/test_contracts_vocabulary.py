@@ -21,12 +21,14 @@ from domain.contracts.vocabulary import (
     DEPARTMENT_CATALOG,
     SENSOR_CATALOG,
     CatalogError,
+    CategorySpec,
     Labels,
     SensorKindSpec,
     Simulation,
     alert_category,
     check_catalog,
     department_label_key,
+    mix,
     sensor_label_key,
 )
 from domain.geo import SENSOR_KINDS as STREET_KINDS
@@ -35,6 +37,8 @@ from domain.geo_build import SENSOR_KINDS as BUILD_KINDS
 from domain.plausible import reading_problem
 from domain.vocab import CATEGORIES, DEPARTMENTS, SENSOR_KINDS, SENSORS
 from ingest.gateway.open311.services import service_list
+from ingest.simulator.cases import CATEGORY_WEIGHTS
+from ingest.simulator.phrases import DESCRIPTIONS
 from ingest.simulator.places import Places
 from ingest.simulator.records import RecordMaker
 from ingest.simulator.sensors import PROFILES
@@ -101,6 +105,16 @@ def test_every_category_has_labels_an_sla_and_an_open311_service() -> None:
         assert services[spec.name]["group"] == spec.group
         zh, en = tr(spec.name, "zh"), tr(spec.name, "en")
         assert (zh, en) == (spec.label.zh, spec.label.en) and zh != en
+
+
+def test_the_simulator_reports_every_category_with_its_phrases() -> None:
+    reported = {name for weights in CATEGORY_WEIGHTS.values() for name in weights}
+    assert reported == set(CATEGORIES)
+    assert set(DESCRIPTIONS) == set(CATEGORIES)
+    with pytest.raises(CatalogError, match="needs phrases"):
+        check_catalog(SENSOR_CATALOG, (*CATEGORY_CATALOG, CategorySpec(
+            "flooding", Labels("内涝", "Flooding"), Labels("内涝", "Flooding"),
+            reports=mix(resident=1))), DEPARTMENT_CATALOG)
 
 
 def test_a_category_without_a_deadline_is_named() -> None:

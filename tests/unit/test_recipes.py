@@ -30,7 +30,8 @@ NEW_KIND = '''    SensorKindSpec("ponding", "cm", 0.0, 300.0, "road_facility",
 NEW_KIND_BANDS = ('  ponding:        {unit: "cm", warning_above: 5.0, critical_above: 20.0, '
                   'heartbeat_s: 600}\n')
 NEW_CATEGORY = '''    CategorySpec("flooding", Labels("内涝积水", "Flooding"),
-                 Labels("内涝积水", "Street flooding"), "safety"),
+                 Labels("内涝积水", "Street flooding"), "safety",
+                 mix(resident=6, patrol=3), ("小区路面积水严重", "地下车库进水")),
 '''
 NEW_CATEGORY_SLA = "  flooding: {reported: 300, dispatched: 3600}\n"
 NEW_DEPARTMENT = '''    DepartmentSpec("water_authority", Labels("水务", "Water authority"),
@@ -131,6 +132,8 @@ from domain.schemas import CaseEvent
 from domain.sla import load_policy
 from domain.wire import decode
 from ingest.gateway.open311.services import service_list
+from ingest.simulator.cases import CATEGORY_WEIGHTS
+from ingest.simulator.phrases import description
 from wall.app.i18n import tr
 
 event = decode(json.dumps({"event_id": "e1", "case_id": "c1", "action": "report", "ts": 1,
@@ -140,7 +143,9 @@ sla = load_policy(Path("config/sla.yaml"))
 out.update(category=event.category,
            deadlines=[sla.deadline_s("flooding", "normal", s) for s in ("reported", "handled")],
            service=[s for s in service_list() if s["service_code"] == "flooding"],
-           labels=[tr("flooding", "zh"), tr("flooding", "en")])
+           labels=[tr("flooding", "zh"), tr("flooding", "en")],
+           simulated=[CATEGORY_WEIGHTS[o].get("flooding") for o in CATEGORY_WEIGHTS],
+           phrase=description(random.Random(1), "flooding"))
 print(json.dumps(out, ensure_ascii=False))
 """
 
@@ -160,6 +165,8 @@ def test_recipe_new_case_category_takes_two_files(tmp_path: Path) -> None:
                                   "type": "realtime", "keywords": "flooding",
                                   "group": "safety"}]
     assert result["labels"] == ["内涝积水", "Flooding"]
+    assert result["simulated"] == [6, 3, None]  # resident, patrol, property
+    assert result["phrase"] in ("小区路面积水严重", "地下车库进水")
 
 
 def test_a_category_may_skip_sla_yaml_and_takes_the_defaults(tmp_path: Path) -> None:
