@@ -56,7 +56,7 @@ DEAD_LETTER = TopicSpec("gridwall.deadletter",
 COMMANDS = TopicSpec("gridwall.commands", "duty and ops actions, stamped with the actor")
 CONTROL = TopicSpec("gridwall.control", "live configuration, latest value per key",
                     partitions=1, configs=_COMPACTED)
-ALERTS = TopicSpec("gridwall.alerts", "alert lifecycle changes")
+ALERTS = TopicSpec("gridwall.alerts", "each alert change once, as an alerts-channel WallUpdate")
 WALL_UPDATES = TopicSpec("gridwall.wall.updates", "coalesced deltas for the wall")
 HEALTH = TopicSpec("gridwall.health", "canary records of the gateway's /healthz probes",
                    partitions=1, configs={"retention.ms": "3600000"})

@@ -5,8 +5,9 @@ is the ``alerts`` table (a :class:`~streams.faust_adapter.PartitionedTable`, cha
 input partition). Per batch: each op (a packed op: its signals one by one) is applied through
 an :class:`~streams.alert_logic.AlertBook` (idempotent per op id and offset; bad data is
 dead-lettered, never raised); outputs are the ``alert_actions`` audit rows, refused commands'
-dead letters, and per changed alert its ``alerts`` row, its snapshot on the alerts topic and
-its wall update. The changed alerts are staged and written by :meth:`AlertsJob.write_state`
+dead letters, and per changed alert, once each: its ``alerts`` row (ClickHouse) and its
+wall form (:func:`alert_update`) on the alerts topic, which the hub serves as the wall's
+``alerts`` channel. The changed alerts are staged and written by :meth:`AlertsJob.write_state`
 after the outputs are acknowledged, changelog acknowledged before the input is acked.
 
 Derived, in memory: the open alerts and the open alert per fingerprint, rebuilt from the
@@ -22,6 +23,7 @@ from typing import Any
 import msgspec
 
 from domain.alerts import RESOLVED, AlertState, due_ticks
+from domain.schemas import WallUpdate
 from domain.wire import decode, encode
 from infra.topics import ALERTS
 from streams.alert_logic import AlertBook, AlertOp, expand, process_op
@@ -62,7 +64,7 @@ class AlertsJob:
         return decode(record.value, AlertOp)
 
     async def handle(self, batch: list[Item], out: Outbox) -> Tally:
-        """Apply every op; stage the changed alerts; their rows, snapshots, wall updates."""
+        """Apply every op; stage the changed alerts; their rows and wall forms."""
         book = AlertBook(self.load, self.rt.open_by_fingerprint)
         partitions: dict[str, int] = {}
         for rec, received in batch:
@@ -72,10 +74,9 @@ class AlertsJob:
                     partitions[changed] = rec.partition
         alerts_topic = self.ext.topic(ALERTS.base)
         for alert_id, state in book.changed.items():
-            grid = state.alert.grid_id
             out.row("alerts", alert_row(state), alert_id)
-            out.latest(alerts_topic, grid, encode(state.alert), identity=alert_id)
-            out.wall("alerts", alert_id, state.alert.updated_ms, alert_wall(state), grid)
+            out.latest(alerts_topic, state.alert.grid_id, encode(alert_update(state)),
+                       identity=alert_id)
         self._staged = {alert_id: (state, partitions[alert_id])
                         for alert_id, state in book.changed.items()}
         return Tally()
@@ -149,6 +150,12 @@ class AlertsJob:
         sent = len(out)
         await out.flush()
         return sent
+
+
+def alert_update(state: AlertState) -> WallUpdate:
+    """The one publication of an alert change: its wall form, keyed by the alert id."""
+    return WallUpdate(channel="alerts", key=state.alert.alert_id, ts=state.alert.updated_ms,
+                      data=alert_wall(state))
 
 
 def alert_wall(state: AlertState) -> dict[str, Any]:

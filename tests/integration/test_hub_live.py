@@ -86,11 +86,14 @@ def updates(prefix: str, channel: str, n: int, pad: int = 0,
     return out
 
 
-def alert(alert_id: str, grid_id: str = "G05") -> Alert:
+def alert(alert_id: str, grid_id: str = "G05") -> WallUpdate:
+    """An alert change as the worker publishes it (once) on the alerts topic."""
     t = now_ms()
-    return Alert(alert_id=alert_id, fingerprint=f"fp-{alert_id}", grid_id=grid_id,
-                 kind="sensor_threshold", category="fire_hazard", severity="critical",
-                 status="open", title="烟感告警", opened_ms=t, updated_ms=t)
+    data = msgspec.to_builtins(Alert(
+        alert_id=alert_id, fingerprint=f"fp-{alert_id}", grid_id=grid_id,
+        kind="sensor_threshold", category="fire_hazard", severity="critical", status="open",
+        title="烟感告警", opened_ms=t, updated_ms=t))
+    return WallUpdate(channel="alerts", key=alert_id, ts=t, data=data)
 
 
 def mine(client: HubClient, channel: str, prefix: str) -> dict[str, WallUpdate]:

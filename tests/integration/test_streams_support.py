@@ -191,8 +191,9 @@ class Observer:
                     for r in records:
                         received = now_ms()
                         with self._lock:
-                            if r.topic == alerts_topic:
-                                alert = msgspec.json.decode(r.value, type=Alert)
+                            if r.topic == alerts_topic:  # the alerts channel's updates
+                                alert = msgspec.convert(msgspec.json.decode(
+                                    r.value, type=WallUpdate).data, Alert)
                                 self.alerts[alert.alert_id] = alert
                                 self.alert_log.append((received, alert))
                             else:

@@ -1,10 +1,11 @@
-"""Kafka records into wall updates: alerts map to the alerts channel; bad records name why."""
+"""Kafka records into wall updates: the alerts topic carries alerts-channel updates only;
+bad records name why."""
 
 from __future__ import annotations
 
 import pytest
 
-from domain.schemas import Alert, WallUpdate
+from domain.schemas import WallUpdate
 from domain.wire import WireError, encode
 from wall.hub.feed import decode_record
 
@@ -14,13 +15,10 @@ def test_wall_update_records_decode() -> None:
     assert decode_record(False, encode(update)) == update
 
 
-def test_alerts_become_alerts_channel_items_keyed_by_alert_id() -> None:
-    alert = Alert(alert_id="al-1", fingerprint="fp", grid_id="G03", kind="sla_breach",
-                  category="noise", severity="warning", status="open", title="超时",
-                  opened_ms=1, updated_ms=7)
-    update = decode_record(True, encode(alert))
-    assert (update.channel, update.key, update.ts) == ("alerts", "al-1", 7)
-    assert update.data["grid_id"] == "G03" and update.data["severity"] == "warning"
+def test_the_alerts_topic_carries_alerts_channel_updates() -> None:
+    update = WallUpdate(channel="alerts", key="al-1", ts=7,
+                        data={"grid_id": "G03", "severity": "warning", "shelved": False})
+    assert decode_record(True, encode(update)) == update
 
 
 @pytest.mark.parametrize(("is_alert", "value", "field"), [
@@ -28,7 +26,8 @@ def test_alerts_become_alerts_channel_items_keyed_by_alert_id() -> None:
     (False, b'{"channel":"cases","key":"k","data":{}}', "ts"),
     (False, b"not json", None),
     (False, None, None),
-    (True, b'{"alert_id":"a"}', "fingerprint"),
+    (True, b'{"alert_id":"a"}', "channel"),  # the Alert struct alone is no longer accepted
+    (True, b'{"channel":"cases","key":"k","ts":1,"data":{}}', "channel"),
 ])
 def test_bad_records_raise_wire_errors(is_alert: bool, value: bytes | None,
                                        field: str | None) -> None:

@@ -63,15 +63,10 @@ def test_snapshot_frames_are_split_and_cached_until_a_change() -> None:
     assert store.snapshot_frames("grid_metrics", "resync") is not frames
 
 
-def test_alert_records_never_replace_the_richer_wall_form_of_the_same_change() -> None:
+def test_an_alert_change_replaces_the_held_form_whole_and_an_older_one_is_refused() -> None:
     store = SnapshotStore()
-    rich = upd("al-1", 10, channel="alerts", status="acknowledged", shelved=True)
-    poor = upd("al-1", 10, channel="alerts", status="acknowledged")
-    assert store.apply(rich) is not None
-    assert store.apply(poor, merge=True) is None  # same change: keep the richer form
-    newer = upd("al-1", 11, channel="alerts", status="resolved")
-    assert store.apply(newer, merge=True) is not None  # newer: applied, extras kept
-    assert store.data("alerts", "al-1") == {"status": "resolved", "shelved": True}
-    assert store.apply(upd("al-1", 11, channel="alerts", status="resolved",
-                           shelved=False)) is not None  # the wall form of it replaces
-    assert store.data("alerts", "al-1") == {"status": "resolved", "shelved": False}
+    assert store.apply(upd("al-1", 10, channel="alerts", status="open", shelved=True))
+    assert store.apply(upd("al-1", 11, channel="alerts", status="resolved")) is not None
+    assert store.data("alerts", "al-1") == {"status": "resolved"}  # one form, no merging
+    assert store.apply(upd("al-1", 10, channel="alerts", status="open")) is None
+    assert store.stale == 1

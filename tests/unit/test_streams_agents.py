@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from domain.alerts import AlertState
-from domain.schemas import Alert, CaseEvent, Command, DeadLetter
+from domain.schemas import CaseEvent, Command, DeadLetter, WallUpdate
 from domain.sla import SlaPolicy
 from domain.wire import encode
 from gridwall.settings import settings_from
@@ -196,8 +196,11 @@ async def test_alerts_agent_dedups_and_re_escalates_after_the_ack_timeout(
     harness.now[0] = 150_000
     assert await harness.streams.jobs["alerts"].fire_alert_ticks() == 1
     await put_all(alerts, harness.take("alert-ops"))
-    published = [msgspec.json.decode(v, type=Alert) for v in harness.take("gridwall.alerts")]
-    assert published[-1].tier == 4
+    published = [msgspec.json.decode(v, type=WallUpdate) for v in
+                 harness.take("gridwall.alerts")]
+    assert published[-1].channel == "alerts" and published[-1].data["tier"] == 4
+    assert not [v for v in harness.take("gridwall.wall.updates")
+                if msgspec.json.decode(v, type=WallUpdate).channel == "alerts"]  # once
 
 
 async def test_silence_expiry_and_commands_through_the_commands_agent(

@@ -49,13 +49,13 @@ class Fanout:
         for channel in channels:
             self._by_channel.get(channel, set()).discard(outbox)
 
-    def publish(self, updates: Iterable[WallUpdate], merge: bool = False) -> None:
+    def publish(self, updates: Iterable[WallUpdate]) -> None:
         """Apply each update to the state, offer the fresh ones to their subscribers, then
         pump every client offered something (one frame per client per batch when it keeps
-        up; see :meth:`Outbox.pump`). ``merge``: see :meth:`SnapshotStore.apply`."""
+        up; see :meth:`Outbox.pump`)."""
         touched: set[Outbox] = set()
         for update in updates:
-            item = self.store.apply(update, merge)
+            item = self.store.apply(update)
             if item is None:
                 continue
             subscribers = self._by_channel.get(update.channel, ())

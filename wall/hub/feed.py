@@ -10,9 +10,9 @@ consumer group, no commits: every hub reads everything and keeps no offsets).
   hub's snapshots (the Panel wall hydrates from ClickHouse anyway).
 - **Live** (:meth:`WallFeed.run`): batches of at most ``max_records`` records go to the
   sink in partition order; per key, order is topic order (a key lives in one partition).
-- Alerts become ``WallUpdate(channel="alerts", key=alert_id, ts=updated_ms, data=alert)``
-  and are handed to the sink with ``merge=True`` (see :mod:`wall.hub.state`): the worker
-  also publishes each alert change, with more fields, on the wall updates topic.
+- The alerts topic carries the worker's one publication of each alert change, an
+  ``alerts`` :class:`~domain.schemas.WallUpdate` (a low-volume topic of its own, so a
+  restart replays every recent alert); a record of another channel there is refused.
 - A record that does not decode, is larger than :data:`MAX_RECORD_BYTES` or nested deeper
   than :data:`~domain.wire.MAX_DEPTH` (refused before decoding), or names an unknown
   channel, is counted in
@@ -31,7 +31,7 @@ from typing import Protocol
 import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from domain.schemas import Alert, WallUpdate
+from domain.schemas import WallUpdate
 from domain.wire import WireError, check_bounds, decode
 from gridwall.settings import Settings
 from infra.topics import ALERTS, WALL_UPDATES
@@ -47,12 +47,11 @@ TOPIC_WAIT_S = 10.0
 class Sink(Protocol):
     """Where decoded updates go (:meth:`wall.hub.fanout.Fanout.publish`)."""
 
-    def __call__(self, updates: list[WallUpdate], merge: bool = False) -> None:
+    def __call__(self, updates: list[WallUpdate]) -> None:
         """Apply ``updates`` in order."""
 
 
 _updates = msgspec.json.Decoder(WallUpdate)
-_alerts = msgspec.json.Decoder(Alert)
 
 
 class FeedError(RuntimeError):
@@ -60,21 +59,20 @@ class FeedError(RuntimeError):
 
 
 def decode_record(is_alert: bool, value: bytes | None) -> WallUpdate:
-    """One record's value as a :class:`WallUpdate`; raise :class:`WireError` if invalid."""
+    """One record's value (of the alerts topic if ``is_alert``) as a :class:`WallUpdate`;
+    raise :class:`WireError` if invalid."""
     if value is None:
         raise WireError(None, "empty record")
     check_bounds(value, max_bytes=MAX_RECORD_BYTES, what="record")
     try:
-        if is_alert:
-            alert = _alerts.decode(value)
-            return WallUpdate(channel="alerts", key=alert.alert_id, ts=alert.updated_ms,
-                              data=msgspec.to_builtins(alert))
         update = _updates.decode(value)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        decode(value, Alert if is_alert else WallUpdate)  # raises the field-naming error
+        decode(value, WallUpdate)  # raises the field-naming error
         raise WireError(None, str(exc)) from None
     if update.channel not in CHANNELS:
         raise WireError("channel", f"unknown channel '{update.channel}'")
+    if is_alert and update.channel != "alerts":
+        raise WireError("channel", f"channel '{update.channel}' on the alerts topic")
     return update
 
 
@@ -211,20 +209,16 @@ class WallFeed:
 
     def _handle(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         updates: list[WallUpdate] = []
-        alerts: list[WallUpdate] = []
         for tp, records in batch.items():
             is_alert = tp.topic == self._alerts_topic
-            into = alerts if is_alert else updates
             for record in records:
                 try:
-                    into.append(decode_record(is_alert, record.value))
+                    updates.append(decode_record(is_alert, record.value))
                 except WireError as exc:
                     self._reject(tp, record.offset, exc)
             self.stats.records_in += len(records)
         if updates:
             self.sink(updates)
-        if alerts:
-            self.sink(alerts, merge=True)
 
     def _reject(self, tp: TopicPartition, offset: int, exc: WireError) -> None:
         self.stats.records_rejected += 1

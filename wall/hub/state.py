@@ -3,13 +3,8 @@
 Guarantees of :class:`SnapshotStore`:
 
 - :meth:`~SnapshotStore.apply` keeps the latest update per (channel, key); an update older
-  than the one held (smaller ``ts``) is refused, so two topics (wall updates and alerts)
-  feeding one key cannot move it back in time. Equal ``ts`` replaces (topic order wins).
-- With ``merge=True`` (records of the alerts topic, which carry only the
-  :class:`~domain.schemas.Alert` fields, while the worker's ``alerts`` wall updates of the
-  same change carry more) the update must be strictly newer than the one held, and keys of
-  the held data that it lacks are kept: the poorer form of a change never replaces the
-  richer one.
+  than the one held (smaller ``ts``) is refused, so a replayed or late record cannot move a
+  key back in time. Equal ``ts`` replaces (topic order wins).
 - Each channel holds at most ``max_keys`` keys; beyond that the key updated least recently
   is evicted (counted in :attr:`~SnapshotStore.evicted`).
 - :meth:`~SnapshotStore.snapshot_frames` returns the channel's items, oldest update first,
@@ -48,22 +43,17 @@ class SnapshotStore:
         self.evicted = 0
         self.stale = 0
 
-    def apply(self, update: WallUpdate, merge: bool = False) -> bytes | None:
+    def apply(self, update: WallUpdate) -> bytes | None:
         """Hold ``update`` if it is not older than what is held; return its encoded item.
 
-        Returns None (and holds nothing) for a stale update. ``merge``: see the module
-        docstring. The channel must be one of :data:`~wall.hub.protocol.CHANNELS` (the feed
-        refuses others before this point).
+        Returns None (and holds nothing) for a stale update. The channel must be one of
+        :data:`~wall.hub.protocol.CHANNELS` (the feed refuses others before this point).
         """
         held = self._items[update.channel]
         old = held.get(update.key)
-        if old is not None and (update.ts < old.ts or (merge and update.ts == old.ts)):
+        if old is not None and update.ts < old.ts:
             self.stale += 1
             return None
-        if merge and old is not None:
-            kept = msgspec.json.decode(old.item, type=WallUpdate).data
-            update = WallUpdate(channel=update.channel, key=update.key, ts=update.ts,
-                                data={**kept, **update.data})
         item = encode_item(update)
         held[update.key] = _Held(update.ts, item)
         held.move_to_end(update.key)
