@@ -141,9 +141,10 @@ class Poster(threading.Thread):
         return any(at > since and status == 202 for at, status in self.answers)
 
     def stop(self) -> None:
-        """Stop posting and wait for the last answer."""
+        """Stop posting and wait for the last answer (a no-op if it never started)."""
         self.halt.set()
-        self.join(timeout=60)
+        if self.ident is not None:
+            self.join(timeout=60)
 
 
 @dataclass
@@ -241,10 +242,12 @@ def crash_stack(infra: Settings, run_id: str, tmp_path: Path) -> Iterator[CrashS
         wait_until(lambda: end_offset(s, WALL_UPDATES) > 0, "the worker's first updates", 180)
         yield CrashStack(s, tokens, broker, procs, poster)
     finally:
-        poster.stop()
-        for proc in reversed(list(procs.values())):
-            proc.stop()
-        broker.down()
+        try:
+            poster.stop()
+            for proc in reversed(list(procs.values())):
+                proc.stop()
+        finally:
+            broker.down()
         if not os.environ.get("GRIDWALL_TEST_KEEP_DATA"):
             client.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
         client.disconnect()
