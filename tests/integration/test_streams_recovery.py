@@ -137,7 +137,7 @@ def test_clickhouse_stopped_and_started_under_load(stream_env: StreamEnv, tmp_pa
                       timeout_s=120)
             wait_rows(ch, db, "case_events", 6 * n, timeout_s=30)
             log = worker.log_path.read_text(errors="replace")
-            assert "ClickHouse write failed" in log
+            assert "sink: write failed" in log
         finally:
             worker.stop()
         assert_complete(ch, db, n)
