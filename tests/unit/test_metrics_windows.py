@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.metrics.coalesce import Coalescer
 from streams.metrics.stats import mean, percentile, ratio
@@ -45,13 +47,68 @@ def test_mean_percentile_ratio() -> None:
     assert ratio(3, 4) == 0.75 and ratio(0, 0) is None
 
 
-def test_coalescer_sends_at_most_once_per_interval_and_never_forgets() -> None:
+def test_coalescer_sends_at_most_once_per_slot_and_never_forgets() -> None:
     c: Coalescer[str] = Coalescer(1_000)
     c.touch(["a", "b"])
     assert sorted(c.due(10_000)) == ["a", "b"]
+    start = 10_000 - (10_000 + hash("a") % 1_000) % 1_000  # where a's slot began
     c.touch(["a"])
     c.touch(["a"])
-    assert c.due(10_500) == []  # within the interval: held back
+    assert c.due(start + 999) == []  # same slot: held back
     assert c.pending() == 1
-    assert c.due(11_000) == ["a"]  # once, with the latest state read by the caller
-    assert c.due(20_000) == []  # nothing changed
+    assert c.due(start + 1_000) == ["a"]  # next slot: once, the caller reads the latest
+    assert c.due(start + 1_500) == []  # nothing changed
+    c.touch(["b"])
+    assert c.due(start + 1_600) in ([], ["b"])  # b's own slot decides
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 2_000), st.lists(st.tuples(st.integers(0, 3_000), st.booleans()),
+                                       min_size=1, max_size=60))
+def test_coalescer_rate_and_delay_over_random_calls(interval: int,
+                                                    steps: list[tuple[int, bool]]) -> None:
+    """Over random touches and ticks: never two sends of a key in one slot (so at most
+    ceil(d / interval) + 1 in any d ms), and a touched key is sent by the first tick in a
+    later slot than its last send."""
+    c: Coalescer[str] = Coalescer(interval)
+    now, sent, touched_since_send = 0, [], False
+    for gap, touch in steps:
+        now += gap
+        if touch:
+            c.touch(["k"])
+            touched_since_send = True
+        due = c.due(now)
+        slot = c.slot("k", now)
+        if touched_since_send and (not sent or slot > sent[-1][1]):
+            assert due == ["k"]  # never forgotten, never held past its slot
+        if due:
+            assert not sent or slot > sent[-1][1]
+            sent.append((now, slot))
+            touched_since_send = False
+    for (t1, _), (t2, _) in zip(sent, sent[2:], strict=False):
+        assert t2 - t1 > interval  # three sends never fit in one interval
+
+
+def test_input_once_per_interval_is_sent_at_the_next_tick() -> None:
+    """The drift that made sensor health wait ~0.43 s: input every 500 ms reaching the job
+    20-80 ms later, a 500 ms coalescing, a timer of 0.1 s that runs a little late each time
+    (as asyncio timers do). Each input must go out about a tick after it arrives, not drift
+    towards a whole interval late."""
+    import random
+
+    rng = random.Random(7)
+    c: Coalescer[str] = Coalescer(500)
+    arrivals = [500 * n + rng.randrange(20, 80) for n in range(1, 400)]
+    delays, pending_since, now = [], None, 0
+    while arrivals:
+        now += 100 + rng.randrange(0, 15)
+        while arrivals and arrivals[0] <= now:
+            c.touch(["grid"])
+            arrived = arrivals.pop(0)
+            pending_since = arrived if pending_since is None else pending_since
+        if c.due(now) and pending_since is not None:
+            delays.append(now - pending_since)
+            pending_since = None
+    delays.sort()
+    assert delays[len(delays) // 2] <= 120, delays[len(delays) // 2]
+    assert delays[int(len(delays) * 0.99)] <= 600
