@@ -66,7 +66,8 @@ def gateway(infra: Settings, gw_env: dict[str, str], tmp_path: Path
 def test_through_the_gateway_everything_is_accepted(gateway: dict[str, str],
                                                     infra: Settings) -> None:
     tag = "gw" + uuid.uuid4().hex[:8]
-    start_ms = 1_767_225_600_000 + int(uuid.uuid4().int % 10_000_000)
+    # a day ago: inside the gateway's plausible window of event times (7 days back, 5 min ahead)
+    start_ms = int(time.time() * 1000) - 86_400_000 + int(uuid.uuid4().int % 10_000_000)
     log = TopicLog(infra)
     before = log.end_offsets([SENSOR_READINGS, CASE_EVENTS])
     done = subprocess.run(
