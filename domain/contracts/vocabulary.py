@@ -19,7 +19,9 @@ record types of :data:`RECORD_TYPES`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,102 @@ def mix(resident: float = 0, patrol: float = 0, property: float = 0
     return tuple((origin, w) for origin, w in weights.items() if w)
 
 
-# Record types of department systems (their attributes: domain.vocab.RECORD_ATTRIBUTES).
-RECORD_TYPES: tuple[str, ...] = ("resident", "special_group", "building", "compound",
-                                 "enterprise", "party_org", "incident")
+@dataclass(frozen=True)
+class AttributeSpec:
+    """One department attribute: its JSON type and plausible values.
+
+    ``kind`` is ``int`` (a whole number from ``low`` to ``high``), ``float`` (a number in that
+    range), ``bool``, or ``str`` (at most ``max_length`` characters, one of ``choices`` when
+    they are given).
+    """
+
+    kind: Literal["int", "float", "bool", "str"]
+    low: float = 0
+    high: float = 0
+    choices: tuple[str, ...] = ()
+    max_length: int = 128
+
+
+def _count(high: int) -> AttributeSpec:
+    return AttributeSpec("int", 0, high)
+
+
+def _text(max_length: int = 128) -> AttributeSpec:
+    return AttributeSpec("str", max_length=max_length)
+
+
+def _one_of(*choices: str) -> AttributeSpec:
+    return AttributeSpec("str", choices=choices)
+
+
+# Special groups and incident kinds become figure names on the wall (group.<g>,
+# incident.<kind>), so their values are closed sets too.
+SPECIAL_GROUPS: tuple[str, ...] = (
+    "elderly_living_alone", "disabled", "low_income",
+    "community_corrections", "drug_rehabilitation", "severe_mental_illness",
+    "left_behind_child", "veteran", "other")
+INCIDENT_KINDS: tuple[str, ...] = (
+    "theft", "traffic_accident", "fire_alarm", "gas_leak", "pollution_complaint",
+    "workplace_injury", "public_health_event", "other")
+
+_PERSON: dict[str, AttributeSpec] = {
+    "gender": _one_of("male", "female", "other"),
+    "birth_year": AttributeSpec("int", 1880, 2100),
+    "age": AttributeSpec("int", 0, 130),
+    "elderly": AttributeSpec("bool"),
+    "household_id": _text(64),
+    "address": _text(200),
+    "residence": _one_of("registered", "floating"),
+}
+_PLACE: dict[str, AttributeSpec] = {"name": _text(), "address": _text(200), "code": _text(64)}
+
+_ATTRIBUTES: dict[str, dict[str, AttributeSpec]] = {
+    "resident": _PERSON,
+    "special_group": {**_PERSON, "group": _one_of(*SPECIAL_GROUPS),
+                      "care_level": _text(16), "days_since_visit": _count(36_500)},
+    "building": {**_PLACE, "number": _count(100_000), "floors": _count(300),
+                 "units": _count(1_000), "households": _count(100_000),
+                 "year_built": AttributeSpec("int", 1000, 2100), "structure": _text(32),
+                 "has_elevator": AttributeSpec("bool")},
+    "compound": {**_PLACE, "households": _count(100_000), "buildings": _count(10_000),
+                 "property_company": _text()},
+    "enterprise": {**_PLACE, "credit_code": _text(32), "industry": _text(64),
+                   "employees": _count(1_000_000), "hazardous_chemicals": AttributeSpec("bool"),
+                   "days_since_inspection": _count(36_500)},
+    "party_org": {**_PLACE, "members": _count(1_000_000)},
+    "incident": {"kind": _one_of(*INCIDENT_KINDS),
+                 "severity": _one_of("minor", "moderate", "major", "critical"),
+                 "casualties": _count(10_000), "address": _text(200), "note": _text(500)},
+}
+MAX_ATTRIBUTES = 32  # per record: more than any record type defines
+
+
+@dataclass(frozen=True)
+class RecordTypeSpec:
+    """A record type of department systems: its labels and its closed set of attributes.
+
+    A record of a type without a register rule of its own (``streams/registers/book.py``
+    has rules for the types below) counts one in its grid under the figure
+    ``record.<type>`` (:func:`record_figure_key`).
+    """
+
+    name: str
+    label: Labels
+    attributes: Mapping[str, AttributeSpec]
+
+
+RECORD_TYPE_CATALOG: tuple[RecordTypeSpec, ...] = (
+    RecordTypeSpec("resident", Labels("居民", "Residents"), _ATTRIBUTES["resident"]),
+    RecordTypeSpec("special_group", Labels("特殊人群", "Special groups"),
+                   _ATTRIBUTES["special_group"]),
+    RecordTypeSpec("building", Labels("楼栋", "Buildings"), _ATTRIBUTES["building"]),
+    RecordTypeSpec("compound", Labels("小区", "Compounds"), _ATTRIBUTES["compound"]),
+    RecordTypeSpec("enterprise", Labels("企业", "Enterprises"), _ATTRIBUTES["enterprise"]),
+    RecordTypeSpec("party_org", Labels("党组织", "Party organisations"),
+                   _ATTRIBUTES["party_org"]),
+    RecordTypeSpec("incident", Labels("事件", "Incidents"), _ATTRIBUTES["incident"]),
+)
+RECORD_TYPES: tuple[str, ...] = tuple(r.name for r in RECORD_TYPE_CATALOG)
 
 CATEGORY_CATALOG: tuple[CategorySpec, ...] = (
     CategorySpec("environment", Labels("环境卫生", "Environment"),
@@ -234,6 +329,9 @@ def check_catalog(sensors: tuple[SensorKindSpec, ...], categories: tuple[Categor
                                f"origin of {REPORT_ORIGINS}")
         if c.reports and not c.phrases:
             raise CatalogError(f"category {c.name}: a reported category needs phrases")
+    for r in RECORD_TYPE_CATALOG:
+        if len(r.attributes) > MAX_ATTRIBUTES:
+            raise CatalogError(f"record type {r.name}: more than {MAX_ATTRIBUTES} attributes")
     for d in departments:
         unknown = set(d.record_types) - set(RECORD_TYPES)
         if not d.record_types or unknown:
@@ -265,6 +363,11 @@ def department_label_key(name: str) -> str:
     return f"department.{name}"
 
 
+def record_figure_key(record_type: str) -> str:
+    """The register figure (and wall label key) of a record type without its own rule."""
+    return f"record.{record_type}"
+
+
 def vocabulary_labels(sensors: tuple[SensorKindSpec, ...] = SENSOR_CATALOG,
                       categories: tuple[CategorySpec, ...] = CATEGORY_CATALOG,
                       departments: tuple[DepartmentSpec, ...] = DEPARTMENT_CATALOG
@@ -272,9 +375,10 @@ def vocabulary_labels(sensors: tuple[SensorKindSpec, ...] = SENSOR_CATALOG,
     """The (zh, en) label of every catalog entry, by wall label key.
 
     Categories are keyed by their own name, sensor kinds by :func:`sensor_label_key`,
-    departments by :func:`department_label_key`.
+    departments by :func:`department_label_key`, record types by :func:`record_figure_key`.
     """
     out = {c.name: (c.label.zh, c.label.en) for c in categories}
     out.update({sensor_label_key(s.name): (s.label.zh, s.label.en) for s in sensors})
     out.update({department_label_key(d.name): (d.label.zh, d.label.en) for d in departments})
+    out.update({record_figure_key(r.name): (r.label.zh, r.label.en) for r in RECORD_TYPE_CATALOG})
     return out

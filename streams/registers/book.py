@@ -4,7 +4,8 @@ Each record contributes a few counts to its grid (:func:`contribution`): a resid
 person (and their household, counted once per ``household_id``), a special-group record one
 member of its group, a building or compound one place and its households, an enterprise one
 enterprise and its employees, a party organisation one organisation and its members, an
-incident one incident of its kind.
+incident one incident of its kind; a record of any other type of the catalog
+(:mod:`domain.contracts.vocabulary`) one under ``record.<type>``.
 
 Guarantees: the book keeps each record's latest version, keyed by department + record id
 (:data:`RecordKey`); a version older (``ts``) than the one held is ignored, an equal or newer
@@ -24,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from domain.contracts.vocabulary import record_figure_key
 from domain.plausible import count_value, group_of, incident_kind_of
 from domain.schemas import DepartmentRecord
 
@@ -61,7 +63,9 @@ def contribution(record: DepartmentRecord) -> tuple[dict[str, int], str]:
                 "hazardous_enterprises": int(a.get("hazardous_chemicals") is True)}, ""
     if kind == "party_org":
         return {"party_orgs": 1, "party_members": count("members")}, ""
-    return {f"incident.{incident_kind_of(a.get('kind'))}": 1}, ""
+    if kind == "incident":
+        return {f"incident.{incident_kind_of(a.get('kind'))}": 1}, ""
+    return {record_figure_key(kind): 1}, ""
 
 
 def saturated(value: int) -> int:

@@ -166,6 +166,7 @@ def test_the_catalog_refuses_a_kind_with_an_unknown_category_or_bad_simulation()
 
 def test_labels_come_from_the_catalog_alone() -> None:
     labels = catalog.vocabulary_labels()
-    assert len(labels) == len(CATEGORY_CATALOG) + len(SENSOR_CATALOG) + len(DEPARTMENT_CATALOG)
+    assert len(labels) == (len(CATEGORY_CATALOG) + len(SENSOR_CATALOG)
+                           + len(DEPARTMENT_CATALOG) + len(catalog.RECORD_TYPE_CATALOG))
     for key, (zh, en) in labels.items():
         assert zh and en and tr(key, "zh") == zh and tr(key, "en") == en

@@ -34,8 +34,12 @@ NEW_CATEGORY = '''    CategorySpec("flooding", Labels("内涝积水", "Flooding"
                  mix(resident=6, patrol=3), ("小区路面积水严重", "地下车库进水")),
 '''
 NEW_CATEGORY_SLA = "  flooding: {reported: 300, dispatched: 3600}\n"
+NEW_RECORD_TYPE = '''    RecordTypeSpec("water_meter", Labels("智能水表", "Water meters"),
+                   {"meter_id": _text(32), "reading_m3": AttributeSpec("float", 0, 1e7),
+                    "leak_suspected": AttributeSpec("bool")}),
+'''
 NEW_DEPARTMENT = '''    DepartmentSpec("water_authority", Labels("水务", "Water authority"),
-                   ("building", "incident")),
+                   ("water_meter", "incident")),
 '''
 
 
@@ -180,27 +184,39 @@ DEPARTMENT_SCRIPT = PREAMBLE + """
 from domain.plausible import attributes_problem
 from domain.schemas import DepartmentRecord
 from domain.wire import decode
+from streams.registers.book import RegisterBook
 from wall.app.i18n import tr
 
-record = decode(json.dumps({"record_id": "w1", "record_type": "incident", "ts": 1,
-                            "department": "water_authority", "grid_id": "G001",
-                            "attributes": {"kind": "other", "severity": "minor"}}),
-                DepartmentRecord)
-out.update(department=record.department,
-           problem=attributes_problem(record.record_type, dict(record.attributes)),
-           labels=[tr("department.water_authority", "zh"),
-                   tr("department.water_authority", "en")])
+def record(record_id, **attributes):
+    return decode(json.dumps({"record_id": record_id, "record_type": "water_meter", "ts": 1,
+                              "department": "water_authority", "grid_id": "G001",
+                              "attributes": attributes}), DepartmentRecord)
+
+good = record("w1", meter_id="M-1", reading_m3=12.5, leak_suspected=True)
+bad = record("w2", meter_id="M-2", reading_m3=-3.0)
+book = RegisterBook()
+book.update([good, record("w3", meter_id="M-3")])
+out.update(department=good.department,
+           plausible=[attributes_problem("water_meter", dict(r.attributes)) is None
+                     for r in (good, bad)],
+           figures=book.snapshot("G001"),
+           labels=[tr(k, lang) for k in ("department.water_authority", "record.water_meter")
+                   for lang in ("zh", "en")])
 print(json.dumps(out, ensure_ascii=False))
 """
 
 
-def test_recipe_new_department_feed_takes_one_file(tmp_path: Path) -> None:
+def test_recipe_new_department_feed_with_its_own_payload_takes_one_file(tmp_path: Path
+                                                                        ) -> None:
     root = _copy(tmp_path)
-    touched = {_insert(root, VOCABULARY, ")\n\nSENSOR_BY_NAME", NEW_DEPARTMENT)}
+    touched = {_insert(root, VOCABULARY, ")\nRECORD_TYPES: tuple", NEW_RECORD_TYPE),
+               _insert(root, VOCABULARY, ")\n\nSENSOR_BY_NAME", NEW_DEPARTMENT)}
     result = _run(root, DEPARTMENT_SCRIPT)
     assert len(touched) == 1
-    assert result == {"problems": [], "department": "water_authority", "problem": None,
-                      "labels": ["水务", "Water authority"]}
+    assert result["problems"] == [] and result["department"] == "water_authority"
+    assert result["plausible"] == [True, False]  # a negative reading is refused
+    assert result["figures"] == {"record.water_meter": 2, "households": 0}
+    assert result["labels"] == ["水务", "Water authority", "智能水表", "Water meters"]
 
 
 NEW_PANEL_BODY = '''def _alert_categories(p: PanelInput) -> str:
