@@ -35,6 +35,7 @@ from domain.geo import SENSOR_KINDS as STREET_KINDS
 from domain.geo import street
 from domain.geo_build import SENSOR_KINDS as BUILD_KINDS
 from domain.plausible import reading_problem
+from domain.sla import PolicyError, SlaPolicy
 from domain.vocab import CATEGORIES, DEPARTMENTS, SENSOR_KINDS, SENSORS
 from ingest.gateway.open311.services import service_list
 from ingest.simulator.cases import CATEGORY_WEIGHTS
@@ -125,6 +126,9 @@ def test_a_category_without_a_deadline_is_named() -> None:
     policy["categories"]["flooding"] = {"reported": 60}
     assert "sla.yaml: categories.flooding: not a category of the catalog" in sla_problems(
         policy)
+    policy["defaults"]["handled"] = 3600
+    with pytest.raises(PolicyError, match="categories.flooding: unknown key"):
+        SlaPolicy.from_mapping(policy)
 
 
 def test_every_department_has_labels_and_its_record_types() -> None:

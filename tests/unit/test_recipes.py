@@ -126,9 +126,19 @@ def test_recipe_new_sensor_kind_takes_two_files(tmp_path: Path) -> None:
 def test_a_sensor_kind_without_its_threshold_is_named(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     _insert(root, VOCABULARY, ")\n\nDEPARTMENT_CATALOG", NEW_KIND)
-    result = _run(root, PREAMBLE + "print(json.dumps(out))")
+    script = PREAMBLE + """
+from domain.sensor_policy import load_sensor_policy
+from domain.sla import PolicyError
+try:
+    load_sensor_policy(Path("config/thresholds.yaml"))
+except PolicyError as exc:
+    out.update(refused=str(exc))
+print(json.dumps(out))
+"""
+    result = _run(root, script)
     assert result["problems"] == [
         "thresholds.yaml: kinds.ponding: missing (sensor kind ponding has no alert bands)"]
+    assert result["refused"] == "kinds.ponding: required"
 
 
 CATEGORY_SCRIPT = PREAMBLE + """
@@ -184,8 +194,10 @@ DEPARTMENT_SCRIPT = PREAMBLE + """
 from domain.plausible import attributes_problem
 from domain.schemas import DepartmentRecord
 from domain.wire import decode
+from domain.geo import street
 from streams.registers.book import RegisterBook
 from wall.app.i18n import tr
+from wall.app.mapdata import GridFigures, grid_tip
 
 def record(record_id, **attributes):
     return decode(json.dumps({"record_id": record_id, "record_type": "water_meter", "ts": 1,
@@ -201,7 +213,8 @@ out.update(department=good.department,
                      for r in (good, bad)],
            figures=book.snapshot("G001"),
            labels=[tr(k, lang) for k in ("department.water_authority", "record.water_meter")
-                   for lang in ("zh", "en")])
+                   for lang in ("zh", "en")],
+           tip=grid_tip(street().grids["PL01-01"], GridFigures(), book.snapshot("G001"), "en"))
 print(json.dumps(out, ensure_ascii=False))
 """
 
@@ -217,6 +230,7 @@ def test_recipe_new_department_feed_with_its_own_payload_takes_one_file(tmp_path
     assert result["plausible"] == [True, False]  # a negative reading is refused
     assert result["figures"] == {"record.water_meter": 2, "households": 0}
     assert result["labels"] == ["水务", "Water authority", "智能水表", "Water meters"]
+    assert "Water meters" in result["tip"]  # the grid tooltip's register line
 
 
 NEW_PANEL_BODY = '''def _alert_categories(p: PanelInput) -> str:
@@ -270,3 +284,14 @@ out.update(untitled=untitled_panels())
 print(json.dumps(out))
 """
     assert _run(root, script)["untitled"] == ["alert_categories"]
+
+
+def test_the_snippets_of_docs_extending_are_the_ones_followed_here() -> None:
+    doc = (REPO / "docs" / "extending.md").read_text()
+    for snippet in (NEW_KIND, NEW_KIND_BANDS, NEW_CATEGORY, NEW_CATEGORY_SLA, NEW_RECORD_TYPE,
+                    NEW_DEPARTMENT, NEW_PANEL_BODY.rstrip() + "\n", NEW_PANEL_SPEC,
+                    NEW_PANEL_LABEL):
+        assert snippet in doc, snippet
+    for path in (VOCABULARY, THRESHOLDS, SLA, Path("wall/app/panels.py"),
+                 Path("wall/app/i18n.py")):
+        assert f"`{path}`" in doc and (REPO / path).exists()
