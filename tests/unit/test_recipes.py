@@ -88,6 +88,7 @@ from domain.wire import decode
 from ingest.simulator.sensors import PROFILES
 from streams.sensors.detector import SensorDetector
 from wall.app.i18n import tr
+from wall.app.mapdata import sensor_rows
 
 policy = load_sensor_policy(Path("config/thresholds.yaml"))
 value = PROFILES["ponding"].anomalous(random.Random(1))
@@ -101,7 +102,9 @@ category = signals[0].category
 out.update(value=value, street_sensors=len(sensors),
            signals=[[s.kind, s.category, s.severity] for s in signals],
            labels=[tr(category, "zh"), tr(category, "en"), tr("sensor.ponding", "zh"),
-                   tr("sensor.ponding", "en")])
+                   tr("sensor.ponding", "en")],
+           tips=[row["tip"] for row in sensor_rows(street(), set(), "en")
+                 if sensors[0].sensor_id + "<" in row["tip"]])
 print(json.dumps(out, ensure_ascii=False))
 """
 
@@ -121,6 +124,8 @@ def test_recipe_new_sensor_kind_takes_two_files(tmp_path: Path) -> None:
     assert result["value"] >= 12.0
     assert result["signals"] == [["sensor_threshold", "road_facility", "warning"]]
     assert result["labels"] == ["道路设施", "Road facility", "积水监测仪", "Ponding sensor"]
+    assert len(result["tips"]) == 1 and "积水监测仪" in result["tips"][0]  # its device name
+    assert "Ponding sensor" in result["tips"][0]  # the map's tooltip names its kind
 
 
 def test_a_sensor_kind_without_its_threshold_is_named(tmp_path: Path) -> None:

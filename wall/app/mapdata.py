@@ -18,6 +18,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from domain.contracts.vocabulary import sensor_label_key
 from domain.geo import Grid, Poi, Street
 from wall.app.boards import AlertRow, alert_rows
 from wall.app.fields import integer, mapping, text
@@ -278,12 +279,16 @@ def dead_sensors(store: WallStore) -> set[str]:
 
 
 def sensor_rows(street: Street, dead: Collection[str], lang: Lang) -> list[dict[str, Any]]:
-    """Every sensor; the ``dead`` ones red."""
+    """Every sensor, its tooltip naming its kind's label; the ``dead`` ones red."""
     return [{"position": [p.lon, p.lat],
              "sensor_fill": SENSOR_OFF if sensor_id in dead else SENSOR_ON,
-             "tip": _tip(p.name, [(tr("layer.sensor", lang), f"{p.sensor_kind} {sensor_id}"),
+             "tip": _tip(p.name, [(tr("layer.sensor", lang), f"{_kind(p, lang)} {sensor_id}"),
                                   (tr("col.grid", lang), p.grid_id)])}
             for sensor_id, p in sorted(street.sensors.items())]
+
+
+def _kind(sensor: Poi, lang: Lang) -> str:
+    return tr(sensor_label_key(sensor.sensor_kind or ""), lang)
 
 
 def poi_rows(street: Street, kind: str, lang: Lang) -> list[dict[str, Any]]:
