@@ -220,9 +220,9 @@ class WallUpdate(msgspec.Struct, kw_only=True):
     """One delta on the wall updates topic (Kafka key: ``key``).
 
     ``channel`` is one of ``grid_metrics``, ``cases``, ``alerts``, ``ranking``,
-    ``job_health``, ``registers`` (``wall.hub.protocol.Channel``); ``key`` identifies the
-    entity within the channel
-    (a grid id, case id, alert id, worker id, or ``"street"``). A later update for the same
+    ``job_health``, ``registers`` (:mod:`domain.contracts.channels`, one struct each for
+    ``data``); ``key`` identifies the entity within the channel (a grid id, case id, alert
+    id, worker id, or ``"street"``). A later update for the same
     (channel, key) replaces the earlier one, so the latest update per key is a snapshot.
     ``data`` holds no unmasked personal data.
     """

@@ -137,6 +137,21 @@ def test_the_duty_console_sends_args_its_spec_accepts() -> None:
         decode_args("comment", b"{}")
 
 
+def test_every_command_kind_has_its_row_in_the_hub_protocol() -> None:
+    doc = (DOCS / "hub-protocol.md").read_text().split("### `command`", 1)[1]
+    rows = re.findall(r"^\| ((?:`\w+`(?:, )?)+) \| (.+?) \| (.+?) \|$", doc, re.M)
+    documented = {}
+    for kinds, targets, args in rows:
+        for kind in re.findall(r"`(\w+)`", kinds):
+            documented[kind] = (tuple(re.findall(r"`(\w+)`", targets)),
+                                {name.strip("`?") for name in re.findall(r"`\w+`\??", args)})
+    assert set(documented) == set(COMMANDS)
+    for kind, (targets, args) in documented.items():
+        spec = COMMANDS[kind]
+        assert targets == spec.targets, kind
+        assert args == {f.name for f in msgspec.structs.fields(spec.args)}, kind
+
+
 def test_case_targets_come_from_the_spec() -> None:
     officer = Principal("王", "officer", frozenset())
     msg = CommandMsg(kind="ack", case_id="c1", grid_id="G01")
