@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord
 from domain.sink_config import SinkConfig
@@ -37,6 +36,7 @@ from streams.rows import RowBatch
 from streams.rows_metrics import register_tables
 from streams.sink import ClickHouseSink, dead_letters_decoder, rows_decoder
 from streams.topics import ROWS
+from tests.integration.helpers_live import sink_lag
 from tests.integration.test_gateway_support import ServedApp, read_topic, serve_gateway
 from tests.integration.test_streams_support import (
     StreamEnv,
@@ -121,19 +121,6 @@ def dead_letters_of(s: Settings, marker: str, expected: int) -> list[DeadLetter]
 def register_row(grid: str, value: int, version: int) -> dict[str, Any]:
     return {"grid_id": grid, "figure": "building_households", "value": value,
             "updated_ms": now_ms(), "version": version}
-
-
-def sink_lag(s: Settings, group: str, topics: list[str]) -> int:
-    """Records of ``topics`` not yet committed by consumer ``group``."""
-    # never subscribes, so it does not join the group: it only reads its commits
-    consumer = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=group,
-                             enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t)]
-        ends = consumer.end_offsets(parts)
-        return sum(end - (consumer.committed(tp) or 0) for tp, end in ends.items())
-    finally:
-        consumer.close()
 
 
 @contextlib.contextmanager
