@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from gridwall.clients import clickhouse_client
 from gridwall.settings import Settings
 from infra.process import ManagedProcess, StartError, port_open, wait_until
 
@@ -88,10 +89,7 @@ class ClickHouseServer:
 
     def answers(self) -> bool:
         """True if the server answers ``SELECT 1`` over the native protocol."""
-        from clickhouse_driver import Client
-
-        client = Client(self.settings.clickhouse_host, port=self.settings.clickhouse_port,
-                        connect_timeout=2, send_receive_timeout=5)
+        client = clickhouse_client(self.settings, connect_timeout=2, send_receive_timeout=5)
         try:
             return bool(client.execute("SELECT 1") == [(1,)])
         finally:
@@ -99,9 +97,7 @@ class ClickHouseServer:
 
     def version(self) -> str:
         """The server's version string."""
-        from clickhouse_driver import Client
-
-        client = Client(self.settings.clickhouse_host, port=self.settings.clickhouse_port)
+        client = clickhouse_client(self.settings)
         try:
             return str(client.execute("SELECT version()")[0][0])
         finally:

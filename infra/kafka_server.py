@@ -18,6 +18,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from gridwall.clients import kafka_client_options
 from gridwall.settings import Settings
 from infra.process import ManagedProcess, StartError, port_open, wait_until
 
@@ -101,7 +102,8 @@ class KafkaServer:
             return False  # cheaper than letting the admin client time out
 
         admin = KafkaAdminClient(bootstrap_servers=self.address, request_timeout_ms=3000,
-                                 client_id="gridwall-infra-probe")
+                                 client_id="gridwall-infra-probe",
+                                 **kafka_client_options(self.settings))
         try:
             admin.list_topics()
             return True

@@ -20,6 +20,7 @@ import mode
 
 from domain.alerts import AlertState
 from domain.schemas import CaseEvent
+from gridwall.clients import aiokafka_client_options, clickhouse_client, faust_broker_credentials
 from gridwall.settings import Settings
 from infra.topics import CASE_EVENTS, DEAD_LETTER
 from streams.case_logic import CaseRecord
@@ -75,7 +76,9 @@ def faust_app(settings: Settings, worker_id: str) -> faust.App:
     return faust.App(
         app_id(settings), broker=f"kafka://{settings.kafka_bootstrap}", store="memory://",
         key_serializer="raw", value_serializer="raw",
-        topic_partitions=settings.topic_partitions, topic_replication_factor=1,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        broker_credentials=faust_broker_credentials(settings),
         topic_allow_declare=True, web_enabled=False, producer_linger_ms=5,
         consumer_auto_offset_reset="earliest", broker_max_poll_records=5_000,
         # A SIGKILLed worker holds its partitions until its session times out.
@@ -99,16 +102,14 @@ def add_services(app: faust.App, rt: Runtime, outbox: Callable[[], Outbox],
     settings = rt.settings
 
     def client() -> object:
-        from clickhouse_driver import Client
-
-        return Client(settings.clickhouse_host, port=settings.clickhouse_port,
-                      connect_timeout=3, send_receive_timeout=30)
+        return clickhouse_client(settings, connect_timeout=3, send_receive_timeout=30)
 
     sink = ClickHouseSink(
         settings.kafka_bootstrap, f"{app_id(settings)}-sink",
         {topics[ROWS.base]: rows_decoder, topics[CASE_EVENTS.base]: case_events_decoder,
          topics[DEAD_LETTER.base]: dead_letters_decoder},
-        client, settings.clickhouse_database, lambda: rt.config.sink)
+        client, settings.clickhouse_database, lambda: rt.config.sink,
+        client_options=aiokafka_client_options(settings))
     rt.sink = sink
     follower = ControlFollower(settings, rt.config, 0, outbox, [])
     add_service(app, "Sink", sink.run)

@@ -71,9 +71,10 @@ class BatchLoop:
     """One job's consumer loop; see the module docstring."""
 
     def __init__(self, bootstrap: str, group_id: str, topics: Sequence[str],
-                 handler: Handler, max_records: int = 5_000, fetch_wait_ms: int = 50
-                 ) -> None:
+                 handler: Handler, max_records: int = 5_000, fetch_wait_ms: int = 50,
+                 *, client_options: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
+        self.client_options = dict(client_options or {})  # aiokafka security options
         self.group_id = group_id
         self.topics = list(topics)
         self.handler = handler
@@ -112,7 +113,7 @@ class BatchLoop:
             bootstrap_servers=self.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
             max_poll_records=self.max_records, fetch_max_wait_ms=self.fetch_wait_ms,
-            max_partition_fetch_bytes=8 * 1024 * 1024)
+            max_partition_fetch_bytes=8 * 1024 * 1024, **self.client_options)
         consumer.subscribe(self.topics, listener=_Listener(self))
         self.consumer = consumer
         await consumer.start()
@@ -183,7 +184,8 @@ class BatchLoop:
             if self.state is not None and ends:
                 replayed = await replay_partitions(self.bootstrap, ends,
                                                    self.state.replay_from_ms(),
-                                                   self.state.replay)
+                                                   self.state.replay,
+                                                   client_options=self.client_options)
                 await self.state.restored(dict(ends), _now_ms())
             for tp, end in ends.items():
                 self._next[tp] = end
@@ -217,14 +219,16 @@ class _Listener(ConsumerRebalanceListener):
 
 
 async def replay_partitions(bootstrap: str, ends: dict[TopicPartition, int],
-                            since_ms: int | None, apply: Callable[[Sequence[Any]], None]
-                            ) -> int:
+                            since_ms: int | None, apply: Callable[[Sequence[Any]], None],
+                            *, client_options: dict[str, Any] | None = None) -> int:
     """Read each partition of ``ends`` from ``since_ms`` (None: its beginning) up to its end
     offset (exclusive) with a group-less consumer, handing the records to ``apply`` in
-    partition order; return how many were read."""
+    partition order; return how many were read. ``client_options``: aiokafka security
+    options (:func:`gridwall.clients.aiokafka_client_options`)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, max_poll_records=REPLAY_BATCH,
-                                max_partition_fetch_bytes=8 * 1024 * 1024)
+                                max_partition_fetch_bytes=8 * 1024 * 1024,
+                                **(client_options or {}))
     await consumer.start()
     try:
         tps = list(ends)

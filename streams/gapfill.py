@@ -61,8 +61,10 @@ class Refetched:
 class GapFiller:
     """See the module docstring. Call :meth:`reset` after every rebalance."""
 
-    def __init__(self, bootstrap: str, group_id: str | None = None) -> None:
+    def __init__(self, bootstrap: str, group_id: str | None = None, *,
+                 client_options: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
+        self.client_options = dict(client_options or {})  # aiokafka security options
         self.group_id = group_id  # the agent's consumer group (committed offsets)
         self._committed_reader: AIOKafkaConsumer | None = None
         self.filled = 0
@@ -158,7 +160,8 @@ class GapFiller:
     async def _plain_consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap,
-                                              group_id=None, enable_auto_commit=False)
+                                              group_id=None, enable_auto_commit=False,
+                                              **self.client_options)
             await self._consumer.start()
         return self._consumer
 
@@ -169,7 +172,7 @@ class GapFiller:
         if self._committed_reader is None:
             self._committed_reader = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                enable_auto_commit=False)
+                enable_auto_commit=False, **self.client_options)
             await self._committed_reader.start()
         self._committed_reader.assign([tp])
         committed = await self._committed_reader.committed(tp)

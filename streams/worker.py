@@ -31,6 +31,7 @@ from typing import Any
 import faust
 
 from domain.scoring_policy import ScoringPolicy, load_scoring
+from gridwall.clients import aiokafka_client_options
 from gridwall.settings import Settings
 from infra.topics import (
     ALERTS,
@@ -161,7 +162,9 @@ def _add_workflow(worker: Worker, send: Send | None) -> None:
     cases = CasesJob(ext, changelogged_table(app, "cases", partitions, send_to))
     alerts = AlertsJob(ext, changelogged_table(app, "alerts", partitions, send_to))
     gaps = None if send is not None else FaustGapFill(
-        app, ext.topic(CASE_EVENTS.base), GapFiller(settings.kafka_bootstrap, app_id(settings)))
+        app, ext.topic(CASE_EVENTS.base),
+        GapFiller(settings.kafka_bootstrap, app_id(settings),
+                  client_options=aiokafka_client_options(settings)))
 
     async def cases_recovered() -> None:
         if gaps is not None:
@@ -182,7 +185,9 @@ def _add_loop(worker: Worker, job: Any) -> None:
     """A job as a plain consumer loop (``ext.handles["<name>_loop"]``) with its timers."""
     ext = worker.ext
     state = getattr(job, "state", job)
+    settings = worker.runtime.settings
     loop = on_loop(worker.app, Runner(job, ext.outbox, ext.health), [ext.topic(job.topic)],
-                   job.max_records, state, worker.runtime.settings.kafka_bootstrap)
+                   job.max_records, state, settings.kafka_bootstrap,
+                   aiokafka_client_options(settings))
     ext.handles[f"{job.name}_loop"] = loop
     add_timers(worker.app, job.timers())

@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from domain.schemas import WallUpdate
 from domain.wire import WireError, check_bounds, decode
+from gridwall.clients import aiokafka_client_options
 from gridwall.settings import Settings
 from infra.topics import ALERTS, WALL_UPDATES
 from wall.hub.protocol import CHANNELS
@@ -102,7 +103,8 @@ class WallFeed:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap, client_id="gridwall-hub",
             group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-            fetch_max_wait_ms=self.fetch_max_wait_ms)
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+            **aiokafka_client_options(self.settings))
         try:
             await consumer.start()
         except Exception as exc:
