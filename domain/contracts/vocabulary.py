@@ -1,20 +1,21 @@
-"""The vocabulary catalog: one record per sensor kind, case category and department.
+"""The vocabulary catalog: one record per sensor kind, case category, department, record type.
 
 Everything else derives from these records: the closed ``Literal`` types of the wire schemas
 (:mod:`domain.vocab`), the plausible ranges (:mod:`domain.plausible`), the alert category of
 a sensor reading (:func:`alert_category`), the wall's labels in Chinese and English
 (:func:`vocabulary_labels`, merged into ``wall.app.i18n``), the Open311 service list, the
 street's sensor mix (``domain.geo_build``) and the simulator's readings
-(``ingest.simulator.sensors``). What stays outside, on purpose: the alert bands of each
+(``ingest.simulator``), the attributes a department record may carry and the register
+figures of a new record type. What stays outside, on purpose: the alert bands of each
 sensor kind live in ``config/thresholds.yaml`` and the deadlines of each category in
 ``config/sla.yaml``, because both are tuned live through the control topic; the tests of
 ``tests/unit/test_contracts_vocabulary.py`` fail when a record has no entry there.
 
 Guarantees (checked at import): names are unique; every sensor kind's alert category is a
 category of this catalog; every plausible range is non-empty; the simulated values of a kind
-lie inside its plausible range; a category the simulator reports has phrases; every
-department sends at least one record type, and only
-record types of :data:`RECORD_TYPES`.
+lie inside its plausible range; a category the simulator reports has phrases; a record type
+has at most :data:`MAX_ATTRIBUTES` attributes; every department sends at least one record
+type, and only record types of :data:`RECORD_TYPES`.
 """
 
 from __future__ import annotations
@@ -160,24 +161,6 @@ _PERSON: dict[str, AttributeSpec] = {
 }
 _PLACE: dict[str, AttributeSpec] = {"name": _text(), "address": _text(200), "code": _text(64)}
 
-_ATTRIBUTES: dict[str, dict[str, AttributeSpec]] = {
-    "resident": _PERSON,
-    "special_group": {**_PERSON, "group": _one_of(*SPECIAL_GROUPS),
-                      "care_level": _text(16), "days_since_visit": _count(36_500)},
-    "building": {**_PLACE, "number": _count(100_000), "floors": _count(300),
-                 "units": _count(1_000), "households": _count(100_000),
-                 "year_built": AttributeSpec("int", 1000, 2100), "structure": _text(32),
-                 "has_elevator": AttributeSpec("bool")},
-    "compound": {**_PLACE, "households": _count(100_000), "buildings": _count(10_000),
-                 "property_company": _text()},
-    "enterprise": {**_PLACE, "credit_code": _text(32), "industry": _text(64),
-                   "employees": _count(1_000_000), "hazardous_chemicals": AttributeSpec("bool"),
-                   "days_since_inspection": _count(36_500)},
-    "party_org": {**_PLACE, "members": _count(1_000_000)},
-    "incident": {"kind": _one_of(*INCIDENT_KINDS),
-                 "severity": _one_of("minor", "moderate", "major", "critical"),
-                 "casualties": _count(10_000), "address": _text(200), "note": _text(500)},
-}
 MAX_ATTRIBUTES = 32  # per record: more than any record type defines
 
 
@@ -196,15 +179,30 @@ class RecordTypeSpec:
 
 
 RECORD_TYPE_CATALOG: tuple[RecordTypeSpec, ...] = (
-    RecordTypeSpec("resident", Labels("居民", "Residents"), _ATTRIBUTES["resident"]),
+    RecordTypeSpec("resident", Labels("居民", "Residents"), _PERSON),
     RecordTypeSpec("special_group", Labels("特殊人群", "Special groups"),
-                   _ATTRIBUTES["special_group"]),
-    RecordTypeSpec("building", Labels("楼栋", "Buildings"), _ATTRIBUTES["building"]),
-    RecordTypeSpec("compound", Labels("小区", "Compounds"), _ATTRIBUTES["compound"]),
-    RecordTypeSpec("enterprise", Labels("企业", "Enterprises"), _ATTRIBUTES["enterprise"]),
+                   {**_PERSON, "group": _one_of(*SPECIAL_GROUPS), "care_level": _text(16),
+                    "days_since_visit": _count(36_500)}),
+    RecordTypeSpec("building", Labels("楼栋", "Buildings"),
+                   {**_PLACE, "number": _count(100_000), "floors": _count(300),
+                    "units": _count(1_000), "households": _count(100_000),
+                    "year_built": AttributeSpec("int", 1000, 2100), "structure": _text(32),
+                    "has_elevator": AttributeSpec("bool")}),
+    RecordTypeSpec("compound", Labels("小区", "Compounds"),
+                   {**_PLACE, "households": _count(100_000), "buildings": _count(10_000),
+                    "property_company": _text()}),
+    RecordTypeSpec("enterprise", Labels("企业", "Enterprises"),
+                   {**_PLACE, "credit_code": _text(32), "industry": _text(64),
+                    "employees": _count(1_000_000),
+                    "hazardous_chemicals": AttributeSpec("bool"),
+                    "days_since_inspection": _count(36_500)}),
     RecordTypeSpec("party_org", Labels("党组织", "Party organisations"),
-                   _ATTRIBUTES["party_org"]),
-    RecordTypeSpec("incident", Labels("事件", "Incidents"), _ATTRIBUTES["incident"]),
+                   {**_PLACE, "members": _count(1_000_000)}),
+    RecordTypeSpec("incident", Labels("事件", "Incidents"),
+                   {"kind": _one_of(*INCIDENT_KINDS),
+                    "severity": _one_of("minor", "moderate", "major", "critical"),
+                    "casualties": _count(10_000), "address": _text(200),
+                    "note": _text(500)}),
 )
 RECORD_TYPES: tuple[str, ...] = tuple(r.name for r in RECORD_TYPE_CATALOG)
 
