@@ -20,12 +20,13 @@ from typing import Any
 
 import msgspec
 
+from domain.contracts.topics import CASE_EVENTS, CONTROL, WALL_UPDATES, TopicSpec
 from domain.schemas import CaseEvent, ConfigChange, SensorReading, WallUpdate
 from domain.wire import decode_one_or_many, encode
 from gridwall.kafka_records import OutRecord
 from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings, settings_from
-from infra.topics import CASE_EVENTS, CONTROL, WALL_UPDATES, TopicSpec, ensure_topics
+from infra.topics import ensure_topics
 from ingest.simulator.engine import Event, generate
 from ingest.simulator.kafka_sink import out_records
 from wall.hub.stats import rss_mb
@@ -89,7 +90,7 @@ def make_world() -> Iterator[World]:
     from clickhouse_driver import Client
 
     from infra.migrate import migrate
-    from streams.topics import ensure_stream_topics
+    from infra.topics import ensure_stream_topics
 
     tag = uuid.uuid4().hex[:6]
     env = dict(os.environ, GRIDWALL_TOPIC_PREFIX=f"bench{tag}.",
@@ -279,7 +280,7 @@ class Watch:
         from kafka import KafkaConsumer
 
         s = self.world.settings
-        wall_topic, case_topic = WALL_UPDATES.name(s), CASE_EVENTS.name(s)
+        wall_topic, case_topic = WALL_UPDATES.name(s.topic_prefix), CASE_EVENTS.name(s.topic_prefix)
         consumer = KafkaConsumer(wall_topic, case_topic, bootstrap_servers=s.kafka_bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  group_id=None, fetch_max_wait_ms=50)

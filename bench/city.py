@@ -73,8 +73,8 @@ from bench._pipeline_world import REPO, Worker, World, make_world, now_ms
 from bench.common import cpu_seconds, free_port, percentile, print_figures, print_table
 from bench.hub import start_hub, stop
 from domain import geo_build
+from domain.contracts.topics import WALL_UPDATES
 from domain.geo import load_street
-from infra.topics import WALL_UPDATES
 from wall.hub.client import HubClient
 from wall.hub.protocol import CHANNELS, DeltasMsg, SnapshotMsg, decode_hub
 from wall.hub.stats import rss_mb
@@ -153,7 +153,8 @@ class TopicSizes:
         from kafka import KafkaConsumer
 
         s = self.world.settings
-        consumer = KafkaConsumer(WALL_UPDATES.name(s), bootstrap_servers=s.kafka_bootstrap,
+        consumer = KafkaConsumer(WALL_UPDATES.name(s.topic_prefix),
+                                 bootstrap_servers=s.kafka_bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  group_id=None, fetch_max_wait_ms=100)
         decoder = msgspec.json.Decoder(_Channel)

@@ -174,11 +174,11 @@ def drop_topics(s: Settings) -> None:
     """Delete this run's topics from the shared broker (best effort)."""
     from kafka import KafkaAdminClient
 
-    from infra.topics import CATALOG
+    from domain.contracts.topics import CATALOG
 
     admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, client_id="bench-gateway")
     try:
-        admin.delete_topics([spec.name(s) for spec in CATALOG])
+        admin.delete_topics([spec.name(s.topic_prefix) for spec in CATALOG])
     except Exception as exc:  # noqa: BLE001 - leftovers are harmless, say so and go on
         print(f"bench.gateway: could not delete topics {s.topic_prefix}*: {exc}",
               file=sys.stderr)

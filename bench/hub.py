@@ -418,12 +418,13 @@ def delete_topics(settings: Settings) -> None:
     """Remove the benchmark's topics from the shared broker."""
     from kafka import KafkaAdminClient
 
-    from infra.topics import CATALOG
+    from domain.contracts.topics import CATALOG
 
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
         existing = set(admin.list_topics())
-        names = [s.name(settings) for s in CATALOG if s.name(settings) in existing]
+        prefix = settings.topic_prefix
+        names = [s.name(prefix) for s in CATALOG if s.name(prefix) in existing]
         if names:
             admin.delete_topics(names)
     finally:
@@ -439,11 +440,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Both rates through the hub and through the baseline; every figure."""
     from aiokafka import AIOKafkaProducer
 
-    from infra.topics import ALERTS, WALL_UPDATES, ensure_topics
+    from domain.contracts.topics import ALERTS, WALL_UPDATES
+    from infra.topics import ensure_topics
 
     settings = bench_settings()
     ensure_topics(settings, [WALL_UPDATES, ALERTS])
-    topic = WALL_UPDATES.name(settings)
+    topic = WALL_UPDATES.name(settings.topic_prefix)
     rates = {"": args.updates_per_s, "stress_": args.stress_updates_per_s}
     figures: dict[str, Any] = {"clients": args.clients, "updates_per_s": args.updates_per_s,
                                "stress_updates_per_s": args.stress_updates_per_s,

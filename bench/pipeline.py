@@ -148,8 +148,8 @@ def latency(watch: Watch, start_ms: int, end_ms: int, case_hold_ms: Sequence[int
 
 def baseline(world: World, n_readings: int, timeout_s: float) -> float:
     """Readings/s of the documented-style Faust job over ``n_readings`` one-per-message."""
+    from domain.contracts.topics import TopicSpec
     from gridwall.kafka_records import OutRecord
-    from infra.topics import TopicSpec
 
     readings_topic = TopicSpec("baseline.readings", "baseline input")
     source = (e for e in generate(5, n_readings * 2, now_ms(), rate=30_000.0)
@@ -161,7 +161,8 @@ def baseline(world: World, n_readings: int, timeout_s: float) -> float:
         records.append(OutRecord(readings_topic, r.grid_id or "", json.dumps(body).encode()))
     for i in range(0, len(records), 5_000):
         world.writer.send_all(records[i:i + 5_000])
-    assert topic_names(world.settings.topic_prefix)[0] == readings_topic.name(world.settings)
+    prefix = world.settings.topic_prefix
+    assert topic_names(prefix)[0] == readings_topic.name(prefix)
     result = world.logs / "baseline.result"
     log = open(world.logs / "baseline.log", "ab")  # noqa: SIM115 - closed below
     # Run in the run's data dir: Faust keeps its data dir (``<app id>-data``) in the

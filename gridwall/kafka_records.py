@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from infra.topics import TopicSpec
+from domain.contracts.topics import TopicSpec
 
 PACK_MAX_RECORDS = 500
 PACK_MAX_BYTES = 512 * 1024

@@ -87,7 +87,7 @@ class ProducerSession:
         futures: list[Any] = []
         try:
             for r in pack_records(records):
-                futures.append(self._producer.send(r.topic.name(self.settings),
+                futures.append(self._producer.send(r.topic.name(self.settings.topic_prefix),
                                                    key=r.key.encode(), value=r.value))
             with self._lock:
                 self._unsettled.update(futures)

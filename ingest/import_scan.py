@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 
+from domain.contracts.topics import TopicSpec
 from gridwall.clients import kafka_client_options
 from gridwall.settings import Settings
-from infra.topics import TopicSpec
 
 # topic name -> partition -> offset
 Offsets = dict[str, dict[int, int]]
@@ -48,7 +48,7 @@ class TopicLog:
     def _partitions(self, specs: Iterable[TopicSpec]) -> list[TopicPartition]:
         out = []
         for spec in specs:
-            name = spec.name(self.settings)
+            name = spec.name(self.settings.topic_prefix)
             partitions = self._consumer.partitions_for_topic(name)
             if not partitions:
                 raise LookupError(f"topic {name} does not exist")

@@ -32,12 +32,12 @@ from typing import BinaryIO, Protocol
 
 import msgspec
 
+from domain.contracts.topics import DEAD_LETTER, DEPARTMENT_RECORDS, TopicSpec
 from domain.geo import Street
 from domain.schemas import DeadLetter
 from domain.wire import WireError, decode, encode
 from gridwall.kafka_records import KafkaUnavailable, OutRecord, Writer
 from gridwall.settings import Settings
-from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS, TopicSpec
 from ingest import import_checkpoint as checkpoints
 from ingest.import_checkpoint import Checkpoint, Pending
 from ingest.import_progress import ImportProgress
@@ -224,7 +224,7 @@ class Importer:
     def _reconcile(self, pending: Pending) -> Counter[bytes]:
         """What of the interrupted batch Kafka already holds: identities with counts."""
         found: Counter[bytes] = Counter()
-        names = {spec.name(self.settings): spec for spec in TOPICS}
+        names = {spec.name(self.settings.topic_prefix): spec for spec in TOPICS}
         start = {topic: dict(parts) for topic, parts in pending.offsets.items()}
         for message in self._log.read(start):
             spec = names.get(message.topic)

@@ -19,10 +19,10 @@ import faust
 import mode
 
 from domain.alerts import AlertState
+from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER, ROWS
 from domain.schemas import CaseEvent
 from gridwall.clients import aiokafka_client_options, clickhouse_client, faust_broker_credentials
 from gridwall.settings import Settings
-from infra.topics import CASE_EVENTS, DEAD_LETTER
 from streams.case_logic import CaseRecord
 from streams.config import LiveConfig
 from streams.control import ControlFollower
@@ -33,7 +33,6 @@ from streams.outbox import Outbox
 from streams.retention import FinishedCases
 from streams.runner import add_service
 from streams.sink import ClickHouseSink, case_events_decoder, dead_letters_decoder, rows_decoder
-from streams.topics import ROWS
 
 
 def wall_clock_ms() -> int:

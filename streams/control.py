@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from domain.contracts.topics import CONTROL
 from domain.schemas import ConfigChange
 from domain.wire import WireError, decode_bounded
 from gridwall.clients import aiokafka_client_options, kafka_client_options
 from gridwall.settings import Settings
-from infra.topics import CONTROL
 from streams.config import ConfigVerdict, LiveConfig
 from streams.outbox import Outbox
 
@@ -91,7 +91,7 @@ def load_latest(settings: Settings, config: LiveConfig, timeout_s: float = 15.0
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
                              enable_auto_commit=False, consumer_timeout_ms=1000,
                              **kafka_client_options(settings))
-    tp = KTP(CONTROL.name(settings), 0)
+    tp = KTP(CONTROL.name(settings.topic_prefix), 0)
     applied: list[Applied] = []
     try:
         consumer.assign([tp])
@@ -130,7 +130,7 @@ class ControlFollower:
                                     group_id=None, enable_auto_commit=False,
                                     fetch_max_wait_ms=200,
                                     **aiokafka_client_options(self.settings))
-        tp = TopicPartition(CONTROL.name(self.settings), 0)
+        tp = TopicPartition(CONTROL.name(self.settings.topic_prefix), 0)
         await consumer.start()
         try:
             consumer.assign([tp])

@@ -13,10 +13,9 @@ from typing import Any
 
 import faust
 
-from infra.topics import DEAD_LETTER, WALL_UPDATES
+from domain.contracts.topics import DEAD_LETTER, ROWS, WALL_UPDATES
 from streams.health.job import JobHealth
 from streams.outbox import Outbox, Send
-from streams.topics import ROWS
 
 
 @dataclass

@@ -30,18 +30,21 @@ from typing import Any
 
 import faust
 
-from domain.scoring_policy import ScoringPolicy, load_scoring
-from gridwall.clients import aiokafka_client_options
-from gridwall.settings import Settings
-from infra.topics import (
+from domain.contracts.topics import (
+    ALERT_OPS,
     ALERTS,
     CASE_EVENTS,
     COMMANDS,
     DEAD_LETTER,
     DEPARTMENT_RECORDS,
+    GRID_PARTIALS,
+    ROWS,
     SENSOR_READINGS,
     WALL_UPDATES,
 )
+from domain.scoring_policy import ScoringPolicy, load_scoring
+from gridwall.clients import aiokafka_client_options
+from gridwall.settings import Settings
 from streams.app import Runtime, add_services, app_id, faust_app, wall_clock_ms
 from streams.config import LiveConfig
 from streams.control import ControlFollower, load_latest
@@ -61,7 +64,6 @@ from streams.outbox import Send
 from streams.rows_metrics import register_tables
 from streams.runner import FaustAgent, Runner, add_timers, on_agent, on_loop
 from streams.scores.live import live_scoring
-from streams.topics import ALERT_OPS, GRID_PARTIALS, ROWS
 
 TOPICS = (CASE_EVENTS, COMMANDS, ALERTS, SENSOR_READINGS, DEPARTMENT_RECORDS, DEAD_LETTER,
           WALL_UPDATES, ALERT_OPS, ROWS, GRID_PARTIALS)
@@ -114,7 +116,7 @@ def build_worker(settings: Settings, config: LiveConfig | None = None,
     """
     rt = Runtime(settings, config or LiveConfig.from_config_dir(settings.config_dir), clock)
     app = faust_app(settings, worker_id)
-    ext = Ext(app, rt, worker_id, {spec.base: spec.name(settings) for spec in TOPICS},
+    ext = Ext(app, rt, worker_id, {spec.base: spec.name(settings.topic_prefix) for spec in TOPICS},
               JobHealth(worker_id), send=send)
     rt.health = ext.health
     worker = Worker(app, rt, ext, {})

@@ -30,8 +30,8 @@ def worker_cmd(args: argparse.Namespace) -> int:
     import faust
     import mode.loop
 
+    from infra.topics import ensure_stream_topics
     from streams.config import LiveConfig
-    from streams.topics import ensure_stream_topics
     from streams.worker import build_worker
 
     s = settings()

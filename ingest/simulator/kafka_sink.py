@@ -18,9 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.wire import encode
 from gridwall.kafka_records import KafkaUnavailable, OutRecord, Writer
-from infra.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from ingest.batching import group_readings
 from ingest.simulator.engine import Event
 from ingest.simulator.sink import SinkStats, split

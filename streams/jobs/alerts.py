@@ -23,16 +23,15 @@ from typing import Any
 import msgspec
 
 from domain.alerts import RESOLVED, AlertState, due_ticks
+from domain.contracts.topics import ALERT_OPS, ALERTS
 from domain.schemas import WallUpdate
 from domain.wire import decode, encode
-from infra.topics import ALERTS
 from streams.alert_logic import AlertBook, AlertOp, expand, process_op
 from streams.ext import Ext
 from streams.faust_adapter import PartitionedTable
 from streams.outbox import Outbox
 from streams.rows import alert_row
 from streams.runner import Item, Tally, Timer
-from streams.topics import ALERT_OPS
 
 log = logging.getLogger(__name__)
 

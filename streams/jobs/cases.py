@@ -24,10 +24,10 @@ from typing import Any
 
 import msgspec
 
+from domain.contracts.topics import ALERT_OPS, CASE_EVENTS
 from domain.privacy import mask_text
 from domain.schemas import CaseEvent
 from domain.wire import decode_one_or_many, encode
-from infra.topics import CASE_EVENTS
 from streams.alert_logic import AlertOp
 from streams.case_logic import (
     CaseRecord,
@@ -46,7 +46,6 @@ from streams.outbox import Outbox
 from streams.retention import DAY_MS
 from streams.rows import case_row, transition_row
 from streams.runner import Item, Tally, Timer
-from streams.topics import ALERT_OPS
 
 log = logging.getLogger(__name__)
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.contracts.topics import ALERT_OPS, CASE_EVENTS, COMMANDS
 from domain.schemas import CaseEvent, Command
 from domain.wire import decode, encode
-from infra.topics import CASE_EVENTS, COMMANDS
 from streams.alert_logic import AlertOp
 from streams.commands import Route, route
 from streams.ext import Ext
 from streams.outbox import Outbox
 from streams.rows import alert_action_row
 from streams.runner import Item, Tally, Timer
-from streams.topics import ALERT_OPS
 
 
 class CommandsJob:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from domain.contracts.topics import GRID_PARTIALS
 from domain.geo import street
 from domain.schemas import CaseEvent
 from domain.scoring_policy import ScoringPolicy
@@ -36,7 +37,6 @@ from streams.metrics.facts import StepFact
 from streams.partials import GridPartial, encode_partial, partial_key
 from streams.runner import Timer
 from streams.scores.book import ScoreBook
-from streams.topics import GRID_PARTIALS
 
 PUBLISH_TICK_S = 0.1
 ROWS_TICK_S = 1.0

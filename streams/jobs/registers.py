@@ -23,8 +23,8 @@ from typing import Any
 import msgspec
 from aiokafka import TopicPartition
 
+from domain.contracts.topics import DEPARTMENT_RECORDS
 from domain.schemas import DepartmentRecord
-from infra.topics import DEPARTMENT_RECORDS
 from streams.ext import Ext, wall_ms
 from streams.registers.book import RegisterBook
 from streams.runner import RawLoopJob

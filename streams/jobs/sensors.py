@@ -41,11 +41,11 @@ from aiokafka import TopicPartition
 from kafka.partitioner.default import murmur2
 
 from domain.alerts import Signal
+from domain.contracts.topics import ALERT_OPS, GRID_PARTIALS, SENSOR_READINGS
 from domain.geo import street
 from domain.schemas import SensorBatch
 from domain.sensor_policy import SensorPolicy, load_sensor_policy
 from domain.wire import encode
-from infra.topics import SENSOR_READINGS
 from streams.alert_logic import SignalEntry, packed
 from streams.batchloop import BatchLoop
 from streams.ext import Ext, wall_ms
@@ -62,7 +62,6 @@ from streams.rows_metrics import sensor_readings_decoder
 from streams.runner import Item, Tally, Timer
 from streams.sensors.detector import SensorDetector
 from streams.sensors.rollup import SensorRollup
-from streams.topics import ALERT_OPS, GRID_PARTIALS
 
 TAKE_MAX = 2_000  # records per fetched batch (~100k readings)
 HEARTBEAT_TICK_S = 0.5

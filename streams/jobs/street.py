@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 from aiokafka import TopicPartition
 
+from domain.contracts.topics import GRID_PARTIALS
 from domain.geo import street
 from domain.scoring_policy import ScoringPolicy
 from domain.wire import encode
@@ -42,7 +43,6 @@ from streams.runner import RawLoopJob, Timer
 from streams.scores.book import Outcomes, ScoreBook, ScoreMemo
 from streams.scores.periods import period_key, period_start, previous_start
 from streams.scores.ranking import rank, standings
-from streams.topics import GRID_PARTIALS
 
 PUBLISH_TICK_S = 0.1
 VIEW_INTERVAL_MS = 250  # a community or the street at most four times a second (cheap:

@@ -112,7 +112,7 @@ def stack(infra: Settings, run_id: str, tmp_path_factory: pytest.TempPathFactory
     from clickhouse_driver import Client
 
     from infra.migrate import migrate
-    from streams.topics import ensure_stream_topics
+    from infra.topics import ensure_stream_topics
 
     tmp = tmp_path_factory.mktemp("e2e")
     env = stack_env(run_id, tmp)

@@ -24,10 +24,9 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER, ROWS, SENSOR_READINGS
 from gridwall.settings import Settings, settings_from
-from infra.topics import CASE_EVENTS, DEAD_LETTER, SENSOR_READINGS
 from streams.app import app_id
-from streams.topics import ROWS
 from tests.e2e.conftest import Proc, stack_env
 from wall.hub.client import HubClient
 
@@ -52,7 +51,8 @@ def sink_lag(s: Settings, group: str, topics: list[str]) -> int:
 
 def worker_sink_lag(s: Settings) -> int:
     """The lag of the ClickHouse sink that ``gridwall worker`` runs (streams.app)."""
-    topics = [spec.name(s) for spec in (ROWS, CASE_EVENTS, DEAD_LETTER, SENSOR_READINGS)]
+    topics = [spec.name(s.topic_prefix)
+              for spec in (ROWS, CASE_EVENTS, DEAD_LETTER, SENSOR_READINGS)]
     return sink_lag(s, f"{app_id(s)}-sink", topics)
 
 
@@ -130,7 +130,7 @@ def live_stack(run_id: str, tmp: Path, tag: str, **extra_env: str) -> Iterator[L
     from clickhouse_driver import Client
 
     from infra.migrate import migrate
-    from streams.topics import ensure_stream_topics
+    from infra.topics import ensure_stream_topics
 
     env = stack_env(run_id, tmp, GRIDWALL_TOPIC_PREFIX=f"{tag}{run_id}.",
                     GRIDWALL_CLICKHOUSE_DATABASE=f"gw_{tag}_{run_id}", **extra_env)

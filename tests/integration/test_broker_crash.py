@@ -40,12 +40,12 @@ import httpx
 import pytest
 
 from bench.common import free_port
+from domain.contracts.topics import SENSOR_READINGS, WALL_UPDATES, TopicSpec
 from domain.schemas import SensorBatch
 from domain.wire import decode
 from gridwall.auth import ensure_dev_tokens
 from gridwall.settings import Settings, settings_from
 from infra.kafka_server import KafkaServer
-from infra.topics import SENSOR_READINGS, WALL_UPDATES, TopicSpec
 from ingest.import_scan import Offsets, TopicLog
 from tests.e2e.conftest import Proc, stack_env
 from tests.integration.test_gateway_outage import counts
@@ -217,7 +217,7 @@ def crash_stack(infra: Settings, run_id: str, tmp_path: Path) -> Iterator[CrashS
     from clickhouse_driver import Client
 
     from infra.migrate import migrate
-    from streams.topics import ensure_stream_topics
+    from infra.topics import ensure_stream_topics
 
     env = own_broker_env(run_id, tmp_path)
     s = settings_from({k: v for k, v in env.items() if k.startswith("GRIDWALL_")})

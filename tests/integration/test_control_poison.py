@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from domain.contracts.topics import CONTROL
 from domain.wire import MAX_DEPTH
-from infra.topics import CONTROL
 from tests.integration.test_hub_live import running_hub
 from tests.integration.test_streams_support import StreamEnv, WorkerProc, stream_env, wait_rows
 from wall.hub.client import HubClient

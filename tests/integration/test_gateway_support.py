@@ -18,8 +18,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from bench.common import free_port
+from domain.contracts.topics import TopicSpec
 from gridwall.settings import Settings
-from infra.topics import TopicSpec
 from ingest.gateway.app import create_app
 from tests.unit.test_gateway_support import token_book
 
@@ -66,7 +66,7 @@ def read_topic(s: Settings, spec: TopicSpec, until: Callable[[list[Any]], bool],
     consumer = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False,
                              group_id=None)
     try:
-        name = spec.name(s)
+        name = spec.name(s.topic_prefix)
         partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name)]
         consumer.assign(partitions)
         consumer.seek_to_beginning()

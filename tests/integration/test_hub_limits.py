@@ -18,10 +18,10 @@ from kafka import KafkaConsumer, TopicPartition
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from domain.contracts.topics import ALERTS, COMMANDS
 from domain.wire import MAX_DEPTH, encode
 from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings
-from infra.topics import ALERTS, COMMANDS
 from tests.integration.test_hub_live import alert, produce, running_hub
 from wall.hub.client import HubClient
 from wall.hub.protocol import (
@@ -96,7 +96,7 @@ async def count_commands(settings: Settings, needle: bytes) -> int:
         consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
                                  enable_auto_commit=False)
         try:
-            topic = COMMANDS.name(settings)
+            topic = COMMANDS.name(settings.topic_prefix)
             parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)

@@ -22,13 +22,13 @@ from kafka import KafkaConsumer
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from domain.contracts.topics import ALERTS, COMMANDS, CONTROL, WALL_UPDATES, TopicSpec
 from domain.schemas import Alert, Command, ConfigChange, WallUpdate
 from domain.wire import encode
 from gridwall.auth import TokenBook
 from gridwall.kafka_records import OutRecord
 from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings
-from infra.topics import ALERTS, COMMANDS, CONTROL, WALL_UPDATES, TopicSpec
 from wall.hub import Hub, HubConfig
 from wall.hub.client import HubClient
 from wall.hub.protocol import (
@@ -110,7 +110,8 @@ async def until(client: HubClient, done: Any, timeout_s: float = 30.0) -> None:
 
 def read_topic(settings: Settings, topic: TopicSpec, want: Any, timeout_s: float = 20) -> Any:
     """The first value of ``topic`` (from the beginning) for which ``want(value)`` is true."""
-    consumer = KafkaConsumer(topic.name(settings), bootstrap_servers=settings.kafka_bootstrap,
+    consumer = KafkaConsumer(topic.name(settings.topic_prefix),
+                             bootstrap_servers=settings.kafka_bootstrap,
                              auto_offset_reset="earliest", enable_auto_commit=False,
                              group_id=None, consumer_timeout_ms=int(timeout_s * 1000))
     try:
@@ -119,7 +120,7 @@ def read_topic(settings: Settings, topic: TopicSpec, want: Any, timeout_s: float
                 return record
     finally:
         consumer.close()
-    raise AssertionError(f"nothing wanted arrived on {topic.name(settings)}")
+    raise AssertionError(f"nothing wanted arrived on {topic.name(settings.topic_prefix)}")
 
 
 # --- authentication ---------------------------------------------------------------------

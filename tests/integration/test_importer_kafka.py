@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from domain.contracts.topics import DEAD_LETTER, DEPARTMENT_RECORDS
 from domain.geo import street
 from domain.schemas import DeadLetter, DepartmentRecord
 from domain.wire import decode
 from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings
-from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS
 from ingest.import_scan import TopicLog
 from ingest.importer import Importer, ImportPaths
 
@@ -91,15 +91,15 @@ def test_interrupted_import_resumes_with_every_row_once(tmp_path: Path, infra: S
     produced = list(log.read(before))
     log.close()
     records = Counter(decode(m.value, DepartmentRecord).record_id for m in produced
-                      if m.topic == DEPARTMENT_RECORDS.name(infra))
+                      if m.topic == DEPARTMENT_RECORDS.name(infra.topic_prefix))
     assert records == Counter(good)
     for message in produced:
-        if message.topic == DEPARTMENT_RECORDS.name(infra):
+        if message.topic == DEPARTMENT_RECORDS.name(infra.topic_prefix):
             record = decode(message.value, DepartmentRecord)
             assert message.key == (record.grid_id or "").encode()
             assert record.department == "police"
     letters = [decode(m.value, DeadLetter) for m in produced
-               if m.topic == DEAD_LETTER.name(infra)]
+               if m.topic == DEAD_LETTER.name(infra.topic_prefix)]
     ours = [json.loads(letter.raw) for letter in letters if letter.stage == "import"
             and letter.source == "import.police" and tag in letter.raw]
     assert Counter(letter["row"] for letter in ours) == Counter(bad)

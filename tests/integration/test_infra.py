@@ -14,11 +14,12 @@ from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 
+from domain.contracts.topics import CASE_EVENTS, CATALOG, CONTROL
 from gridwall.settings import Settings, settings_from
 from infra.clickhouse_server import ClickHouseServer
 from infra.kafka_server import KafkaServer
 from infra.migrate import applied, discover, migrate, rollback
-from infra.topics import CASE_EVENTS, CATALOG, CONTROL, ensure_topics, topic_configs
+from infra.topics import ensure_topics, topic_configs
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ def _fresh_topics(infra: Settings) -> Settings:
 
 def test_keys_land_on_the_partition_of_their_grid(infra: Settings) -> None:
     infra = _fresh_topics(infra)
-    topic = CASE_EVENTS.name(infra)
+    topic = CASE_EVENTS.name(infra.topic_prefix)
     producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
     grids = [f"PL0{c}-{g:02d}" for c in range(1, 10) for g in range(1, 6)]
     for grid in grids:
@@ -79,7 +80,7 @@ def test_topics_ensure_is_idempotent(infra: Settings) -> None:
     fresh = settings_from({"GRIDWALL_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
                            "GRIDWALL_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}."})
     created = ensure_topics(fresh)
-    assert sorted(created) == sorted(spec.name(fresh) for spec in CATALOG)
+    assert sorted(created) == sorted(spec.name(fresh.topic_prefix) for spec in CATALOG)
     assert ensure_topics(fresh) == []
 
 
@@ -137,7 +138,7 @@ def test_broker_restart_keeps_committed_data(tmp_path: Path) -> None:
     try:
         assert server.up() == "started"
         ensure_topics(own, [CASE_EVENTS])
-        topic = CASE_EVENTS.name(own)
+        topic = CASE_EVENTS.name(own.topic_prefix)
         producer = KafkaProducer(bootstrap_servers=own.kafka_bootstrap, acks="all")
         for i in range(100):
             producer.send(topic, key=b"PL01-01", value=str(i).encode())

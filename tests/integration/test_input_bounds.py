@@ -26,16 +26,15 @@ import httpx
 import msgspec
 import pytest
 
+from domain.contracts.topics import DEAD_LETTER, DEPARTMENT_RECORDS, ROWS
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord
 from domain.sink_config import SinkConfig
 from domain.wire import encode
 from gridwall.kafka_records import OutRecord
 from gridwall.settings import Settings
-from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS
 from streams.rows import RowBatch
 from streams.rows_metrics import register_tables
 from streams.sink import ClickHouseSink, dead_letters_decoder, rows_decoder
-from streams.topics import ROWS
 from tests.integration.helpers_live import sink_lag
 from tests.integration.test_gateway_support import ServedApp, read_topic, serve_gateway
 from tests.integration.test_streams_support import (
@@ -157,7 +156,7 @@ def running(sink: ClickHouseSink) -> Iterator[None]:
 def test_a_refused_row_is_dead_lettered_the_good_rows_land_and_the_lag_returns_to_zero(
         stream_env: StreamEnv, ch: Any) -> None:  # noqa: F811 - fixture
     s, db = stream_env.settings, stream_env.settings.clickhouse_database
-    rows_topic, dead_topic = ROWS.name(s), DEAD_LETTER.name(s)
+    rows_topic, dead_topic = ROWS.name(s.topic_prefix), DEAD_LETTER.name(s.topic_prefix)
     group = f"bounds-sink-{uuid.uuid4().hex[:6]}"
 
     def client() -> Any:

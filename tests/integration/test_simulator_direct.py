@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import decode, decode_one_or_many, encode
 from gridwall.settings import Settings
-from infra.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from ingest.import_scan import TopicLog
 from ingest.simulator import generate
 
@@ -52,14 +52,14 @@ def test_direct_run_lands_keyed_by_grid_and_batched(infra: Settings,
     got_records: Counter[bytes] = Counter()
     for message in produced:
         key = (message.key or b"").decode()
-        if message.topic == SENSOR_READINGS.name(infra):
+        if message.topic == SENSOR_READINGS.name(infra.topic_prefix):
             batch = decode(message.value, SensorBatch)
             if not batch.batch_id.startswith(f"{tag}-d"):
                 continue  # another test's readings
             assert key == batch.grid_id
             assert {r.grid_id for r in batch.readings} == {key}
             got_readings.update(encode(r) for r in batch.readings)
-        elif message.topic == CASE_EVENTS.name(infra):
+        elif message.topic == CASE_EVENTS.name(infra.topic_prefix):
             for event in decode_one_or_many(message.value, CaseEvent):  # packed topic
                 if event.case_id.startswith(f"{tag}-"):
                     assert key == event.grid_id

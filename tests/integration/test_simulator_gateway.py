@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.contracts.topics import CASE_EVENTS, SENSOR_READINGS
 from domain.schemas import CaseEvent, SensorBatch, SensorReading
 from domain.wire import decode, decode_one_or_many, encode
 from gridwall.auth import ensure_dev_tokens
 from gridwall.settings import Settings
-from infra.topics import CASE_EVENTS, SENSOR_READINGS
 from ingest.import_scan import TopicLog
 from ingest.simulator import generate
 
@@ -86,7 +86,7 @@ def test_through_the_gateway_everything_is_accepted(gateway: dict[str, str],
     got_readings: Counter[bytes] = Counter()
     got_cases: Counter[str] = Counter()
     for message in produced:
-        if message.topic == SENSOR_READINGS.name(infra):
+        if message.topic == SENSOR_READINGS.name(infra.topic_prefix):
             batch = decode(message.value, SensorBatch)
             if batch.batch_id.startswith(f"{tag}-h"):
                 assert message.key == batch.grid_id.encode()

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from domain.contracts.topics import TopicSpec
 from gridwall.settings import Settings
-from infra.topics import TopicSpec, ensure_topics
+from infra.topics import ensure_topics
 from streams.gapfill import GapFiller
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ async def test_skipped_offsets_are_fetched_before_the_record_after_them(infra: S
 
     spec = TopicSpec(f"gapfill-{uuid.uuid4().hex[:6]}", "gap filler test", partitions=1)
     ensure_topics(infra, [spec])
-    topic = spec.name(infra)
+    topic = spec.name(infra.topic_prefix)
     producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
     for n in range(6):
         producer.send(topic, key=b"G01", value=f"v{n}".encode(), partition=0).get(30)
@@ -54,7 +55,7 @@ async def test_a_tail_never_handed_over_is_fetched_once_the_partition_is_idle(
 
     spec = TopicSpec(f"gaptail-{uuid.uuid4().hex[:6]}", "gap filler tail test", partitions=2)
     ensure_topics(infra, [spec])
-    topic = spec.name(infra)
+    topic = spec.name(infra.topic_prefix)
     producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
     for n in range(5):
         producer.send(topic, key=b"G01", value=f"a{n}".encode(), partition=0).get(30)

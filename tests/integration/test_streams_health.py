@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
+from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, ROWS, SENSOR_READINGS
 from streams.app import app_id
-from streams.topics import ROWS
 from tests.integration.test_streams_support import (
     StreamEnv,
     WallLog,
@@ -75,10 +74,11 @@ def test_job_health_has_every_consumers_lag_and_the_true_recovery(stream_env: St
 
         data = wait_for("job health naming every consumer", health)
         lag = data["lag"]
-        assert CASE_EVENTS.name(s) in lag["agents"]
-        assert SENSOR_READINGS.name(s) in lag["sensors"]
-        assert DEPARTMENT_RECORDS.name(s) in lag["registers"]
-        assert ROWS.name(s) in lag["sink"] and CASE_EVENTS.name(s) in lag["sink"]
+        assert CASE_EVENTS.name(s.topic_prefix) in lag["agents"]
+        assert SENSOR_READINGS.name(s.topic_prefix) in lag["sensors"]
+        assert DEPARTMENT_RECORDS.name(s.topic_prefix) in lag["registers"]
+        assert ROWS.name(s.topic_prefix) in lag["sink"]
+        assert CASE_EVENTS.name(s.topic_prefix) in lag["sink"]
         assert data["lag_total"] == sum(v for topics in lag.values()
                                         for parts in topics.values() for v in parts.values())
 

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from domain.contracts.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.geo import street
 from domain.schemas import DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import encode
 from gridwall.kafka_records import OutRecord
-from infra.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
 from tests.integration.test_streams_support import (
     REPO,
     Observer,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from domain.contracts.topics import CASE_EVENTS
 from domain.schemas import Command
-from infra.topics import CASE_EVENTS
 from readside.cases import case_by_id, cases_opened_between
 from tests.integration.test_streams_support import (
     FAST_SLA,

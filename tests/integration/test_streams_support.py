@@ -24,12 +24,12 @@ from typing import Any
 import msgspec
 import pytest
 
+from domain.contracts.topics import ALERTS, CASE_EVENTS, COMMANDS, CONTROL, WALL_UPDATES
 from domain.schemas import Alert, CaseEvent, Command, ConfigChange, WallUpdate
 from domain.wire import encode
 from gridwall.kafka_records import OutRecord
 from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings, settings_from
-from infra.topics import ALERTS, CASE_EVENTS, COMMANDS, CONTROL, WALL_UPDATES
 from tests.processes import terminate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ def make_stream_env(run_id: str, tmp_path: Path) -> Iterator[StreamEnv]:
     from clickhouse_driver import Client
 
     from infra.migrate import migrate
-    from streams.topics import ensure_stream_topics
+    from infra.topics import ensure_stream_topics
 
     tag = uuid.uuid4().hex[:6]
     env = dict(os.environ)
@@ -180,11 +180,12 @@ class Observer:
     def _run(self) -> None:
         from kafka import KafkaConsumer
 
-        consumer = KafkaConsumer(ALERTS.name(self.settings), WALL_UPDATES.name(self.settings),
+        prefix = self.settings.topic_prefix
+        consumer = KafkaConsumer(ALERTS.name(prefix), WALL_UPDATES.name(prefix),
                                  bootstrap_servers=self.settings.kafka_bootstrap,
                                  group_id=None, auto_offset_reset="earliest",
                                  enable_auto_commit=False, fetch_max_wait_ms=50)
-        alerts_topic = ALERTS.name(self.settings)
+        alerts_topic = ALERTS.name(self.settings.topic_prefix)
         try:
             while not self._stop.is_set():
                 for records in consumer.poll(timeout_ms=100).values():
@@ -234,7 +235,8 @@ class WallLog:
         from kafka import KafkaConsumer
 
         s = self._senv.settings
-        consumer = KafkaConsumer(WALL_UPDATES.name(s), bootstrap_servers=s.kafka_bootstrap,
+        consumer = KafkaConsumer(WALL_UPDATES.name(s.topic_prefix),
+                                 bootstrap_servers=s.kafka_bootstrap,
                                  group_id=None, auto_offset_reset="earliest",
                                  enable_auto_commit=False, fetch_max_wait_ms=50)
         try:

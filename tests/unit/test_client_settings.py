@@ -10,6 +10,7 @@ import pytest
 
 from gridwall import clients
 from gridwall.settings import Settings, SettingsError, settings_from
+from domain.contracts import topics as catalog
 from infra import topics
 
 SECURE_CH = {"GRIDWALL_CLICKHOUSE_USER": "gridwall", "GRIDWALL_CLICKHOUSE_PASSWORD": "pw",
@@ -85,11 +86,11 @@ def test_sasl_without_a_mechanism_or_user_is_refused_at_start() -> None:
 def test_topics_get_the_replication_factor_and_min_insync() -> None:
     s = settings_from({"GRIDWALL_TOPIC_REPLICATION_FACTOR": "3",
                        "GRIDWALL_TOPIC_MIN_INSYNC_REPLICAS": "2"})
-    new = topics._new_topic(topics.CONTROL, s)
+    new = topics._new_topic(catalog.CONTROL, s)
     assert new.replication_factor == 3
     assert new.topic_configs["min.insync.replicas"] == "2"
     assert new.topic_configs["cleanup.policy"] == "compact"
-    assert topics._new_topic(topics.ALERTS, Settings()).replication_factor == 1
+    assert topics._new_topic(catalog.ALERTS, Settings()).replication_factor == 1
 
 
 def test_min_insync_above_the_replication_factor_is_refused() -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from domain.contracts.topics import DEAD_LETTER, DEPARTMENT_RECORDS, TopicSpec
 from domain.geo import street
 from domain.schemas import DeadLetter, DepartmentRecord
 from domain.wire import decode
 from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from gridwall.settings import Settings
-from infra.topics import DEAD_LETTER, DEPARTMENT_RECORDS, TopicSpec
 from ingest import import_checkpoint
 from ingest.import_scan import Message, Offsets
 from ingest.importer import Importer, ImportFailed, ImportPaths, summary
@@ -39,13 +39,14 @@ class MemoryKafka:
                     self.fail_after = None
                     raise KafkaUnavailable("broker gone")
                 self.fail_after -= 1
-            name = record.topic.name(SETTINGS)
+            name = record.topic.name(SETTINGS.topic_prefix)
             partition = zlib.crc32(record.key.encode()) % PARTITIONS
             log = self.topics.setdefault(name, {p: [] for p in range(PARTITIONS)})[partition]
             log.append(Message(name, partition, len(log), record.key.encode(), record.value))
 
     def end_offsets(self, specs: Iterable[TopicSpec]) -> Offsets:
-        return {spec.name(SETTINGS): {p: len(self.topics.get(spec.name(SETTINGS), {}).get(p, []))
+        prefix = SETTINGS.topic_prefix
+        return {spec.name(prefix): {p: len(self.topics.get(spec.name(prefix), {}).get(p, []))
                                       for p in range(PARTITIONS)} for spec in specs}
 
     def read(self, start: Offsets) -> Iterator[Message]:
@@ -54,7 +55,7 @@ class MemoryKafka:
                 yield from self.topics.get(topic, {}).get(partition, [])[offset:]
 
     def values(self, spec: TopicSpec) -> list[bytes]:
-        return [m.value for part in self.topics.get(spec.name(SETTINGS), {}).values()
+        return [m.value for part in self.topics.get(spec.name(SETTINGS.topic_prefix), {}).values()
                 for m in part]
 
 

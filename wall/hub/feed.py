@@ -31,11 +31,11 @@ from typing import Protocol
 import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from domain.contracts.topics import ALERTS, WALL_UPDATES
 from domain.schemas import WallUpdate
 from domain.wire import WireError, check_bounds, decode
 from gridwall.clients import aiokafka_client_options
 from gridwall.settings import Settings
-from infra.topics import ALERTS, WALL_UPDATES
 from wall.hub.protocol import CHANNELS
 from wall.hub.stats import HubStats
 
@@ -90,8 +90,8 @@ class WallFeed:
         self.max_records = max_records
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.state = "stopped"
-        self._alerts_topic = ALERTS.name(settings)
-        self._topics = (WALL_UPDATES.name(settings), self._alerts_topic)
+        self._alerts_topic = ALERTS.name(settings.topic_prefix)
+        self._topics = (WALL_UPDATES.name(settings.topic_prefix), self._alerts_topic)
         self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
         self._replay_end: dict[TopicPartition, int] = {}

@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from domain.contracts.topics import COMMANDS, CONTROL
 from domain.wire import encode
 from gridwall.auth import Principal
 from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from gridwall.kafka_writer import KafkaWriter
 from gridwall.settings import Settings
-from infra.topics import COMMANDS, CONTROL
 from wall.hub.commands import (
     GridLookup,
     Rejected,
