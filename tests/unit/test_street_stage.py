@@ -246,3 +246,25 @@ def test_sensor_partials_alone_rank_nothing() -> None:
     first, again, views = asyncio.run(run())
     assert first > 0 and again == 0 and views > 0
     assert ext.wall()[("grid_metrics", "street")]["sensors"]["known"] == 3 * len(GRIDS)
+
+
+def test_a_ranking_round_lets_the_other_jobs_run() -> None:
+    """A city's ranking round is long: it yields to the worker's other tasks meanwhile."""
+    ext = CapturingExt()
+    stage = StreetStage(ext, SCORING)  # type: ignore[arg-type]
+    seen_sent: list[int] = []
+
+    async def run() -> int:
+        stage.replay(owner_partials(facts(20)))
+        await stage.restored({}, 0)
+
+        async def other_job() -> None:
+            seen_sent.append(len(ext.sent))
+
+        task = asyncio.ensure_future(other_job())  # scheduled, not yet started
+        sent = await stage.publish_ranking()
+        await task
+        return sent
+
+    assert asyncio.run(run()) > 0
+    assert seen_sent == [0]  # it ran while the round was computing, before its sends
