@@ -99,11 +99,10 @@ def run(n: int, batch: int) -> dict[str, float]:
             book.update(items[i:i + batch])
             minute_rows.extend(book.minute_rows(0))
         aggregate_s = time.perf_counter() - began
+        from domain.contracts.tables import GRID_METRICS_1M
         from streams.rows import to_tuples
-        from streams.rows_metrics import TABLES, register_tables
 
-        register_tables()
-        columns = ", ".join(TABLES["grid_metrics_1m"][0])
+        columns = ", ".join(GRID_METRICS_1M.insert_columns)
         agent_insert_s = timed_insert(
             client, f"INSERT INTO {db}.grid_metrics_1m ({columns}) VALUES",
             to_tuples("grid_metrics_1m", minute_rows), batch)

@@ -10,20 +10,26 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from domain.contracts.tables import ALERT_ACTIONS, CASE_TRANSITIONS, CONFIG_CHANGES
 from gridwall.settings import Settings
 from readside.connection import rows
 
 # (ts_ms, action, from_step, to_step, to_tier, actor)
 TransitionRow = tuple[int, str, str, str, int, str]
+_TRANSITION = CASE_TRANSITIONS.pick("ts_ms", "action", "from_step", "to_step", "to_tier",
+                                    "actor")
 # (ts_ms, alert_id, action, actor, outcome, detail)
 AlertActionRow = tuple[int, str, str, str, str, str]
+_ALERT_ACTION = ALERT_ACTIONS.pick("ts_ms", "alert_id", "action", "actor", "outcome", "detail")
 # (ts_ms, key, actor, accepted, reason, before, after)
 ConfigChangeRow = tuple[int, str, str, bool, str, str, str]
+_CONFIG_CHANGE = CONFIG_CHANGES.pick("ts_ms", "config_key", "actor", "accepted", "reason",
+                                     "before", "after")
 
 
 def case_transitions(settings: Settings, case_id: str) -> list[TransitionRow]:
     """Every recorded transition of a case, oldest first (at most 1000)."""
-    found = rows(settings, "SELECT ts_ms, action, from_step, to_step, to_tier, actor "
+    found = rows(settings, f"SELECT {', '.join(_TRANSITION)} "
                            "FROM {db}.case_transitions FINAL WHERE case_id = %(c)s "
                            "ORDER BY ts_ms LIMIT 1000", {"c": case_id})
     return [(int(ts), str(action), str(src), str(dst), int(tier), str(actor))
@@ -34,7 +40,7 @@ def alert_actions(settings: Settings, alert_id: str | None = None, limit: int = 
                   ) -> list[AlertActionRow]:
     """Actions on ``alert_id`` (all alerts if None), newest first."""
     where = "WHERE alert_id = %(a)s " if alert_id else ""
-    found = rows(settings, "SELECT ts_ms, alert_id, action, actor, outcome, detail "
+    found = rows(settings, f"SELECT {', '.join(_ALERT_ACTION)} "
                            f"FROM {{db}}.alert_actions FINAL {where}"
                            f"ORDER BY ts_ms DESC LIMIT {int(limit)}", {"a": alert_id or ""})
     return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5])) for r in found]
@@ -42,7 +48,7 @@ def alert_actions(settings: Settings, alert_id: str | None = None, limit: int = 
 
 def config_audit(settings: Settings, limit: int = 50) -> list[ConfigChangeRow]:
     """Config changes (accepted or not), newest first."""
-    found = rows(settings, "SELECT ts_ms, config_key, actor, accepted, reason, before, after "
+    found = rows(settings, f"SELECT {', '.join(_CONFIG_CHANGE)} "
                            "FROM {db}.config_changes FINAL "
                            f"ORDER BY ts_ms DESC LIMIT {int(limit)}")
     return [(int(ts), str(k), str(a), bool(ok), str(r), str(b), str(af))

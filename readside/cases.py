@@ -10,14 +10,11 @@ per thread) and the database name.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
+from domain.contracts.tables import CASES
 from domain.vocab import OPEN_STEPS
-
-_COLUMNS = ("case_id", "category", "step", "grid_id", "opened_ms", "updated_ms", "description",
-            "note", "lon", "lat", "tier", "priority", "deadline_ms", "breaches", "escalations",
-            "on_spot", "rating")
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,10 @@ class CaseState:
     def status(self) -> str:
         """Open311 status: ``open`` while someone must act, else ``closed``."""
         return "open" if self.step in OPEN_STEPS else "closed"
+
+
+# CaseState's fields, in order, checked against the cases table's contract
+_COLUMNS = CASES.pick(*(f.name for f in fields(CaseState)))
 
 
 def _select(database: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from domain.contracts.tables import ALERTS, CASES
 from domain.privacy import mask_text
 from domain.schemas import WallUpdate
 from domain.vocab import OPEN_STEPS
@@ -22,13 +23,15 @@ FREE_TEXT = frozenset({"description", "actor"})
 LIMIT = 50_000
 OPEN_IN = ", ".join(f"'{s}'" for s in OPEN_STEPS)
 
-CASE_COLUMNS = ("case_id", "grid_id", "category", "priority", "step", "tier", "opened_ms",
-                "step_entered_ms", "updated_ms", "deadline_ms", "on_spot", "reopen_count",
-                "escalations", "breaches", "rating", "source", "description", "actor")
-ALERT_COLUMNS = ("alert_id", "fingerprint", "grid_id", "kind", "category", "severity",
-                 "status", "title", "detail", "case_id", "sensor_id", "tier", "assignee",
-                 "acked_by", "silenced_until_ms", "silenced_by", "silence_comment",
-                 "opened_ms", "updated_ms", "occurrences")
+CASE_COLUMNS = CASES.pick("case_id", "grid_id", "category", "priority", "step", "tier",
+                          "opened_ms", "step_entered_ms", "updated_ms", "deadline_ms",
+                          "on_spot", "reopen_count", "escalations", "breaches", "rating",
+                          "source", "description", "actor")
+ALERT_COLUMNS = ALERTS.pick("alert_id", "fingerprint", "grid_id", "kind", "category",
+                            "severity", "status", "title", "detail", "case_id", "sensor_id",
+                            "tier", "assignee", "acked_by", "silenced_until_ms",
+                            "silenced_by", "silence_comment", "opened_ms", "updated_ms",
+                            "occurrences")
 
 
 def updates_of(channel: str, columns: Sequence[str], found: list[tuple[Any, ...]],

@@ -2,6 +2,8 @@
 
 Agents emit rows as plain dicts inside a :class:`RowBatch` (one message per table per agent
 batch) on the internal rows topic; the sink turns them into tuples in :data:`COLUMNS` order.
+The columns are the table contracts' (:mod:`domain.contracts.tables`), so every table the
+migrations create can be written.
 Date and DateTime columns are derived from their epoch-ms column (:data:`TIME_COLUMNS`), so
 a row's time is stated once, in milliseconds. Every row carries its table's replacing key
 and version (see the migrations), so writing it twice is harmless.
@@ -16,46 +18,16 @@ from typing import Any
 import msgspec
 
 from domain.alerts import AlertState
+from domain.contracts.tables import TABLES, TimeColumns
 from domain.privacy import mask_name, mask_phone
 from domain.schemas import CaseEvent, DeadLetter
 from domain.wire import encode
 from streams.case_logic import CaseRecord
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "case_events": ("event_date", "ts", "ts_ms", "event_id", "case_id", "grid_id", "action",
-                    "source", "actor", "category", "priority", "kafka_partition",
-                    "kafka_offset", "payload"),
-    "case_transitions": ("event_date", "ts", "ts_ms", "case_id", "event_id", "grid_id",
-                         "action", "from_step", "to_step", "from_tier", "to_tier", "actor",
-                         "source", "breach", "version"),
-    "cases": ("opened_date", "opened_at", "opened_ms", "case_id", "grid_id", "category",
-              "priority", "step", "tier", "step_entered_ms", "updated_at", "updated_ms",
-              "deadline_ms", "on_spot", "reopen_count", "escalations", "breaches", "rating",
-              "source", "description", "actor", "last_event_id", "version", "lon", "lat",
-              "note"),
-    "alerts": ("opened_date", "opened_at", "opened_ms", "alert_id", "fingerprint",
-               "group_key", "grid_id", "kind", "category", "severity", "status", "title",
-               "detail", "case_id", "sensor_id", "tier", "assignee", "acked_by",
-               "silenced_until_ms", "silenced_by", "silence_comment", "shelved", "updated_at",
-               "updated_ms", "resolved_ms", "occurrences", "re_escalations", "version"),
-    "alert_actions": ("action_date", "ts", "ts_ms", "action_id", "alert_id", "grid_id",
-                      "action", "actor", "role", "outcome", "detail", "status_before",
-                      "status_after"),
-    "config_changes": ("change_date", "ts", "ts_ms", "config_key", "control_offset", "actor",
-                       "accepted", "reason", "before", "after"),
-    "dead_letters": ("dl_date", "ts", "ts_ms", "dl_key", "source", "stage", "reason", "field",
-                     "grid_id", "raw", "raw_truncated"),
-}
+# The sink's column lists and Date/DateTime filling, from the table contracts.
+COLUMNS: dict[str, tuple[str, ...]] = {name: t.insert_columns for name, t in TABLES.items()}
 # table -> (Date column, DateTime column or "", epoch-ms column they derive from)
-TIME_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "case_events": (("event_date", "ts", "ts_ms"),),
-    "case_transitions": (("event_date", "ts", "ts_ms"),),
-    "cases": (("opened_date", "opened_at", "opened_ms"), ("", "updated_at", "updated_ms")),
-    "alerts": (("opened_date", "opened_at", "opened_ms"), ("", "updated_at", "updated_ms")),
-    "alert_actions": (("action_date", "ts", "ts_ms"),),
-    "config_changes": (("change_date", "ts", "ts_ms"),),
-    "dead_letters": (("dl_date", "ts", "ts_ms"),),
-}
+TIME_COLUMNS: dict[str, tuple[TimeColumns, ...]] = {name: t.times for name, t in TABLES.items()}
 
 
 class RowBatch(msgspec.Struct, kw_only=True):

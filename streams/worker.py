@@ -61,7 +61,6 @@ from streams.jobs.registers import RegistersLoop
 from streams.jobs.sensors import SensorsJob
 from streams.jobs.street import StreetLoop
 from streams.outbox import Send
-from streams.rows_metrics import register_tables
 from streams.runner import FaustAgent, Runner, add_timers, on_agent, on_loop
 from streams.scores.live import live_scoring
 
@@ -122,7 +121,6 @@ def build_worker(settings: Settings, config: LiveConfig | None = None,
     worker = Worker(app, rt, ext, {})
     if services:
         worker.follower = add_services(app, rt, ext.outbox, ext.topics)
-    register_tables()
     _add_workflow(worker, send)
     policy = load_scoring(Path(settings.config_dir) / "scoring.yaml")
     grid = grid_metrics.GridMetricsJob(ext, policy)

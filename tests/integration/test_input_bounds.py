@@ -33,7 +33,6 @@ from domain.wire import encode
 from gridwall.kafka_records import OutRecord
 from gridwall.settings import Settings
 from streams.rows import RowBatch
-from streams.rows_metrics import register_tables
 from streams.sink import ClickHouseSink, dead_letters_decoder, rows_decoder
 from tests.integration.helpers_live import sink_lag
 from tests.integration.test_gateway_support import ServedApp, read_topic, serve_gateway
@@ -53,7 +52,6 @@ from tests.unit.test_gateway_support import (
 )
 
 pytestmark = pytest.mark.integration
-register_tables()
 
 
 # -- the gateway -------------------------------------------------------------------------

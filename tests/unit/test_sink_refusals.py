@@ -12,10 +12,7 @@ from clickhouse_driver.errors import NetworkError, ServerException, TypeMismatch
 
 from domain.schemas import DeadLetter
 from domain.sink_config import SinkConfig
-from streams.rows_metrics import register_tables
 from streams.sink import ClickHouseSink, dead_letters_decoder, is_row_error, rows_decoder
-
-register_tables()  # grid_registers, as the worker does
 
 INT64_MAX = 2**63 - 1
 
