@@ -149,7 +149,8 @@ def world(policy: SensorPolicy, monkeypatch: pytest.MonkeyPatch) -> dict[str, An
     loop.consumer = consumer  # type: ignore[assignment]
 
     async def replay(bootstrap: str, ends: dict[TopicPartition, int], since_ms: int | None,
-                     apply: Callable[[Sequence[Any]], None]) -> int:
+                     apply: Callable[[Sequence[Any]], None],
+                     client_options: dict[str, Any] | None = None) -> int:
         moment[0] = "replay"
         tick()
         apply(committed)
