@@ -19,7 +19,7 @@ import msgspec
 
 from domain.alerts import AlertState
 from domain.contracts.tables import TABLES, TimeColumns
-from domain.privacy import mask_name, mask_phone
+from domain.privacy import mask_name, mask_phone, mask_text
 from domain.schemas import CaseEvent, DeadLetter
 from domain.wire import encode
 from streams.case_logic import CaseRecord
@@ -54,31 +54,41 @@ def to_tuples(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return out
 
 
+def _text(value: str) -> str:
+    """Free text as it may leave the worker: phones, ID numbers, e-mails masked."""
+    return mask_text(value) or ""
+
+
 def case_event_row(event: CaseEvent, partition: int, offset: int) -> dict[str, Any]:
-    """The raw case event, with the reporter's personal data masked."""
+    """The raw case event, with the reporter's personal data and the free text (description,
+    note, actor) masked."""
     masked = msgspec.structs.replace(event, reporter_name=mask_name(event.reporter_name),
-                                     reporter_phone=mask_phone(event.reporter_phone))
+                                     reporter_phone=mask_phone(event.reporter_phone),
+                                     description=_text(event.description),
+                                     note=_text(event.note), actor=_text(event.actor))
     return {"ts_ms": event.ts, "event_id": event.event_id, "case_id": event.case_id,
             "grid_id": event.grid_id or "", "action": event.action, "source": event.source,
-            "actor": event.actor, "category": event.category or "",
+            "actor": masked.actor, "category": event.category or "",
             "priority": event.priority, "kafka_partition": partition, "kafka_offset": offset,
             "payload": encode(masked).decode()}
 
 
 def transition_row(event: CaseEvent, before: CaseRecord | None, after: CaseRecord,
                    breach: bool) -> dict[str, Any]:
-    """One applied event: the step and tier before and after."""
+    """One applied event: the step and tier before and after (the actor's free text
+    masked)."""
     snap = after.snapshot
     return {"ts_ms": event.ts, "case_id": snap.case_id, "event_id": event.event_id,
             "grid_id": snap.grid_id, "action": event.action,
             "from_step": before.snapshot.step if before else "", "to_step": snap.step,
             "from_tier": before.snapshot.tier if before else 0, "to_tier": snap.tier,
-            "actor": event.actor, "source": event.source, "breach": int(breach),
+            "actor": _text(event.actor), "source": event.source, "breach": int(breach),
             "version": after.version}
 
 
 def case_row(record: CaseRecord, deadline: int | None) -> dict[str, Any]:
-    """The current state of a case, versioned by the number of events applied."""
+    """The current state of a case, versioned by the number of events applied; its free
+    text (description, actor, note) masked."""
     s = record.snapshot
     return {"opened_ms": s.opened_ms, "case_id": s.case_id, "grid_id": s.grid_id,
             "category": s.category, "priority": s.priority, "step": s.step, "tier": s.tier,
@@ -86,9 +96,9 @@ def case_row(record: CaseRecord, deadline: int | None) -> dict[str, Any]:
             "deadline_ms": deadline or 0, "on_spot": int(s.on_spot),
             "reopen_count": s.reopen_count, "escalations": s.escalations,
             "breaches": record.breaches, "rating": s.rating or 0, "source": s.source,
-            "description": s.description, "actor": s.actor,
+            "description": _text(s.description), "actor": _text(s.actor),
             "last_event_id": s.last_event_id, "version": record.version, "lon": record.lon,
-            "lat": record.lat, "note": record.note}
+            "lat": record.lat, "note": _text(record.note)}
 
 
 def alert_row(state: AlertState) -> dict[str, Any]:
