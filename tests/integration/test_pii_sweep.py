@@ -22,7 +22,7 @@ token -- are searched for in:
 A place may hold a raw value only if :data:`ALLOWED` names it, with the reason; the feed
 token may be nowhere. Not covered, because no pattern can find it: a name written inside
 free text (a description naming someone) is not masked; names are masked in name fields.
-``docs/gateway.md`` ("Where personal data is kept") says the same.
+``docs/gateway.md`` (Open311 reads and privacy, "Where personal data is kept") says the same.
 """
 
 from __future__ import annotations
