@@ -3,7 +3,9 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY gridwall ./gridwall
+COPY core ./core
 COPY domain ./domain
+COPY readside ./readside
 COPY ingest ./ingest
 COPY streams ./streams
 COPY wall ./wall

@@ -20,12 +20,12 @@ from typing import Any
 
 import msgspec
 
+from core.kafka_records import OutRecord
+from core.kafka_writer import KafkaWriter
+from core.settings import Settings, settings_from
 from domain.contracts.topics import CASE_EVENTS, CONTROL, WALL_UPDATES, TopicSpec
 from domain.schemas import CaseEvent, ConfigChange, SensorReading, WallUpdate
 from domain.wire import decode_one_or_many, encode
-from gridwall.kafka_records import OutRecord
-from gridwall.kafka_writer import KafkaWriter
-from gridwall.settings import Settings, settings_from
 from infra.topics import ensure_topics
 from ingest.simulator.engine import Event, generate
 from ingest.simulator.kafka_sink import out_records

@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from bench.common import free_port, print_figures, print_table, wait_for_http
-from gridwall.settings import REPO_ROOT, Settings, settings_from
+from core.settings import REPO_ROOT, Settings, settings_from
 
 TOKEN = "bench-feed-token-0000000000"
 

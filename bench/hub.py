@@ -51,7 +51,7 @@ from bench.common import (
     print_table,
     wait_for_http,
 )
-from gridwall.settings import Settings, settings_from
+from core.settings import Settings, settings_from
 from wall.hub.stats import rss_mb
 
 TOKEN = "bench-viewer-token"

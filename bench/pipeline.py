@@ -148,8 +148,8 @@ def latency(watch: Watch, start_ms: int, end_ms: int, case_hold_ms: Sequence[int
 
 def baseline(world: World, n_readings: int, timeout_s: float) -> float:
     """Readings/s of the documented-style Faust job over ``n_readings`` one-per-message."""
+    from core.kafka_records import OutRecord
     from domain.contracts.topics import TopicSpec
-    from gridwall.kafka_records import OutRecord
 
     readings_topic = TopicSpec("baseline.readings", "baseline input")
     source = (e for e in generate(5, n_readings * 2, now_ms(), rate=30_000.0)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from gridwall.settings import Settings
+from core.settings import Settings
 
 
 def clickhouse_options(settings: Settings) -> dict[str, Any]:

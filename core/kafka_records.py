@@ -4,7 +4,7 @@ the packing of small records into one message per key.
 - :class:`OutRecord` is one record to produce (topic, key, encoded value);
 - :class:`Writer` is what a caller needs of a writer: :meth:`~Writer.send_all` returns only
   once every record is acknowledged, or raises :class:`KafkaUnavailable` -- a caller
-  reports success only after it returned (:class:`gridwall.kafka_writer.KafkaWriter` is
+  reports success only after it returned (:class:`core.kafka_writer.KafkaWriter` is
   the implementation);
 - :func:`pack_records` packs the records of ``packed`` topics per key into JSON-array
   messages (pure).
@@ -36,7 +36,7 @@ class OutRecord:
 
 
 class Writer(Protocol):
-    """An acknowledged Kafka writer (see :class:`gridwall.kafka_writer.KafkaWriter`)."""
+    """An acknowledged Kafka writer (see :class:`core.kafka_writer.KafkaWriter`)."""
 
     def send_all(self, records: Sequence[OutRecord]) -> None:
         """Return once every record is acknowledged, or raise KafkaUnavailable."""

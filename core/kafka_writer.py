@@ -1,7 +1,7 @@
 """Producing to Kafka with the guarantee every producer here promises: acknowledged or refused.
 
 :class:`KafkaWriter` is what processes use (gateway, hub, simulator, importer); it
-implements :class:`gridwall.kafka_records.Writer`. Its
+implements :class:`core.kafka_records.Writer`. Its
 :meth:`~KafkaWriter.send_all` returns only when every record was acknowledged by the broker
 (idempotent producer, ``acks=all``), or raises :class:`KafkaUnavailable`; a caller reports
 success only after it returned. It heals itself:
@@ -36,9 +36,9 @@ from typing import Any, Protocol
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from gridwall.clients import kafka_client_options
-from gridwall.kafka_records import KafkaUnavailable, OutRecord, pack_records
-from gridwall.settings import Settings
+from core.clients import kafka_client_options
+from core.kafka_records import KafkaUnavailable, OutRecord, pack_records
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -61,21 +61,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     wall_port: int = 5006
     tokens_file: str = ""
     # Dev mode (GRIDWALL_DEV=1): the example tokens and a world-readable tokens file are
-    # accepted. Off, the gateway, hub and wall refuse both at start (gridwall.auth).
+    # accepted. Off, the gateway, hub and wall refuse both at start (core.auth).
     dev: bool = False
     # Peer addresses, for processes that dial another one (compose sets service names).
     # Empty: derived from the peer's own host/port settings (one machine).
     hub_url: str = ""  # the wall dials it; default ws://HUB_HOST:HUB_PORT/
     gateway_url: str = ""  # the simulator posts to it; default http://GATEWAY_HOST:PORT
     # ClickHouse credentials and TLS (clickhouse-driver: user, password, secure, verify,
-    # ca_certs); passed to every client by gridwall.clients.clickhouse_client.
+    # ca_certs); passed to every client by core.clients.clickhouse_client.
     clickhouse_user: str = "default"
     clickhouse_password: str = ""
     clickhouse_secure: bool = False
     clickhouse_verify: bool = True
     clickhouse_ca_certs: str = ""
     # Kafka security (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) and SASL mechanism (PLAIN,
-    # SCRAM-SHA-256, SCRAM-SHA-512); passed to every client by gridwall.clients.
+    # SCRAM-SHA-256, SCRAM-SHA-512); passed to every client by core.clients.
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str = ""
     kafka_username: str = ""

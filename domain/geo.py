@@ -32,7 +32,7 @@ import msgspec
 
 from domain.contracts.vocabulary import SENSOR_BY_NAME
 
-GEO_DIR_ENV = "GRIDWALL_GEO_DIR"  # the setting `geo_dir` of gridwall.settings
+GEO_DIR_ENV = "GRIDWALL_GEO_DIR"  # the setting `geo_dir` of core.settings
 POI_KINDS = frozenset({"compound", "enterprise", "party_org", "sensor"})
 SENSOR_KINDS = frozenset(SENSOR_BY_NAME)  # the catalog's kinds (domain.contracts.vocabulary)
 # Buckets per axis of the lookup index: ~65 m buckets, so about two thirds of the street's
@@ -316,7 +316,7 @@ class GridIndex:
 def default_geo_dir() -> Path:
     """The geography directory of this process: ``$GRIDWALL_GEO_DIR`` if set, else the
     repository's ``config/geo`` -- the rule of the ``geo_dir`` setting, which
-    ``gridwall.settings`` validates when a process starts (domain imports no settings)."""
+    ``core.settings`` validates when a process starts (domain imports no settings)."""
     override = os.environ.get(GEO_DIR_ENV)
     if override:
         return Path(override)

@@ -1,1 +1,2 @@
-"""GridWall: the command-line entry point and process-wide settings."""
+"""GridWall's command line: ``gridwall <command>`` runs one process (:mod:`gridwall.cli`,
+:mod:`gridwall.commands`). The base modules the processes share are :mod:`core`."""

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from gridwall.settings import SettingsError
+from core.settings import SettingsError
 
 COMMAND_MODULES = (
     "gridwall.commands.infra",
@@ -33,8 +33,8 @@ TOKEN_SERVERS = frozenset({"gateway", "hub", "wall"})
 
 def _tokens_file_is_safe(command: str) -> bool:
     """False, after saying why on stderr, if ``command`` must not start on its tokens file."""
-    from gridwall.auth import TokensFileError, require_safe_tokens_file
-    from gridwall.settings import settings
+    from core.auth import TokensFileError, require_safe_tokens_file
+    from core.settings import settings
 
     cfg = settings()
     try:

@@ -14,8 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from gridwall.clients import clickhouse_client
-from gridwall.settings import Settings
+from core.clients import clickhouse_client
+from core.settings import Settings
 from infra.process import ManagedProcess, StartError, port_open, wait_until
 
 TEMPLATES = Path(__file__).resolve().parent / "clickhouse"

@@ -18,8 +18,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from gridwall.clients import kafka_client_options
-from gridwall.settings import Settings
+from core.clients import kafka_client_options
+from core.settings import Settings
 from infra.process import ManagedProcess, StartError, port_open, wait_until
 
 KAFKA_DIR = Path(__file__).resolve().parent / "kafka"

@@ -30,6 +30,6 @@ python3 -m pip install -q --disable-pip-version-check "chdb==4.4.0" 2>&1 | grep 
 # import-linter checks the layer contracts of pyproject.toml ([tool.importlinter]) in .ci/run.
 echo "== pip install import-linter"
 python3 -m pip install -q --disable-pip-version-check "import-linter==2.16" 2>&1 | grep -v "as the 'root' user" || true
-python3 -c "import gridwall, faust, clickhouse_driver, kafka, panel, pydeck, websockets, chdb, importlinter" \
+python3 -c "import gridwall, core, faust, clickhouse_driver, kafka, panel, pydeck, websockets, chdb, importlinter" \
   || { echo "setup: the Python packages did not install" >&2; exit 1; }
 echo "== setup done"

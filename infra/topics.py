@@ -13,9 +13,9 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from core.clients import kafka_client_options
+from core.settings import Settings
 from domain.contracts.topics import CATALOG, STREAM_TOPICS, TopicSpec
-from gridwall.clients import kafka_client_options
-from gridwall.settings import Settings
 
 
 def _admin(settings: Settings) -> KafkaAdminClient:

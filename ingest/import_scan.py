@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 
+from core.clients import kafka_client_options
+from core.settings import Settings
 from domain.contracts.topics import TopicSpec
-from gridwall.clients import kafka_client_options
-from gridwall.settings import Settings
 
 # topic name -> partition -> offset
 Offsets = dict[str, dict[int, int]]

@@ -32,12 +32,12 @@ from typing import BinaryIO, Protocol
 
 import msgspec
 
+from core.kafka_records import KafkaUnavailable, OutRecord, Writer
+from core.settings import Settings
 from domain.contracts.topics import DEAD_LETTER, DEPARTMENT_RECORDS, TopicSpec
 from domain.geo import Street
 from domain.schemas import DeadLetter
 from domain.wire import WireError, decode, encode
-from gridwall.kafka_records import KafkaUnavailable, OutRecord, Writer
-from gridwall.settings import Settings
 from ingest import import_checkpoint as checkpoints
 from ingest.import_checkpoint import Checkpoint, Pending
 from ingest.import_progress import ImportProgress

@@ -10,8 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from core.settings import Settings
 from domain.contracts.tables import ALERT_ACTIONS, CASE_TRANSITIONS, CONFIG_CHANGES
-from gridwall.settings import Settings
 from readside.connection import rows
 
 # (ts_ms, action, from_step, to_step, to_tier, actor)

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from gridwall.clients import clickhouse_client
-from gridwall.settings import Settings
+from core.clients import clickhouse_client
+from core.settings import Settings
 
 log = logging.getLogger("gridwall.readside")
 

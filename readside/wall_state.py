@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.settings import Settings
 from domain.contracts.tables import ALERTS, CASES
 from domain.privacy import mask_text
 from domain.schemas import WallUpdate
 from domain.vocab import OPEN_STEPS
-from gridwall.settings import Settings
 from readside.connection import rows
 
 FREE_TEXT = frozenset({"description", "actor"})

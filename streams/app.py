@@ -18,11 +18,11 @@ from pathlib import Path
 import faust
 import mode
 
+from core.clients import aiokafka_client_options, clickhouse_client, faust_broker_credentials
+from core.settings import Settings
 from domain.alerts import AlertState
 from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER, ROWS
 from domain.schemas import CaseEvent
-from gridwall.clients import aiokafka_client_options, clickhouse_client, faust_broker_credentials
-from gridwall.settings import Settings
 from streams.case_logic import CaseRecord
 from streams.config import LiveConfig
 from streams.control import ControlFollower

@@ -224,7 +224,7 @@ async def replay_partitions(bootstrap: str, ends: dict[TopicPartition, int],
     """Read each partition of ``ends`` from ``since_ms`` (None: its beginning) up to its end
     offset (exclusive) with a group-less consumer, handing the records to ``apply`` in
     partition order; return how many were read. ``client_options``: aiokafka security
-    options (:func:`gridwall.clients.aiokafka_client_options`)."""
+    options (:func:`core.clients.aiokafka_client_options`)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, max_poll_records=REPLAY_BATCH,
                                 max_partition_fetch_bytes=8 * 1024 * 1024,

@@ -2,7 +2,7 @@
 
 :func:`route` checks a decoded :class:`~domain.schemas.Command` without any state: the role
 must grant the kind's permission (its :class:`~domain.contracts.commands.CommandSpec`; ``act``
-for every kind today, see :mod:`gridwall.auth`), the kind must be known, and the target must
+for every kind today, see :mod:`core.auth`), the kind must be known, and the target must
 be routable to a grid (an alert id carries its grid; a case command needs ``grid_id``).
 Whether the alert exists is decided by the alerts agent, which owns the alerts.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.auth import PERMISSIONS
 from domain.alerts import grid_of_alert_id
 from domain.contracts.commands import CASE_COMMAND_KINDS, COMMANDS
 from domain.schemas import Command
-from gridwall.auth import PERMISSIONS
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from core.clients import aiokafka_client_options, kafka_client_options
+from core.settings import Settings
 from domain.contracts.topics import CONTROL
 from domain.schemas import ConfigChange
 from domain.wire import WireError, decode_bounded
-from gridwall.clients import aiokafka_client_options, kafka_client_options
-from gridwall.settings import Settings
 from streams.config import ConfigVerdict, LiveConfig
 from streams.outbox import Outbox
 

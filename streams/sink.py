@@ -131,7 +131,7 @@ class ClickHouseSink:
 
     Refused rows go to ``dead_topic`` (default: the topic it reads with
     :func:`dead_letters_decoder`) through ``send`` (default: its own idempotent producer).
-    ``client_options`` (e.g. :func:`gridwall.clients.aiokafka_client_options`) are passed to
+    ``client_options`` (e.g. :func:`core.clients.aiokafka_client_options`) are passed to
     its Kafka consumer and producer.
     """
 

@@ -30,6 +30,8 @@ from typing import Any
 
 import faust
 
+from core.clients import aiokafka_client_options
+from core.settings import Settings
 from domain.contracts.topics import (
     ALERT_OPS,
     ALERTS,
@@ -43,8 +45,6 @@ from domain.contracts.topics import (
     WALL_UPDATES,
 )
 from domain.scoring_policy import ScoringPolicy, load_scoring
-from gridwall.clients import aiokafka_client_options
-from gridwall.settings import Settings
 from streams.app import Runtime, add_services, app_id, faust_app, wall_clock_ms
 from streams.config import LiveConfig
 from streams.control import ControlFollower, load_latest

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gridwall.settings import Settings, settings_from
+from core.settings import Settings, settings_from
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ class SilenceArgs(Args):
 class CommandSpec:
     """A command kind: who may send it, what it targets, its args, its duty-console form.
 
-    ``permission`` is a permission of ``gridwall.auth`` the sender's role must grant;
+    ``permission`` is a permission of ``core.auth`` the sender's role must grant;
     ``targets`` the id fields the command accepts (one of them is required); ``form`` maps
     each arg the duty console fills to its :data:`FormSource`, and is empty for kinds the
     console has no button for.

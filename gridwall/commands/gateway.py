@@ -16,7 +16,7 @@ import signal
 import sys
 from typing import Any
 
-from gridwall.settings import settings
+from core.settings import settings
 
 PRODUCE_MODE_ENV = "GW_GATEWAY_PRODUCE"  # not GRIDWALL_*: settings reject unknown names
 

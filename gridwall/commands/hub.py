@@ -24,17 +24,15 @@ def register(sub: Any) -> None:
 def hub_cmd(args: argparse.Namespace) -> int:
     """Run the hub; exit 0 on Ctrl-C/SIGTERM, 1 if it cannot start or its feed fails."""
     import asyncio
-    import logging
 
-    from gridwall.auth import TokenBook, TokensFileError
-    from gridwall.settings import settings
+    from core.auth import TokenBook, TokensFileError
+    from core.logs import configure_logging
+    from core.settings import settings
     from wall.hub import HubConfig
     from wall.hub.feed import FeedError
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("kafka", "aiokafka", "websockets"):  # per-connection and per-fetch lines
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
+    # kafka, aiokafka, websockets: per-connection and per-fetch lines
+    configure_logging("hub", args.log_level, quiet=("kafka", "aiokafka", "websockets"))
     s = settings()
     try:
         book = TokenBook.load(s.resolved_tokens_file)

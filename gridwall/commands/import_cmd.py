@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.settings import settings
 from domain.vocab import DEPARTMENTS
-from gridwall.settings import settings
 
 if TYPE_CHECKING:
     from ingest.import_rows import Format
@@ -85,7 +85,7 @@ def import_cmd(args: argparse.Namespace) -> int:
 
 
 def _kafka(s: Any) -> tuple[Any, Any]:
-    from gridwall.kafka_writer import KafkaWriter
+    from core.kafka_writer import KafkaWriter
     from ingest.import_scan import TopicLog
 
     return KafkaWriter(s, client_id="gridwall-import"), TopicLog(s)

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from gridwall.settings import settings
+from core.settings import settings
 
 
 def register(sub: Any) -> None:
@@ -85,7 +85,7 @@ def infra_status(_: argparse.Namespace | None = None) -> int:
 
 def migrate_cmd(args: argparse.Namespace) -> int:
     """Apply pending migrations (or roll one back) and say what was done."""
-    from gridwall.clients import clickhouse_client
+    from core.clients import clickhouse_client
     from infra.migrate import MigrationError, migrate, rollback
 
     s = settings()

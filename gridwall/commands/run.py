@@ -40,7 +40,7 @@ def _health(part: str) -> Callable[[], str]:
     """The ``/healthz`` URL of ``part`` (gateway, hub, wall) from its host/port settings."""
 
     def url() -> str:
-        from gridwall.settings import settings
+        from core.settings import settings
 
         cfg = settings()
         return f"http://{getattr(cfg, part + '_host')}:{getattr(cfg, part + '_port')}/healthz"
@@ -105,8 +105,8 @@ def access_lines() -> list[str]:
 
     Creates the dev tokens file first if there is none (the gateway and the hub need it).
     """
-    from gridwall.auth import ensure_dev_tokens
-    from gridwall.settings import settings
+    from core.auth import ensure_dev_tokens
+    from core.settings import settings
 
     cfg = settings()
     tokens = ensure_dev_tokens(cfg.resolved_tokens_file)
@@ -128,7 +128,7 @@ TICK_S = 0.5
 
 def children_for(services: list[Service], with_servers: bool) -> list[Any]:
     """What ``up`` supervises: Kafka and ClickHouse (unless external), then the services."""
-    from gridwall.settings import settings
+    from core.settings import settings
     from infra.children import CommandChild, ServerChild
 
     out: list[Any] = []
@@ -166,7 +166,7 @@ def supervise(services: list[Service], with_servers: bool = False) -> int:
 
     Returns 0 after Ctrl-C or SIGTERM, 1 if a process failed too often (the rest stopped).
     """
-    from gridwall.settings import settings
+    from core.settings import settings
     from infra.children import stop_commands, wait_commands
     from infra.supervisor import RestartPolicy, Supervisor, status_path
 

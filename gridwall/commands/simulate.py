@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.logs import configure_logging
+from core.settings import Settings, settings
 from domain.geo_build import CitySpec, build_city, write
-from gridwall.settings import Settings, settings
 
 
 def register(sub: Any) -> None:
@@ -133,7 +134,7 @@ def _hour(text: str) -> float:
 
 def feed_token(s: Settings) -> str:
     """The feed (or admin) token of the tokens file; ValueError saying what to do if none."""
-    from gridwall.auth import ensure_dev_tokens
+    from core.auth import ensure_dev_tokens
 
     path = s.resolved_tokens_file
     if not path.exists():
@@ -152,8 +153,7 @@ def simulate_cmd(args: argparse.Namespace) -> int:
     from ingest.simulator.sensors import FleetShares
     from ingest.simulator.sink import Sink, SinkFatal
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="simulate: %(levelname)s %(message)s", stream=sys.stderr)
+    configure_logging("simulate", logging.INFO if args.verbose else logging.WARNING)
     s = settings()
     if args.make_city:
         return make_city(args, s)
@@ -211,7 +211,7 @@ def _sink(args: argparse.Namespace, s: Settings, run_tag: str) -> Any:
     if args.direct:
         from kafka.errors import KafkaError
 
-        from gridwall.kafka_writer import KafkaWriter
+        from core.kafka_writer import KafkaWriter
         from ingest.simulator.kafka_sink import KafkaSink
 
         try:

@@ -26,11 +26,11 @@ def register(sub: Any) -> None:
 
 def wall_cmd(args: argparse.Namespace) -> int:
     """Run the wall server until interrupted."""
-    from gridwall.settings import settings
+    from core.logs import configure_logging
+    from core.settings import settings
     from wall.app.server import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # one line per request
+    configure_logging("wall", logging.INFO, quiet=("tornado.access",))  # a line per request
     cfg = settings()
     return run(cfg, args.host or cfg.wall_host, args.port or cfg.wall_port,
                args.hub_url or cfg.resolved_hub_url)

@@ -12,7 +12,7 @@ import os
 import socket
 from typing import Any
 
-from gridwall.settings import settings
+from core.settings import settings
 
 
 def register(sub: Any) -> None:

@@ -18,10 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from core.auth import TokenBook
+from core.kafka_writer import KafkaWriter
+from core.settings import Settings, settings
 from domain.geo import Street, street
-from gridwall.auth import TokenBook
-from gridwall.kafka_writer import KafkaWriter
-from gridwall.settings import Settings, settings
 from ingest.gateway import docs_ui, health, openapi, ops
 from ingest.gateway.body import BodyTimeoutMiddleware
 from ingest.gateway.case_view import CaseView, LayeredCaseView, MemoryCaseView

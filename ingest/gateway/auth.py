@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 
-from gridwall.auth import Principal, TokenBook
+from core.auth import Principal, TokenBook
 from ingest.gateway.rejects import forbidden, unauthorized
 
 _AUTHENTICATED: ContextVar[bool] = ContextVar("gridwall_gateway_authenticated",

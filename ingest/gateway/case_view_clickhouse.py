@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from core.settings import Settings
 from domain.schemas import CaseEvent
-from gridwall.settings import Settings
 from ingest.gateway.case_view import CaseQuery, CaseRecord
 from readside.cases import CaseState, case_by_id, cases_opened_between
 from readside.connection import case_view_client

@@ -13,11 +13,11 @@ from __future__ import annotations
 import msgspec
 from starlette.requests import Request
 
+from core.auth import Principal
+from core.kafka_records import OutRecord
 from domain.contracts.topics import CASE_EVENTS
 from domain.schemas import CaseEvent
 from domain.wire import encode
-from gridwall.auth import Principal
-from gridwall.kafka_records import OutRecord
 from ingest.gateway.auth import check_source
 from ingest.gateway.case_view import CaseView
 from ingest.gateway.payloads import decode_items, implausible

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridwall.auth import TokenBook
-from gridwall.settings import Settings
+from core.auth import TokenBook
+from core.settings import Settings
 from ingest.gateway.case_view import CaseView
 from ingest.gateway.deadletter import DeadLetters
 from ingest.gateway.dedup import Deduper

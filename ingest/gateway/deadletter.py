@@ -22,11 +22,11 @@ import asyncio
 import logging
 import time
 
+from core.kafka_records import KafkaUnavailable, OutRecord
 from domain.contracts.topics import DEAD_LETTER
 from domain.privacy import scrub_payload, scrub_text
 from domain.schemas import DeadLetter
 from domain.wire import encode
-from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from ingest.gateway.auth import authenticated
 from ingest.gateway.metrics import GatewayMetrics
 from ingest.gateway.producer import Producer

@@ -17,13 +17,13 @@ from __future__ import annotations
 import msgspec
 from starlette.requests import Request
 
+from core.auth import Principal
+from core.kafka_records import OutRecord
 from domain.contracts.topics import DEPARTMENT_RECORDS
 from domain.plausible import attributes_problem
 from domain.schemas import DepartmentRecord
 from domain.vocab import DEPARTMENTS
 from domain.wire import encode
-from gridwall.auth import Principal
-from gridwall.kafka_records import OutRecord
 from ingest.gateway.auth import check_source
 from ingest.gateway.payloads import decode_items, implausible
 from ingest.gateway.pipeline import Feed, Item, Receipt, Submission, payload_digest, receipt

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
+from core.kafka_records import KafkaUnavailable, OutRecord
 from domain.contracts.topics import HEALTH
 from domain.wire import encode
-from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from ingest.gateway.producer import Producer
 from ingest.gateway.responses import json_response, retry_later
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from core.auth import Principal
+from core.kafka_records import KafkaUnavailable, OutRecord
 from domain.plausible import TimeWindow
-from gridwall.auth import Principal
-from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from ingest.gateway.auth import authorize, bearer_token
 from ingest.gateway.body import TooLarge, read_bounded
 from ingest.gateway.context import GatewayContext

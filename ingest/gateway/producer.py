@@ -1,16 +1,16 @@
 """Getting records acknowledged by Kafka without blocking the event loop.
 
-* The writer is normally a :class:`~gridwall.kafka_writer.KafkaWriter` made with
+* The writer is normally a :class:`~core.kafka_writer.KafkaWriter` made with
   ``connect=False``: it connects on first use, so the gateway starts (and answers 503) while
   Kafka is down, and it replaces a producer that stopped acknowledging (self-healing).
 * :class:`GroupCommitProducer` (the default) sends the records of all requests waiting at the
-  same moment in one :meth:`~gridwall.kafka_writer.KafkaWriter.send_all` round on a background
+  same moment in one :meth:`~core.kafka_writer.KafkaWriter.send_all` round on a background
   thread, so one broker round trip acknowledges many requests.
 * :class:`DirectProducer` calls ``send_all`` once per request in a thread pool: the naive way,
   kept as the benchmark's baseline.
 
 Every producer's :meth:`produce` returns only after every record it was given was
-acknowledged, or raises :class:`~gridwall.kafka_records.KafkaUnavailable`; never anything else.
+acknowledged, or raises :class:`~core.kafka_records.KafkaUnavailable`; never anything else.
 ``acked_at`` is the monotonic time of its last acknowledged produce (``-inf`` before any),
 which ``/healthz`` reads. :meth:`close` returns within about ``2 * grace_s`` plus the
 writer's own bounded close, whatever the broker does.
@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from gridwall.kafka_records import KafkaUnavailable, OutRecord, Writer
+from core.kafka_records import KafkaUnavailable, OutRecord, Writer
 
 log = logging.getLogger(__name__)
 

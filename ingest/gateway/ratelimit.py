@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
-from gridwall.auth import TokenBook
+from core.auth import TokenBook
 from ingest.gateway.auth import bearer_token, begin_request, end_request
 from ingest.gateway.metrics import ASGIApp, GatewayMetrics, Message, Receive, Scope, Send
 from ingest.gateway.open311.format import error_response

@@ -16,11 +16,11 @@ import uuid
 
 from starlette.requests import Request
 
+from core.auth import Principal
+from core.kafka_records import OutRecord
 from domain.contracts.topics import SENSOR_READINGS
 from domain.schemas import SensorReading
 from domain.wire import encode
-from gridwall.auth import Principal
-from gridwall.kafka_records import OutRecord
 from ingest.batching import group_readings
 from ingest.gateway.auth import check_source
 from ingest.gateway.payloads import check_readings, decode_readings

@@ -21,7 +21,7 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gridwall.settings import Settings, settings
+from core.settings import Settings, settings
 
 log = logging.getLogger(__name__)
 

@@ -190,8 +190,8 @@ def default_policy() -> SlaPolicy:
     """The SLA policy of ``<config dir>/sla.yaml`` (``GRIDWALL_CONFIG_DIR``)."""
     from pathlib import Path
 
+    from core.settings import settings
     from domain.sla import load_policy
-    from gridwall.settings import settings
 
     return load_policy(Path(settings().config_dir) / "sla.yaml")
 

@@ -3,7 +3,7 @@
 Readings become per-grid :class:`~domain.schemas.SensorBatch` messages
 (:func:`ingest.batching.group_readings`, source ``sensor``), case events and department
 records one message each; every message is keyed by its ``grid_id``. Chunks are
-acknowledged whole (acks=all, via :class:`~gridwall.kafka_writer.KafkaWriter`, which replaces a
+acknowledged whole (acks=all, via :class:`~core.kafka_writer.KafkaWriter`, which replaces a
 producer that stopped acknowledging, so a broker crash and restart do not stall the sink).
 If Kafka does not acknowledge, the chunk is sent again after a back-off: batch ids are
 derived from the chunk number, so a consumer can recognise a resent batch, but the records
@@ -18,9 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from core.kafka_records import KafkaUnavailable, OutRecord, Writer
 from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.wire import encode
-from gridwall.kafka_records import KafkaUnavailable, OutRecord, Writer
 from ingest.batching import group_readings
 from ingest.simulator.engine import Event
 from ingest.simulator.sink import SinkStats, split

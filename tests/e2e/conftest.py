@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from bench.common import free_port, wait_for_http
-from gridwall.auth import ensure_dev_tokens
-from gridwall.settings import Settings, settings_from
+from core.auth import ensure_dev_tokens
+from core.settings import Settings, settings_from
 from tests.processes import terminate
 
 REPO = Path(__file__).resolve().parents[2]

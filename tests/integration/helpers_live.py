@@ -24,8 +24,8 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from core.settings import Settings, settings_from
 from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER, ROWS, SENSOR_READINGS
-from gridwall.settings import Settings, settings_from
 from streams.app import app_id
 from tests.e2e.conftest import Proc, stack_env
 from wall.hub.client import HubClient

@@ -32,10 +32,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from core.auth import TokenBook
+from core.settings import Settings
 from domain.contracts.commands import COMMAND_KINDS, COMMANDS
 from domain.wire import encode
-from gridwall.auth import TokenBook
-from gridwall.settings import Settings
 from ingest.gateway.app import create_app
 from tests.integration.helpers_live import ROLE_TOKENS
 from tests.integration.test_gateway_support import ServedApp
@@ -231,7 +231,7 @@ async def test_hub_writes(infra: Settings, credential: str) -> None:
 def test_the_matrix_covers_every_role_and_denies_by_default() -> None:
     """Every role the tokens file accepts has a row; a credential without a role writes
     nothing anywhere."""
-    from gridwall.auth import ROLES as KNOWN_ROLES
+    from core.auth import ROLES as KNOWN_ROLES
 
     assert set(ALLOWED) == set(KNOWN_ROLES) == set(ROLES)
     for credential in NOT_A_TOKEN:

@@ -40,11 +40,11 @@ import httpx
 import pytest
 
 from bench.common import free_port
+from core.auth import ensure_dev_tokens
+from core.settings import Settings, settings_from
 from domain.contracts.topics import SENSOR_READINGS, WALL_UPDATES, TopicSpec
 from domain.schemas import SensorBatch
 from domain.wire import decode
-from gridwall.auth import ensure_dev_tokens
-from gridwall.settings import Settings, settings_from
 from infra.kafka_server import KafkaServer
 from ingest.import_scan import Offsets, TopicLog
 from tests.e2e.conftest import Proc, stack_env

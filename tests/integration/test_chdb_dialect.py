@@ -27,7 +27,7 @@ from typing import Any
 import chdb as chdb_module
 import pytest
 
-from gridwall.settings import settings_from
+from core.settings import settings_from
 from infra.cluster_ddl import cluster_ddl
 from infra.migrate import _run, discover, migrate, rollback
 

@@ -39,8 +39,8 @@ import pytest
 import yaml
 
 from bench.common import free_port, wait_for_http
+from core.settings import Settings
 from domain.geo import street
-from gridwall.settings import Settings
 from tests.processes import terminate
 from wall.hub.client import HubClient
 

@@ -25,10 +25,10 @@ import httpx
 import msgspec
 import pytest
 
+from core.auth import ensure_dev_tokens
+from core.settings import Settings
 from domain.contracts.topics import DEAD_LETTER
 from domain.schemas import DeadLetter
-from gridwall.auth import ensure_dev_tokens
-from gridwall.settings import Settings
 from infra.topics import ensure_topics
 from tests.integration.test_gateway_support import read_topic, serve_gateway
 from tests.unit.test_gateway_support import FEED, bearer, inside, report

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gridwall.settings import Settings
+from core.settings import Settings
 from tests.integration.test_gateway_support import serve_gateway
 from tests.unit.test_gateway_support import (
     ADMIN,

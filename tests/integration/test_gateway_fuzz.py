@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from core.settings import Settings
 from domain.contracts.topics import DEAD_LETTER
-from gridwall.settings import Settings
 from infra.topics import ensure_topics
 from tests.integration.test_gateway_support import read_topic, serve_gateway
 from tests.unit.test_gateway_support import FEED

@@ -11,10 +11,10 @@ import httpx
 import msgspec
 import pytest
 
+from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER, DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord, SensorBatch
 from domain.wire import decode_one_or_many
-from gridwall.settings import Settings
 from tests.integration.test_gateway_support import (
     ServedApp,
     expected_partition,

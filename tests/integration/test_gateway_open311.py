@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS
 from domain.schemas import CaseEvent
 from domain.wire import decode_one_or_many
-from gridwall.settings import Settings
 from tests.integration.test_gateway_support import read_topic, serve_gateway
 from tests.unit.test_gateway_support import FEED, bearer, inside
 

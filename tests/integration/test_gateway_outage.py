@@ -16,11 +16,11 @@ import httpx
 import msgspec
 import pytest
 
+from core.kafka_writer import KafkaWriter
+from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS
 from domain.schemas import CaseEvent
 from domain.wire import decode_one_or_many
-from gridwall.kafka_writer import KafkaWriter
-from gridwall.settings import Settings
 from tests.integration.test_gateway_support import read_topic, serve_gateway
 from tests.unit.test_gateway_support import FEED, FlakyWriter, bearer, report
 

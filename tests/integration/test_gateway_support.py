@@ -18,8 +18,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from bench.common import free_port
+from core.settings import Settings
 from domain.contracts.topics import TopicSpec
-from gridwall.settings import Settings
 from ingest.gateway.app import create_app
 from tests.unit.test_gateway_support import token_book
 

@@ -15,7 +15,7 @@ import yaml
 from websockets.exceptions import ConnectionClosed
 
 from bench.common import free_port, wait_for_http
-from gridwall.settings import Settings
+from core.settings import Settings
 from wall.hub.client import HubClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

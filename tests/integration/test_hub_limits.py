@@ -18,10 +18,10 @@ from kafka import KafkaConsumer, TopicPartition
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from core.kafka_writer import KafkaWriter
+from core.settings import Settings
 from domain.contracts.topics import ALERTS, COMMANDS
 from domain.wire import MAX_DEPTH, encode
-from gridwall.kafka_writer import KafkaWriter
-from gridwall.settings import Settings
 from tests.integration.test_hub_live import alert, produce, running_hub
 from wall.hub.client import HubClient
 from wall.hub.protocol import (

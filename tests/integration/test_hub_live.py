@@ -22,13 +22,13 @@ from kafka import KafkaConsumer
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from core.auth import TokenBook
+from core.kafka_records import OutRecord
+from core.kafka_writer import KafkaWriter
+from core.settings import Settings
 from domain.contracts.topics import ALERTS, COMMANDS, CONTROL, WALL_UPDATES, TopicSpec
 from domain.schemas import Alert, Command, ConfigChange, WallUpdate
 from domain.wire import encode
-from gridwall.auth import TokenBook
-from gridwall.kafka_records import OutRecord
-from gridwall.kafka_writer import KafkaWriter
-from gridwall.settings import Settings
 from wall.hub import Hub, HubConfig
 from wall.hub.client import HubClient
 from wall.hub.protocol import (

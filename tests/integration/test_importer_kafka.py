@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from core.kafka_writer import KafkaWriter
+from core.settings import Settings
 from domain.contracts.topics import DEAD_LETTER, DEPARTMENT_RECORDS
 from domain.geo import street
 from domain.schemas import DeadLetter, DepartmentRecord
 from domain.wire import decode
-from gridwall.kafka_writer import KafkaWriter
-from gridwall.settings import Settings
 from ingest.import_scan import TopicLog
 from ingest.importer import Importer, ImportPaths
 

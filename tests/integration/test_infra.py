@@ -14,8 +14,8 @@ from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 
+from core.settings import Settings, settings_from
 from domain.contracts.topics import CASE_EVENTS, CATALOG, CONTROL
-from gridwall.settings import Settings, settings_from
 from infra.clickhouse_server import ClickHouseServer
 from infra.kafka_server import KafkaServer
 from infra.migrate import applied, discover, migrate, rollback

@@ -26,12 +26,12 @@ import httpx
 import msgspec
 import pytest
 
+from core.kafka_records import OutRecord
+from core.settings import Settings
 from domain.contracts.topics import DEAD_LETTER, DEPARTMENT_RECORDS, ROWS
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord
 from domain.sink_config import SinkConfig
 from domain.wire import encode
-from gridwall.kafka_records import OutRecord
-from gridwall.settings import Settings
 from streams.rows import RowBatch
 from streams.sink import ClickHouseSink, dead_letters_decoder, rows_decoder
 from tests.integration.helpers_live import sink_lag

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from clickhouse_driver import Client
 
-from gridwall.settings import Settings
+from core.settings import Settings
 from infra.migrate import _run, discover, migrate, rollback
 
 pytestmark = pytest.mark.integration

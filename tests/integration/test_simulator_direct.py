@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import decode, decode_one_or_many, encode
-from gridwall.settings import Settings
 from ingest.import_scan import TopicLog
 from ingest.simulator import generate
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.auth import ensure_dev_tokens
+from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS, SENSOR_READINGS
 from domain.schemas import CaseEvent, SensorBatch, SensorReading
 from domain.wire import decode, decode_one_or_many, encode
-from gridwall.auth import ensure_dev_tokens
-from gridwall.settings import Settings
 from ingest.import_scan import TopicLog
 from ingest.simulator import generate
 

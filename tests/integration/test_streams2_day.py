@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from core.kafka_records import OutRecord
 from domain.contracts.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading, WallUpdate
 from domain.wire import encode
-from gridwall.kafka_records import OutRecord
 from tests.integration.test_streams_support import (
     StreamEnv,
     WallLog,

@@ -25,12 +25,12 @@ from typing import Any
 
 import pytest
 
+from core.kafka_records import OutRecord
+from core.settings import Settings
 from domain.contracts.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.geo import street
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import encode
-from gridwall.kafka_records import OutRecord
-from gridwall.settings import Settings
 from tests.integration.test_streams_support import (
     StreamEnv,
     WallLog,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from core.settings import Settings
 from domain.contracts.topics import TopicSpec
-from gridwall.settings import Settings
 from infra.topics import ensure_topics
 from streams.gapfill import GapFiller
 

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from core.kafka_records import OutRecord
 from domain.contracts.topics import DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.geo import street
 from domain.schemas import DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import encode
-from gridwall.kafka_records import OutRecord
 from tests.integration.test_streams_support import (
     REPO,
     Observer,
@@ -212,7 +212,7 @@ def test_topics_ensure_gives_department_records_unbounded_retention(infra: Any) 
     import dataclasses
     import uuid
 
-    from gridwall.settings import settings_from
+    from core.settings import settings_from
     from infra.topics import ensure_topics, topic_configs
 
     fresh = settings_from({"GRIDWALL_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gridwall.settings import settings_from
+from core.settings import settings_from
 from tests.integration.test_streams_support import (
     Observer,
     StreamEnv,

@@ -24,12 +24,12 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.kafka_records import OutRecord
+from core.kafka_writer import KafkaWriter
+from core.settings import Settings, settings_from
 from domain.contracts.topics import ALERTS, CASE_EVENTS, COMMANDS, CONTROL, WALL_UPDATES
 from domain.schemas import Alert, CaseEvent, Command, ConfigChange, WallUpdate
 from domain.wire import encode
-from gridwall.kafka_records import OutRecord
-from gridwall.kafka_writer import KafkaWriter
-from gridwall.settings import Settings, settings_from
 from tests.processes import terminate
 
 REPO = Path(__file__).resolve().parents[2]

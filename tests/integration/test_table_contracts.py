@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from core.clients import clickhouse_client
 from domain.contracts.tables import TABLES, Column, TableSpec
-from gridwall.clients import clickhouse_client
 from infra.migrate import discover, migrate
 from tests.integration.test_chdb_dialect import ChdbClient
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from bench.common import free_port, wait_for_http
-from gridwall.settings import REPO_ROOT, Settings, settings_from
+from core.settings import REPO_ROOT, Settings, settings_from
 from infra.clickhouse_server import ClickHouseServer
 from infra.kafka_server import KafkaServer
 from infra.supervisor import status_path

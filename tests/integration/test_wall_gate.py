@@ -26,7 +26,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bench.common import free_port
-from gridwall.settings import Settings
+from core.settings import Settings
 from tests.integration.test_hub_live import TOKENS, running_hub
 from tests.processes import terminate
 

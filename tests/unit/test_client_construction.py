@@ -126,7 +126,7 @@ def test_the_worker_app_gets_the_credentials_and_the_replication_factor(
         tmp_path: Path) -> None:
     import faust
 
-    from gridwall.settings import settings_from
+    from core.settings import settings_from
     from streams.app import faust_app
 
     settings = settings_from({

@@ -8,8 +8,8 @@ from typing import Any
 import faust
 import pytest
 
-from gridwall import clients
-from gridwall.settings import Settings, SettingsError, settings_from
+from core import clients
+from core.settings import Settings, SettingsError, settings_from
 from domain.contracts import topics as catalog
 from infra import topics
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core.auth import PERMISSIONS, Principal
 from domain.alerts import COMMAND_KINDS as WORKER_KINDS
 from domain.alerts import Signal, raise_or_update
 from domain.contracts.channels import CHANNEL_CATALOG, CHANNEL_NAMES, CHANNELS, decode_data
@@ -27,7 +28,6 @@ from domain.contracts.commands import (
 from domain.geo import street
 from domain.schemas import CaseSnapshot
 from domain.wire import WireError
-from gridwall.auth import PERMISSIONS, Principal
 from streams.case_logic import CaseRecord
 from streams.commands import Route, route
 from streams.health.job import JobHealth

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from core.settings import Settings
 from gridwall.cli import build_parser
-from gridwall.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

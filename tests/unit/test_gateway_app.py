@@ -12,8 +12,8 @@ import msgspec
 import pytest
 from fastapi import FastAPI
 
+from core.settings import settings_from
 from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord, SensorBatch
-from gridwall.settings import settings_from
 from ingest.gateway.app import create_app
 from ingest.gateway.case_view import MemoryCaseView
 from tests.unit.test_gateway_support import (

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from core.settings import settings_from
 from domain.schemas import CaseEvent
 from domain.vocab import MAX_TIER
-from gridwall.settings import settings_from
 from ingest.gateway.case_view import CaseQuery, CaseRecord, LayeredCaseView, MemoryCaseView
 from ingest.gateway.case_view_clickhouse import ClickHouseCaseView, ClickHouseUnavailable
 from ingest.gateway.open311.format import service_request

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from gridwall.auth import TokenBook
-from gridwall.settings import settings_from
+from core.auth import TokenBook
+from core.settings import settings_from
 from ingest.gateway.ratelimit import RefusalLimiter, client_key, feed_of, too_many
 from ingest.gateway.server import HeaderTimeoutHttpTools, server_options
 

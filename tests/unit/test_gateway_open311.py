@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from starlette.datastructures import QueryParams
 
+from core.auth import TokenBook
 from domain.privacy import mask_name
-from gridwall.auth import TokenBook
 from ingest.gateway.case_view import CaseRecord
 from ingest.gateway.open311.post import form_fields, report_of
 from ingest.gateway.open311.publication import Publication, PublicationError

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 import pytest
 from kafka.errors import KafkaTimeoutError
 
+from core import kafka_writer
+from core.kafka_records import KafkaUnavailable, OutRecord
+from core.kafka_writer import HealingWriter
+from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS, HEALTH
-from gridwall import kafka_writer
-from gridwall.kafka_records import KafkaUnavailable, OutRecord
-from gridwall.kafka_writer import HealingWriter
-from gridwall.settings import Settings
 from ingest.gateway.health import ProduceHealth, healthz
 from ingest.gateway.producer import DirectProducer, GroupCommitProducer
 from tests.unit.test_gateway_support import MemoryWriter

@@ -7,9 +7,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from core.auth import TokenBook
+from core.kafka_records import KafkaUnavailable, OutRecord
 from domain.geo import street
-from gridwall.auth import TokenBook
-from gridwall.kafka_records import KafkaUnavailable, OutRecord
 
 FEED = "feed-all-token-0001"
 SENSOR_ONLY = "feed-sensor-token-0002"

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import yaml
 
+from core.settings import Settings, settings_from
 from domain.geo import street
 from domain.schemas import CaseEvent, DepartmentRecord, SensorReading
 from domain.vocab import SENSOR_KINDS, SENSORS
-from gridwall.settings import Settings, settings_from
 from ingest.gateway.app import create_app
 from ingest.gateway.case_view import MemoryCaseView
 from ingest.gateway.payloads import decode_items, decode_readings, first_byte

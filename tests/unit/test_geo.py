@@ -321,7 +321,7 @@ def test_lookup_speed(st: Street) -> None:
 
 
 def test_default_dir_and_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from gridwall.settings import settings
+    from core.settings import settings
 
     monkeypatch.delenv("GRIDWALL_GEO_DIR", raising=False)
     settings.cache_clear()

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import SettingsError, settings, settings_from
 from domain import geo_build
 from domain.geo import Street, load_street, ring_edges, street
 from domain.geo_build import CitySpec, build_city, feature_collection_text
-from gridwall.settings import SettingsError, settings, settings_from
 from ingest.simulator.engine import SimConfig, Simulation
 
 try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridwall.settings import settings_from
+from core.settings import settings_from
 from wall.hub.config import HubConfig
 from wall.hub.limits import ClientLimits, TokenBucket, rate_limited_reason
 

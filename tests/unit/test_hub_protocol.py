@@ -5,11 +5,11 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from core.auth import Principal
 from domain.alerts import COMMAND_KINDS as WORKER_COMMAND_KINDS
 from domain.contracts.commands import COMMANDS, MAX_SILENCE_S
 from domain.schemas import WallUpdate
 from domain.wire import WireError
-from gridwall.auth import Principal
 from wall.hub.commands import Rejected, build_command, build_tune, record_key
 from wall.hub.protocol import (
     COMMAND_KINDS,

@@ -65,8 +65,8 @@ def test_every_channel_is_produced_by_the_stream_worker() -> None:
 
 
 def test_the_limits_section_states_the_codes_defaults() -> None:
+    from core.settings import Settings
     from domain.wire import MAX_DEPTH
-    from gridwall.settings import Settings
     from wall.hub.config import HubConfig
 
     text = DOC.read_text()

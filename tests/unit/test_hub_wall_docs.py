@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-from gridwall.settings import Settings
+from core.settings import Settings
 from wall.app.gate import COOKIE, RETRY_AFTER_S, Gate
 from wall.app.health import health
 from wall.app.server import UNUSED_SESSION_LIFETIME_MS

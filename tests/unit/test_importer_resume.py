@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from core.kafka_records import KafkaUnavailable, OutRecord
+from core.settings import Settings
 from domain.contracts.topics import DEAD_LETTER, DEPARTMENT_RECORDS, TopicSpec
 from domain.geo import street
 from domain.schemas import DeadLetter, DepartmentRecord
 from domain.wire import decode
-from gridwall.kafka_records import KafkaUnavailable, OutRecord
-from gridwall.settings import Settings
 from ingest import import_checkpoint
 from ingest.import_scan import Message, Offsets
 from ingest.importer import Importer, ImportFailed, ImportPaths, summary

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "readside", "ingest", "streams", "wall", "gridwall", "infra")
+PACKAGES = ("domain", "core", "readside", "ingest", "streams", "wall", "gridwall", "infra")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -38,7 +38,7 @@ def tree(tmp_path: Path) -> Path:
 def test_the_repository_keeps_every_contract() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 kept, 0 broken" in result.stdout
+    assert "6 kept, 0 broken" in result.stdout
 
 
 def test_ingest_importing_the_wall_breaks_the_peer_contract(tree: Path) -> None:
@@ -51,11 +51,11 @@ def test_ingest_importing_the_wall_breaks_the_peer_contract(tree: Path) -> None:
 
 def test_domain_importing_a_service_or_settings_breaks_its_contract(tree: Path) -> None:
     (tree / "domain" / "wrong_way.py").write_text(
-        "from streams import config\nfrom gridwall import settings\n")
+        "from streams import config\nfrom core import settings\n")
     result = lint_imports(tree)
     assert result.returncode != 0
     assert "domain.wrong_way -> streams.config" in result.stdout
-    assert "domain.wrong_way -> gridwall.settings" in result.stdout
+    assert "domain.wrong_way -> core.settings" in result.stdout
 
 
 def test_a_file_cycle_inside_a_service_breaks_the_acyclic_contract(tree: Path) -> None:

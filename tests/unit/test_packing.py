@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from core.kafka_records import OutRecord, pack_records
 from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER
 from domain.schemas import CaseEvent
 from domain.wire import WireError, decode_one_or_many, encode
-from gridwall.kafka_records import OutRecord, pack_records
 
 
 def _event(i: int, grid: str) -> CaseEvent:

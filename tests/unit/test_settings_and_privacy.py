@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import SettingsError, settings_from
 from domain.privacy import mask_id_number, mask_name, mask_phone
-from gridwall.settings import SettingsError, settings_from
 
 
 def test_defaults_are_loopback() -> None:

@@ -9,9 +9,9 @@ import httpx
 import msgspec
 import pytest
 
+from core.kafka_records import KafkaUnavailable, OutRecord
 from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading
 from domain.wire import decode
-from gridwall.kafka_records import KafkaUnavailable, OutRecord
 from ingest.simulator import generate
 from ingest.simulator.engine import Event
 from ingest.simulator.http_sink import HttpSink, json_arrays

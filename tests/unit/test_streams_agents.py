@@ -14,11 +14,11 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.settings import settings_from
 from domain.alerts import AlertState
 from domain.schemas import CaseEvent, Command, DeadLetter, WallUpdate
 from domain.sla import SlaPolicy
 from domain.wire import encode
-from gridwall.settings import settings_from
 from streams.case_logic import decode_record
 from streams.config import LiveConfig
 from streams.worker import Worker, build_worker

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.settings import REPO_ROOT
 from domain.schemas import Command, ConfigChange
 from domain.sink_config import SinkConfig
-from gridwall.settings import REPO_ROOT
 from streams.commands import Route, route
 from streams.config import LiveConfig
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import msgspec
 
+from core.settings import REPO_ROOT
 from domain.schemas import CaseEvent, ConfigChange, DeadLetter, WallUpdate
 from domain.wire import encode
-from gridwall.settings import REPO_ROOT
 from streams.config import LiveConfig
 from streams.control import apply_record, audit
 from streams.outbox import MAX_MESSAGE_BYTES, Outbox

@@ -345,6 +345,6 @@ def test_a_command_child_reports_its_exit_code(tmp_path: Path) -> None:
 
 
 def test_the_default_policy_is_the_documented_one() -> None:
-    from gridwall.settings import Settings
+    from core.settings import Settings
 
     assert RestartPolicy.from_settings(Settings()) == RestartPolicy(1.0, 30.0, 5, 60.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gridwall.auth import (
+from core.auth import (
     TokensFileError,
     ensure_dev_tokens,
     require_safe_tokens_file,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from core.settings import Settings
 from domain.contracts import topics
-from gridwall.settings import Settings
 from infra.topics import spec_configs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -140,7 +140,7 @@ def test_check_change_uses_the_workers_validators() -> None:
 
 
 def test_startup_config_validates_with_the_workers_validators() -> None:
-    from gridwall.settings import REPO_ROOT
+    from core.settings import REPO_ROOT
 
     config = startup_config(REPO_ROOT / "config")
     assert {"sla", "alerts", "sink", "thresholds", "scoring"} <= set(config)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import settings
 from gridwall.cli import build_parser
 from gridwall.commands.run import SERVICES, access_lines
-from gridwall.settings import settings
 from wall.app.server import viewer_token
 
 

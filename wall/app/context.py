@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from core.auth import Principal, TokenBook, TokensFileError
+from core.settings import Settings
 from domain.geo import Street, street
-from gridwall.auth import Principal, TokenBook, TokensFileError
-from gridwall.settings import Settings
 from wall.app.feed import HubFeed
 from wall.app.freshness import Freshness, assess
 from wall.app.history import CaseHistory

@@ -14,8 +14,8 @@ from typing import Any
 
 import panel as pn
 
+from core.auth import Principal
 from domain.contracts.commands import DUTY_CONSOLE_KINDS, form_args
-from gridwall.auth import Principal
 from readside.audits import alert_actions
 from wall.app import render
 from wall.app.boards import AlertRow

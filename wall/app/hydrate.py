@@ -8,8 +8,8 @@ text masked, as the worker's live case updates do.
 
 from __future__ import annotations
 
+from core.settings import Settings
 from domain.schemas import WallUpdate
-from gridwall.settings import Settings
 from readside import audits, wall_state
 from wall.app.fields import day_start_ms
 from wall.app.history import Transition

@@ -21,7 +21,7 @@ from typing import Any
 import panel as pn
 import yaml
 
-from gridwall.auth import Principal
+from core.auth import Principal
 from infra.supervisor import status_path
 from readside.audits import config_audit, current_config
 from wall.app import render

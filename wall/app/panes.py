@@ -11,7 +11,7 @@ from typing import Any
 import panel as pn
 import param
 
-from gridwall.auth import Principal
+from core.auth import Principal
 from wall.app.context import WallContext, local_time
 from wall.app.i18n import Lang, tr
 from wall.app.opsview import workers

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from gridwall.auth import PERMISSIONS
-from gridwall.settings import Settings
+from core.auth import PERMISSIONS
+from core.settings import Settings
 from wall.app.context import WallContext
 
 log = logging.getLogger("gridwall.wall")

@@ -33,11 +33,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from core.auth import Principal
 from domain.alerts import grid_of_alert_id
 from domain.contracts.commands import COMMANDS, decode_args
 from domain.schemas import Command, ConfigChange
 from domain.wire import WireError
-from gridwall.auth import Principal
 from wall.hub.protocol import CommandMsg, ErrorCode, TuneMsg
 
 

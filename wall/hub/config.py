@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gridwall.settings import Settings
+from core.settings import Settings
 from wall.hub.protocol import CHANNELS
 
 # HubConfig field -> the Settings field it defaults to in HubConfig.from_settings.

@@ -31,11 +31,11 @@ from typing import Protocol
 import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from core.clients import aiokafka_client_options
+from core.settings import Settings
 from domain.contracts.topics import ALERTS, WALL_UPDATES
 from domain.schemas import WallUpdate
 from domain.wire import WireError, check_bounds, decode
-from gridwall.clients import aiokafka_client_options
-from gridwall.settings import Settings
 from wall.hub.protocol import CHANNELS
 from wall.hub.stats import HubStats
 

@@ -6,7 +6,7 @@ back: ``ack`` (with the ``command_id``) only after the broker acknowledged the r
 runs in a worker thread, so a slow broker never blocks the event loop (other clients keep
 receiving updates meanwhile). Nothing raises out of these methods.
 
-The producer is a self-healing :class:`~gridwall.kafka_writer.KafkaWriter`: after a broker crash a
+The producer is a self-healing :class:`~core.kafka_writer.KafkaWriter`: after a broker crash a
 command is answered ``error`` (``unavailable``) within about the writer's ack timeout, and
 the first command after the broker is back goes through a fresh producer. :meth:`close`
 gives up on unacknowledged records after :data:`CLOSE_TIMEOUT_S` (logged), so a hub stops
@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from core.auth import Principal
+from core.kafka_records import KafkaUnavailable, OutRecord
+from core.kafka_writer import KafkaWriter
+from core.settings import Settings
 from domain.contracts.topics import COMMANDS, CONTROL
 from domain.wire import encode
-from gridwall.auth import Principal
-from gridwall.kafka_records import KafkaUnavailable, OutRecord
-from gridwall.kafka_writer import KafkaWriter
-from gridwall.settings import Settings
 from wall.hub.commands import (
     GridLookup,
     Rejected,

@@ -23,8 +23,8 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from gridwall.auth import TokenBook
-from gridwall.settings import Settings
+from core.auth import TokenBook
+from core.settings import Settings
 from wall.hub.config import HubConfig
 from wall.hub.fanout import Fanout
 from wall.hub.feed import WallFeed

@@ -30,8 +30,8 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from core.auth import PERMISSIONS, Principal, TokenBook
 from domain.wire import BoundsError, WireError
-from gridwall.auth import PERMISSIONS, Principal, TokenBook
 from wall.hub.config import HubConfig
 from wall.hub.fanout import Fanout
 from wall.hub.intake import CommandIntake

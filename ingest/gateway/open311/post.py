@@ -22,10 +22,10 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from core.auth import Principal
 from domain.schemas import CaseEvent
 from domain.vocab import CATEGORIES
 from domain.wire import WireError, decode, encode
-from gridwall.auth import Principal
 from ingest.gateway.auth import bearer_token, check_source
 from ingest.gateway.case_view import CaseView
 from ingest.gateway.cases import events_submission, placed_event

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
+from core.auth import TokenBook
 from domain.vocab import CATEGORIES
-from gridwall.auth import TokenBook
 from ingest.gateway.auth import bearer_token
 from ingest.gateway.case_view import CaseQuery, CaseView
 from ingest.gateway.open311.format import refusal
