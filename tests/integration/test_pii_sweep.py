@@ -279,7 +279,10 @@ async def test_personal_data_only_where_allowed(stack: LiveStack) -> None:
               **open311_reads(stack, cases),
               **{f"log:{name}": proc.log_path.read_text(errors="replace")
                  for name, proc in stack.procs.items()}}
-    # the sweep finds what is there: the raw inputs hold every needle
+    # the sweep searches populated places: the reads and frames hold the cases themselves,
+    # and the raw inputs hold every needle
+    for place in ("hub", "open311:public", "open311:viewer", "clickhouse:case_events"):
+        assert all(c in places[place] for c in cases), place
     assert occurrences(unescaped(places[f"kafka:{CASE_EVENTS.base}"] + places[
         f"kafka:{DEPARTMENT_RECORDS.base}"])) == set(NEEDLES)
     found = leaks(places, stack.tokens["feed"])
