@@ -2,8 +2,9 @@
 
 :meth:`Coalescer.touch` marks a key changed; :meth:`Coalescer.due` returns the changed keys
 not yet returned in the current slot of that key and records the slot. A key's slots are
-``interval_ms`` long, aligned to the epoch shifted by a phase of the key's own (its hash),
-so keys touched together are spread over the interval instead of all falling due at once.
+``interval_ms`` long, aligned to the epoch shifted by a phase of the key's own (a CRC of its
+``repr``, the same in every process and run), so keys touched together are spread over the
+interval instead of all falling due at once.
 
 Guarantees: a key is returned at most once per slot, so at most
 ``ceil(duration / interval_ms) + 1`` times in any duration; a key touched is returned by the
@@ -21,6 +22,7 @@ touch; only a second touch within the same slot waits, and then at most until th
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Hashable, Iterable
 from typing import Generic, TypeVar
 
@@ -36,6 +38,7 @@ class Coalescer(Generic[K]):
         self.interval_ms = interval_ms
         self._last: dict[K, int] = {}  # key -> slot it was last returned in
         self._dirty: set[K] = set()
+        self._phase: dict[K, int] = {}
 
     def touch(self, keys: Iterable[K]) -> None:
         """Mark ``keys`` as changed."""
@@ -49,7 +52,10 @@ class Coalescer(Generic[K]):
         """The number of ``key``'s slot that contains ``now_ms`` (0 interval: ``now_ms``)."""
         if not self.interval_ms:
             return now_ms
-        return (now_ms + hash(key) % self.interval_ms) // self.interval_ms
+        phase = self._phase.get(key)
+        if phase is None:
+            phase = self._phase[key] = zlib.crc32(repr(key).encode()) % self.interval_ms
+        return (now_ms + phase) // self.interval_ms
 
     def due(self, now_ms: int) -> list[K]:
         """Changed keys that may be sent at ``now_ms``; they are marked sent."""
