@@ -2,7 +2,7 @@
 
 :func:`intake` guarantees, for every feed:
 
-* a refused input (:class:`~ingest.gateway.rejects.Rejected`: 413, 401, 403, 422) is answered
+* a refused input (:class:`~ingest.gateway.rejects.Rejected`: 413, 415, 401, 403, 422) is answered
   with its status and a body naming the field and the reason, and its raw body goes to the
   dead-letter topic (the answer does not depend on that copy being acknowledged);
 * a success (202, or 200 when everything was a duplicate) is answered only after Kafka
@@ -119,6 +119,14 @@ class Feed:
         """The credential presented with the request."""
         return bearer_token(request.headers.get("authorization"))
 
+    def check_media(self, request: Request) -> None:
+        """Raise a 415 :class:`Rejected` naming ``content-type`` unless the request declares
+        JSON (``application/json``, ``*+json``) or no media type at all."""
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise Rejected(415, "unsupported_media_type",
+                           f"send application/json, not {media[:64]}", "content-type")
+
     def dead_letter_source(self, request: Request) -> str:
         """The ``source`` of this request's dead-letter copies."""
         return self.name
@@ -157,6 +165,7 @@ async def intake(ctx: GatewayContext, feed: Feed, request: Request) -> Response:
     raw = b""
     try:
         raw = await read_bounded(request, ctx.settings.max_body_bytes, RAW_LIMIT + 1)
+        feed.check_media(request)
         principal = authorize(ctx.tokens, feed.token(request, raw))
         request.state.receipt = Receipt(int(time.time() * 1000), TimeWindow.of(
             ctx.settings.event_max_age_s, ctx.settings.event_max_ahead_s))

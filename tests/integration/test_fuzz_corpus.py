@@ -103,6 +103,9 @@ def any_endpoint(run: str, feed_token: str) -> list[Input]:
     """Raw-body abuse sent to each of the four POST endpoints."""
     out: list[Input] = []
     form = urlencode({**open311_form(run), "api_key": feed_token}).encode()
+    valid = {CASES: js(report(f"{run}-m")),
+             SENSORS: js({"request_id": f"{run}-m", "readings": [reading(0)]}),
+             DEPARTMENTS: js(department_record(f"{run}-m"))}
     for path in (CASES, SENSORS, DEPARTMENTS, OPEN311):
         out += [
             Input("body over the limit (2 MiB)", path, b"{" + b" " * 2_097_152 + b"}",
@@ -121,7 +124,12 @@ def any_endpoint(run: str, feed_token: str) -> list[Input]:
                              content_type="multipart/form-data; boundary=b", status=415,
                              field="content-type"))
         else:
-            out.append(Input("a form sent to a JSON feed", path, form, content_type=FORM))
+            out.append(Input("a form sent to a JSON feed", path, form, status=415,
+                             field="content-type", content_type=FORM))
+            out += [Input(f"valid JSON labelled {media}", path, valid[path], status=415,
+                          field="content-type", content_type=media)
+                    for media in ("text/plain", "application/xml",
+                                  "multipart/form-data; boundary=b")]
     return out
 
 

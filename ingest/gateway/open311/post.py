@@ -134,6 +134,9 @@ class Open311RequestsFeed(Feed):
             request.state.open311_form = cached
         return cached
 
+    def check_media(self, request: Request) -> None:
+        """A form, checked where it is read (:meth:`_form`: multipart is a 415)."""
+
     def token(self, request: Request, raw: bytes) -> str | None:
         """``api_key`` from the query or the form; a bearer header also works."""
         return (request.query_params.get("api_key") or self._form(request, raw).get("api_key")
