@@ -35,6 +35,11 @@ Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
 Text = Annotated[str, Meta(max_length=2000)]
 Short = Annotated[str, Meta(max_length=128)]
 Rating = Annotated[int, Meta(ge=1, le=5)]
+# A unit id of the organisation (``SO-urban``, ``CS-PL01``) or a tier queue (``grid.PL01-03``).
+UnitId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+# An attachment: an http(s) URL without spaces (a photo of the scene).
+Url = Annotated[str, Meta(min_length=8, max_length=512, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/]+[^\s]*$")]
+MAX_ATTACHMENTS = 8
 Scalar = str | int | float | bool
 # An attribute value: strings bounded (the longest attribute of domain.vocab is 500).
 AttributeValue = Annotated[str, Meta(max_length=500)] | int | float | bool
@@ -56,8 +61,11 @@ class CaseEvent(Located, kw_only=True, forbid_unknown_fields=True):
     """One step of a case's life: a report or a workflow action.
 
     Rules beyond types: ``report`` and ``resolve_on_spot`` need ``category`` and a place
-    (``grid_id`` or ``lon``/``lat``); ``evaluate`` needs ``rating``. Other actions may omit
-    the place: the case already has a grid.
+    (``grid_id`` or ``lon``/``lat``); ``evaluate`` needs ``rating``; ``reassign`` needs
+    ``target_unit``; ``decline`` needs ``reason``; ``target_person`` needs ``target_unit``
+    (except on ``accept``, where it names who in the unit takes the case). Other actions
+    may omit the place: the case already has a grid. ``attachments`` are at most
+    :data:`MAX_ATTACHMENTS` http(s) URLs (photos).
     """
 
     event_id: Id
@@ -73,6 +81,10 @@ class CaseEvent(Located, kw_only=True, forbid_unknown_fields=True):
     rating: Rating | None = None
     reporter_name: Short | None = None  # personal
     reporter_phone: Short | None = None  # personal
+    target_unit: UnitId | None = None
+    target_person: Id | None = None
+    reason: Text = ""
+    attachments: Annotated[list[Url], Meta(max_length=MAX_ATTACHMENTS)] = []
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -83,6 +95,13 @@ class CaseEvent(Located, kw_only=True, forbid_unknown_fields=True):
                 raise ValueError(f"`grid_id` or `lon`/`lat` is required for '{self.action}'")
         if self.action == "evaluate" and self.rating is None:
             raise ValueError("`rating` is required for action 'evaluate'")
+        if self.action == "reassign" and self.target_unit is None:
+            raise ValueError("`target_unit` is required for action 'reassign'")
+        if self.action == "decline" and not self.reason.strip():
+            raise ValueError("`reason` is required for action 'decline'")
+        if (self.target_person is not None and self.target_unit is None
+                and self.action != "accept"):
+            raise ValueError("`target_person` needs `target_unit` (the person's unit)")
 
 
 class SensorReading(Located, kw_only=True, forbid_unknown_fields=True):
@@ -194,8 +213,26 @@ class ConfigChange(msgspec.Struct, kw_only=True):
     ts: EpochMs
 
 
+class Holding(msgspec.Struct, kw_only=True):
+    """Who held a case from ``since_ms``: a unit (or tier queue), optionally a person, the
+    action that handed it over and its reason (a decline's)."""
+
+    unit: str
+    since_ms: int
+    action: str
+    person: str | None = None
+    reason: str = ""
+
+
 class CaseSnapshot(msgspec.Struct, kw_only=True):
-    """The current state of one case (see :mod:`domain.case_machine`)."""
+    """The current state of one case (see :mod:`domain.case_machine`).
+
+    ``unit`` holds the case now (a unit id or a tier queue), ``assignee`` the person within
+    it; ``holders`` lists every holder in order (bounded, the oldest dropped first);
+    ``sla_start_ms`` is when the current step's SLA started (step entry, restarted when a
+    reassign hands the case to another unit); ``dispatched_unit`` is the unit the case was
+    last dispatched to (a reopen returns it there); ``accepted_ms`` when that unit accepted.
+    """
 
     case_id: str
     grid_id: str
@@ -214,6 +251,15 @@ class CaseSnapshot(msgspec.Struct, kw_only=True):
     description: str = ""
     actor: str = ""
     last_event_id: str = ""
+    unit: str | None = None
+    assignee: str | None = None
+    dispatched_unit: str | None = None
+    accepted_ms: int | None = None
+    sla_start_ms: int = 0
+    reporter: str = ""
+    handler: str = ""
+    holders: list[Holding] = []
+    attachments: list[str] = []
 
 
 class WallUpdate(msgspec.Struct, kw_only=True):

@@ -36,7 +36,8 @@ Priority = Literal["low", "normal", "high", "emergency"]
 Step = Literal["reported", "verified", "dispatched", "handled", "closed", "evaluated",
                "rejected"]
 CaseAction = Literal["report", "verify", "reject", "dispatch", "handle", "close", "reopen",
-                     "evaluate", "escalate", "resolve_on_spot"]
+                     "evaluate", "escalate", "resolve_on_spot", "accept", "decline",
+                     "reassign"]
 Severity = Literal["info", "warning", "critical"]
 
 CATEGORIES: tuple[str, ...] = tuple(c.name for c in CATEGORY_CATALOG)
