@@ -5,6 +5,19 @@ The file maps a token to who holds it::
     dev-feed-token:   {name: simulator, role: feed, sources: [simulator, sensor]}
     dev-officer-token: {name: 值班员王, role: officer}
 
+A holder may also name who acts with the token (issue 12): ``person`` (a person id of
+``config/organisation.yaml``: every case step sent with the token is that person's, a
+different ``actor`` is refused) or, for an app acting for many people, ``acts_for`` (the
+organisation roles whose people it may act for, ``"*"`` for all; ``resident`` covers
+everybody the organisation does not list)::
+
+    tok-officer-pl01: {name: 闫宇, role: feed, sources: [grid_worker_app], person: C-PL01}
+    tok-resident-app: {name: resident app, role: feed, sources: [resident_app],
+                       acts_for: [resident]}
+
+A token with neither is a *legacy* token: its case steps are taken as sent, unchecked by
+the authority rules (old files stay valid).
+
 Roles: ``feed`` writes inputs (only the ``sources`` listed, ``"*"`` for all), ``viewer``
 reads the wall, ``officer`` also acts on alerts, ``ops`` also tunes the stream jobs,
 ``admin`` may do everything. :meth:`TokenBook.check` answers who a token is and whether it
@@ -24,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from domain.organisation import ROLES as ORG_ROLES
 
 ROLES = ("feed", "viewer", "officer", "ops", "admin")
 # What each role may do, beyond reading.
@@ -47,6 +62,13 @@ class Principal:
     name: str
     role: str
     sources: frozenset[str]
+    person: str | None = None
+    acts_for: frozenset[str] | None = None
+
+    @property
+    def legacy(self) -> bool:
+        """True for a token naming neither a person nor the roles it acts for."""
+        return self.person is None and self.acts_for is None
 
     def may(self, permission: str) -> bool:
         """True if the role grants ``permission`` (``ingest``, ``view``, ``act``, ``tune``)."""
@@ -100,8 +122,24 @@ class TokenBook:
             if not isinstance(sources, list):
                 raise TokensFileError(f"{where}: token …{token[-4:]}: sources must be a list")
             book[token] = Principal(str(holder.get("name", holder["role"])), holder["role"],
-                                    frozenset(map(str, sources)))
+                                    frozenset(map(str, sources)),
+                                    *_acting(holder, f"{where}: token …{token[-4:]}"))
         return cls(book)
+
+
+def _acting(holder: dict[str, Any], where: str) -> tuple[str | None, frozenset[str] | None]:
+    """The holder's ``person`` and ``acts_for`` (None when absent), validated."""
+    person, acts_for = holder.get("person"), holder.get("acts_for")
+    if person is not None and (not isinstance(person, str) or not person):
+        raise TokensFileError(f"{where}: person must be a person id")
+    if acts_for is None:
+        return person, None
+    if person is not None:
+        raise TokensFileError(f"{where}: give person or acts_for, not both")
+    known = {*ORG_ROLES, "*"}
+    if not isinstance(acts_for, list) or not set(map(str, acts_for)) <= known:
+        raise TokensFileError(f"{where}: acts_for must be a list of {', '.join(sorted(known))}")
+    return None, frozenset(map(str, acts_for))
 
 
 DEV_HOLDERS: dict[str, dict[str, Any]] = {

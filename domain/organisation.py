@@ -31,6 +31,7 @@ UNIT_KINDS: tuple[str, ...] = ("centre", "community_station", "street_office",
                                "district_department")
 WORKER_TYPES: tuple[str, ...] = ("area", "safety", "fire", "family_planning", "environment",
                                  "public_order")
+ORGANISATION_FILE = "organisation.yaml"  # in the config directory
 ORG_RECORD_TYPES: tuple[str, ...] = ("org.unit", "org.person")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,9 +23,11 @@ from core.auth import TokenBook
 from core.kafka_writer import KafkaWriter
 from core.settings import Settings, settings
 from domain.geo import Street, street
+from domain.organisation import ORGANISATION_FILE, load_directory
 from ingest.gateway import docs_ui, health, openapi, ops
 from ingest.gateway.body import BodyTimeoutMiddleware
-from ingest.gateway.case_view import CaseView, LayeredCaseView, MemoryCaseView
+from ingest.gateway.case_rules import CaseJudge
+from ingest.gateway.case_view import CaseView, LayeredCaseView, MemoryCaseView, memory_of
 from ingest.gateway.case_view_clickhouse import ClickHouseCaseView
 from ingest.gateway.cases import CaseEventsFeed
 from ingest.gateway.context import GatewayContext
@@ -94,10 +97,16 @@ def write_endpoint(ctx: GatewayContext, feed: Feed) -> Endpoint:
     return endpoint
 
 
+def case_judge(ctx: GatewayContext) -> CaseJudge:
+    """The judge of case steps, with the organisation of ``config/organisation.yaml``."""
+    directory = load_directory(Path(ctx.settings.config_dir) / ORGANISATION_FILE)
+    return CaseJudge(directory, memory_of(ctx.cases), ctx.placer.community_of)
+
+
 def add_write_routes(app: FastAPI, ctx: GatewayContext) -> None:
     """The four write operations, as plain Starlette routes (documented by :mod:`.openapi`)."""
     feeds: tuple[tuple[str, Feed], ...] = (
-        ("/v1/cases/events", CaseEventsFeed(ctx.placer, ctx.cases)),
+        ("/v1/cases/events", CaseEventsFeed(ctx.placer, ctx.cases, case_judge(ctx))),
         ("/v1/sensors/readings", SensorReadingsFeed(ctx.placer)),
         ("/v1/departments/{department}/records", DepartmentRecordsFeed(ctx.placer)),
         ("/open311/v2/requests.json", Open311RequestsFeed(ctx.placer, ctx.cases)),

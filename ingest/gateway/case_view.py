@@ -102,19 +102,26 @@ class CaseView(Protocol):
 
 
 @dataclass(frozen=True)
-class _Held:
-    """A case in the memory view: its state machine snapshot and what Open311 adds."""
+class Held:
+    """A case in the memory view: its state machine snapshot, what Open311 adds, and what
+    the authority rules read (:class:`domain.authority.CaseFacts`: ``reporter``, ``handler``,
+    ``unit``; ``grid_id`` and ``community_id`` come from the event's place). ``seen`` holds
+    the ids of the events followed, so a repeat is recognised."""
 
     snapshot: CaseSnapshot
     record: CaseRecord
+    reporter: str | None = None
+    handler: str | None = None
+    unit: str | None = None
+    seen: frozenset[str] = frozenset()
 
 
-def followed(held: _Held | None, event: CaseEvent) -> _Held | None:
+def judged(held: Held | None, event: CaseEvent) -> Held | Rejection:
     """``held`` after ``event``, judged by :func:`domain.case_machine.apply` as the streams
-    judge it; None if the machine refuses the event (the case stays as it was)."""
+    judge it, or the machine's :class:`Rejection`."""
     result = case_machine.apply(held.snapshot if held else None, event, event.grid_id)
     if isinstance(result, Rejection):
-        return None
+        return result
     after = result.after
     before = held.record if held else None
     record = CaseRecord(
@@ -123,7 +130,20 @@ def followed(held: _Held | None, event: CaseEvent) -> _Held | None:
         description=after.description, note=event.note or (before.note if before else ""),
         lon=before.lon if before else event.lon, lat=before.lat if before else event.lat,
         tier=after.tier)
-    return _Held(after, record)
+    unit = getattr(event, "target_unit", None)  # the dispatch work's field, once it exists
+    if held is None:
+        return Held(after, record, reporter=event.actor or None, unit=unit,
+                    seen=frozenset({event.event_id}))
+    return Held(after, record, reporter=held.reporter,
+                handler=(event.actor or None) if event.action == "handle" else held.handler,
+                unit=unit or held.unit, seen=held.seen | {event.event_id})
+
+
+def followed(held: Held | None, event: CaseEvent) -> Held | None:
+    """``held`` after ``event``; None if the machine refuses the event (the case stays as
+    it was)."""
+    result = judged(held, event)
+    return None if isinstance(result, Rejection) else result
 
 
 class MemoryCaseView:
@@ -131,7 +151,7 @@ class MemoryCaseView:
 
     def __init__(self, max_cases: int = 10_000) -> None:
         self.max_cases = max_cases
-        self._cases: OrderedDict[str, _Held] = OrderedDict()
+        self._cases: OrderedDict[str, Held] = OrderedDict()
 
     def apply(self, events: Sequence[CaseEvent]) -> None:
         """Follow each event through the case machine; an event it refuses (an action on
@@ -143,6 +163,10 @@ class MemoryCaseView:
                 self._cases.move_to_end(event.case_id)
         while len(self._cases) > self.max_cases:
             self._cases.popitem(last=False)
+
+    def held(self, case_id: str) -> Held | None:
+        """The case as this process followed it, or None (never seen, or forgotten)."""
+        return self._cases.get(case_id)
 
     async def get(self, case_id: str) -> CaseRecord | None:
         """The case with ``case_id``, or None."""
@@ -206,3 +230,12 @@ class LayeredCaseView:
         """Close both views."""
         self.authority.close()
         self.recent.close()
+
+
+def memory_of(view: CaseView) -> MemoryCaseView | None:
+    """The in-process memory view of ``view`` (itself, or a layered view's recent one)."""
+    if isinstance(view, MemoryCaseView):
+        return view
+    if isinstance(view, LayeredCaseView) and isinstance(view.recent, MemoryCaseView):
+        return view.recent
+    return None

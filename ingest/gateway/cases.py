@@ -5,7 +5,9 @@ keys by grid and cannot look a case's grid up. Each event is produced to the cas
 topic keyed by its grid, with ``grid_id`` filled in; the client's ``event_id`` deduplicates
 per source (the same id with another payload is a 409 conflict). An event time outside the
 receipt's window (``GRIDWALL_EVENT_MAX_AGE_S`` before, ``GRIDWALL_EVENT_MAX_AHEAD_S`` after the
-receive time) is a 422 naming ``ts``.
+receive time) is a 422 naming ``ts``. With a judge (:class:`~ingest.gateway.case_rules.
+CaseJudge`), the actor is stamped from the credential, an unauthorised step is a 403 naming
+the rule and a step illegal from the case's known state a 409 with the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from domain.contracts.topics import CASE_EVENTS
 from domain.schemas import CaseEvent
 from domain.wire import encode
 from ingest.gateway.auth import check_source
+from ingest.gateway.case_rules import CaseJudge
 from ingest.gateway.case_view import CaseView
 from ingest.gateway.payloads import decode_items, implausible
 from ingest.gateway.pipeline import Feed, Item, Receipt, Submission, payload_digest, receipt
@@ -48,13 +51,22 @@ def event_item(event: CaseEvent, prefix: str | None = None) -> Item:
 
 
 def events_submission(events: list[CaseEvent], view: CaseView,
-                      prefixes: list[str] | None = None) -> Submission:
+                      prefixes: list[str] | None = None,
+                      judge: CaseJudge | None = None) -> Submission:
     """Produce placed ``events``; the fresh ones feed the read side once acknowledged.
-    ``prefixes`` (the events' paths in the body) make their payloads compared on repeats."""
+    ``prefixes`` (the events' paths in the body) make their payloads compared on repeats;
+    ``judge`` is told they are in flight, then that they landed."""
     items = [event_item(e, prefixes[i] if prefixes is not None else None)
              for i, e in enumerate(events)]
-    return Submission(items,
-                      on_accepted=lambda fresh: view.apply([events[i] for i in fresh]))
+
+    def accepted(fresh: list[int]) -> None:
+        view.apply([events[i] for i in fresh])
+        if judge is not None:
+            judge.landed(events)
+
+    if judge is not None:
+        judge.sent(events)
+    return Submission(items, on_accepted=accepted)
 
 
 def check_times(events: list[CaseEvent], prefixes: list[str], stamp: Receipt) -> None:
@@ -70,9 +82,11 @@ class CaseEventsFeed(Feed):
 
     name = "cases"
 
-    def __init__(self, placer: Placer, view: CaseView) -> None:
+    def __init__(self, placer: Placer, view: CaseView, judge: CaseJudge | None = None
+                 ) -> None:
         self._placer = placer
         self._view = view
+        self._judge = judge
 
     def parse(self, request: Request, raw: bytes, principal: Principal) -> Submission:
         """Decode, check sources, geocode: the whole batch or a refusal."""
@@ -81,4 +95,6 @@ class CaseEventsFeed(Feed):
         events = [placed_event(self._placer, principal, event, prefix)
                   for event, prefix in zip(batch.items, prefixes, strict=True)]
         check_times(events, prefixes, receipt(request))
-        return events_submission(events, self._view, prefixes)
+        if self._judge is not None:
+            events = self._judge.check(principal, events, prefixes)
+        return events_submission(events, self._view, prefixes, self._judge)

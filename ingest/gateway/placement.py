@@ -24,6 +24,11 @@ class Placer:
     def __init__(self, street: Street) -> None:
         self._street = street
 
+    def community_of(self, grid_id: str | None) -> str | None:
+        """The community of a grid of the street, or None."""
+        grid = self._street.grids.get(grid_id or "")
+        return grid.community_id if grid is not None else None
+
     def grid_of(self, item: Located, prefix: str = "") -> str:
         """The grid of ``item`` by the module's rules; raise 422 naming the field if none."""
         if item.grid_id is not None:
