@@ -248,6 +248,12 @@ def _illegal(action: str, current: str | None, sources: tuple[str | None, ...]) 
     return f"'{action}' is not allowed from step '{current}' (only from: {allowed})"
 
 
+def sla_start(state: CaseSnapshot) -> int:
+    """When the SLA of the case's current step started for its holder: step entry, or the
+    last reassign (a snapshot from before holders has no ``sla_start_ms``: step entry)."""
+    return max(state.step_entered_ms, state.sla_start_ms)
+
+
 def is_open(state: CaseSnapshot) -> bool:
     """True while the case waits on someone (its SLA clock runs)."""
     return state.step in OPEN_STEPS

@@ -6,6 +6,13 @@ data to emit), a silent skip (a replay of an event already applied from the same
 an SLA escalation that went stale because the case moved on), or a rejection for the dead
 letter topic (illegal transition, duplicate ``event_id`` at another offset).
 
+Each step's SLA runs against the unit that holds the case: a ``reassign`` restarts the
+step's deadline and escalation clock for the new unit (as a new step would), a ``decline``
+returns the case to ``verified`` (a new step, its clock starts for the dispatcher's queue),
+an ``accept`` changes neither; an escalation moves the case into the next tier's queue and
+restarts only the escalation clock. A breach alert of the old holder clears when the case
+changes step or holder.
+
 SLA breaches arrive as ``escalate`` events written by the SLA timer (actor
 :data:`SLA_ACTOR`, id :func:`sla_event_id`). Each escalation restarts the step's clock at the
 breach's time — the breached deadline, or the time the timer fired when it was late
@@ -31,7 +38,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from domain.alerts import Signal, fingerprint
-from domain.case_machine import Rejection, apply
+from domain.case_machine import Rejection, apply, sla_start
 from domain.plausible import TimeWindow
 from domain.schemas import CaseEvent, CaseSnapshot
 from domain.sla import SlaPolicy
@@ -126,12 +133,13 @@ def deadline_ms(record: CaseRecord, policy: SlaPolicy) -> int | None:
     """The current step's deadline, from step entry; None if the step is not timed.
 
     This is what "overdue" means everywhere (wall, map, metrics, ClickHouse): a case is
-    overdue from this deadline until it leaves the step — escalations do not move it.
+    overdue from this deadline until it leaves the step or a reassign hands it to another
+    unit (the new holder's clock starts then) — escalations do not move it.
     """
     snap = record.snapshot
     if snap.step not in OPEN_STEPS:
         return None
-    return policy.deadline_ms(snap.category, snap.priority, snap.step, snap.step_entered_ms)
+    return policy.deadline_ms(snap.category, snap.priority, snap.step, sla_start(snap))
 
 
 def escalation_ms(record: CaseRecord, policy: SlaPolicy) -> int | None:
@@ -191,7 +199,9 @@ def process(record: CaseRecord | None, event: CaseEvent, offset: int,
     if isinstance(result, Rejection):
         return Outcome(rejection=result.reason)
     after = _saturated(result.after)
-    step_changed = record is None or after.step != record.snapshot.step
+    # A new step, or a new holder of the step (a reassign): its SLA starts afresh.
+    step_changed = record is None or after.step != record.snapshot.step or (
+        after.sla_start_ms != record.snapshot.sla_start_ms)
     clock = event.ts if record is None or step_changed or is_breach else record.clock_start_ms
     new = CaseRecord(snapshot=after, clock_start_ms=clock,
                      version=(record.version + 1) if record else 1,

@@ -25,8 +25,8 @@ class ChannelData(msgspec.Struct, kw_only=True):
 
 
 class CaseData(ChannelData):
-    """``cases``: a case's snapshot (:class:`~domain.schemas.CaseSnapshot`), its step
-    deadline and its breaches; free text masked."""
+    """``cases``: a case's snapshot (:class:`~domain.schemas.CaseSnapshot`: tier, priority,
+    the holding unit and assignee), its step deadline and its breaches; free text masked."""
 
     case_id: str
     grid_id: str
@@ -41,6 +41,9 @@ class CaseData(ChannelData):
     breaches: int = 0
     escalations: int = 0
     actor: str = ""
+    priority: str = "normal"
+    unit: str | None = None
+    assignee: str | None = None
 
 
 class AlertData(ChannelData):

@@ -119,6 +119,10 @@ CASE_TRANSITIONS = TableSpec("case_transitions", _columns(f"""
     source {_LC}
     breach UInt8
     version UInt64
+    from_unit {_LC}
+    to_unit {_LC}
+    assignee String
+    reason String
 """), order_by=("case_id", "event_id"), version="version",
     times=(("event_date", "ts", "ts_ms"),))
 
@@ -149,6 +153,10 @@ CASES = TableSpec("cases", _columns(f"""
     lon Nullable(Float64)
     lat Nullable(Float64)
     note String
+    unit {_LC}
+    assignee String
+    dispatched_unit {_LC}
+    attachments Array(String)
 """), order_by=("case_id",), version="version",
     times=(("opened_date", "opened_at", "opened_ms"), ("", "updated_at", "updated_ms")))
 

@@ -221,11 +221,18 @@ class CasesJob:
 
 def case_wall(rec: CaseRecord, deadline: int | None, escalation: int | None
               ) -> dict[str, Any]:
-    """The wall's case: the snapshot, its step deadline (overdue from it until the case
-    leaves the step) and the next escalation (its own clock). Free text leaves masked
-    (phones, ID numbers, e-mails: :func:`domain.privacy.mask_text`)."""
+    """The wall's case: the snapshot (with its tier, priority, holding unit and assignee),
+    its step deadline (overdue from it until the case leaves the step or its holder) and the
+    next escalation (its own clock). Free text leaves masked (phones, ID numbers, e-mails:
+    :func:`domain.privacy.mask_text`); the holders' history, attachments, reporter and
+    handler stay in the worker and ClickHouse."""
     data = msgspec.structs.asdict(rec.snapshot)
+    for name in _NOT_ON_WALL:
+        data.pop(name, None)
     data.update(deadline_ms=deadline, escalation_ms=escalation, breaches=rec.breaches,
                 version=rec.version, description=mask_text(rec.snapshot.description) or "",
                 actor=mask_text(rec.snapshot.actor) or "")
     return data
+
+
+_NOT_ON_WALL = ("holders", "attachments", "reporter", "handler")

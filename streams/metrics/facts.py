@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from domain.case_machine import Rejection, apply
+from domain.case_machine import Rejection, apply, sla_start
 from domain.schemas import CaseEvent, CaseSnapshot
 from domain.sla import SlaPolicy
 from domain.vocab import OPEN_STEPS
@@ -62,11 +62,12 @@ class StepFact(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
 
 
 def open_deadline(snapshot: CaseSnapshot, policy: SlaPolicy) -> int | None:
-    """The SLA deadline of the case's step measured from step entry; None if it is not open."""
+    """The SLA deadline of the case's step measured from step entry (or from the reassign
+    that handed it to its holder); None if it is not open."""
     if snapshot.step not in OPEN_STEPS:
         return None
     return policy.deadline_ms(snapshot.category, snapshot.priority, snapshot.step,
-                              snapshot.step_entered_ms)
+                              sla_start(snapshot))
 
 
 def fact_of(before: CaseSnapshot | None, after: CaseSnapshot, event: CaseEvent,
@@ -75,7 +76,7 @@ def fact_of(before: CaseSnapshot | None, after: CaseSnapshot, event: CaseEvent,
     left = 0
     if before is not None:
         left = policy.deadline_ms(before.category, before.priority, before.step,
-                                  before.step_entered_ms) or 0
+                                  sla_start(before)) or 0
     entered = open_deadline(after, policy)
     return StepFact(case_id=after.case_id, grid_id=after.grid_id, ts=event.ts,
                     action=event.action, from_step=before.step if before else "",

@@ -273,3 +273,49 @@ def test_the_receive_time_is_the_kafka_timestamp_unless_the_clock_is_earlier() -
                    window=window).rejection is not None
     assert process(None, ev("report", NOW - 59_000), 0, received_ms=NOW,
                    window=window).record is not None
+
+
+def dispatched_to(unit: str) -> CaseRecord:
+    """A case reported at 1 s, verified at 2 s, dispatched to ``unit`` at 3 s."""
+    rec = applied(None, ev("report", 1_000), 0)
+    rec = applied(rec, ev("verify", 2_000), 1)
+    return applied(rec, ev("dispatch", 3_000, target_unit=unit), 2)
+
+
+def test_a_reassign_restarts_the_step_sla_for_the_new_unit() -> None:
+    rec = dispatched_to("SO-urban")
+    assert deadline_ms(rec, POLICY) == 603_000 and rec.snapshot.unit == "SO-urban"
+    rec = applied(rec, ev("reassign", 100_000, target_unit="SO-env"), 3)
+    assert (rec.snapshot.step, rec.snapshot.unit, rec.clock_start_ms) == (
+        "dispatched", "SO-env", 100_000)
+    assert deadline_ms(rec, POLICY) == escalation_ms(rec, POLICY) == 700_000
+
+
+def test_an_accept_keeps_the_clock_and_a_decline_restarts_it_in_verified() -> None:
+    rec = dispatched_to("SO-urban")
+    accepted = applied(rec, ev("accept", 50_000, actor="H-SO-urban-2"), 3)
+    assert accepted.clock_start_ms == 3_000 and deadline_ms(accepted, POLICY) == 603_000
+    assert accepted.snapshot.assignee == "H-SO-urban-2"
+    declined = applied(rec, ev("decline", 50_000, reason="not ours"), 3)
+    assert (declined.snapshot.step, declined.snapshot.unit) == ("verified", "grid.G01")
+    assert declined.clock_start_ms == 50_000 and deadline_ms(declined, POLICY) == 80_000
+
+
+def test_a_breach_of_the_old_holder_is_stale_after_a_reassign_and_its_alert_clears() -> None:
+    rec = dispatched_to("SO-urban")
+    due = escalation_ms(rec, POLICY)
+    assert due is not None
+    breached = process(rec, breach_event(rec, due), 3)
+    assert breached.record is not None and breached.breach
+    rec = breached.record
+    assert rec.snapshot.unit == "CS-G01"  # escalated into the community's queue
+    stale = breach_event(rec, due + 1)
+    moved = process(rec, ev("reassign", due + 10, target_unit="SO-env"), 4)
+    assert moved.record is not None
+    assert [s.raised for s in moved.signals] == [False]
+    assert process(moved.record, stale, 5).skip
+
+
+def test_a_decline_without_a_reason_does_not_decode() -> None:
+    with pytest.raises(ValueError, match="reason"):
+        ev("decline", 1_000)
