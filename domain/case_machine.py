@@ -78,11 +78,16 @@ class DefaultQueues:
         if tier <= 1:
             return f"grid.{grid_id}"
         if tier == 2:
-            return f"CS-{grid_id.split('-')[0]}"
+            return f"CS-{community_of(grid_id)}"
         return self.centre if tier == 3 else self.district
 
 
 DEFAULT_QUEUES = DefaultQueues()
+
+
+def community_of(grid_id: str) -> str:
+    """The community of a grid of this street: a grid id is ``<community>-<nn>``."""
+    return grid_id.split("-")[0]
 
 
 @dataclass(frozen=True)
