@@ -22,7 +22,8 @@ class CaseState:
     """One case as ClickHouse holds it now (no personal data is stored there).
 
     The first eleven fields match the gateway's ``ingest.gateway.case_view.CaseRecord``.
-    ``deadline_ms`` is 0 when no SLA clock runs; ``rating`` 0 when not evaluated.
+    ``deadline_ms`` is 0 when no SLA clock runs; ``rating`` 0 when not evaluated; ``unit``
+    (holding the case) and ``dispatched_unit`` are "" when none.
     """
 
     case_id: str
@@ -42,6 +43,9 @@ class CaseState:
     escalations: int
     on_spot: bool
     rating: int
+    unit: str = ""
+    dispatched_unit: str = ""
+    attachments: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -60,6 +64,7 @@ def _select(database: str) -> str:
 def _state(row: tuple[Any, ...]) -> CaseState:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["on_spot"] = bool(values["on_spot"])
+    values["attachments"] = tuple(values["attachments"])
     return CaseState(**values)
 
 

@@ -60,6 +60,10 @@ class CaseRecord:
     lon: float | None = None
     lat: float | None = None
     tier: int = 1
+    unit: str | None = None  # the unit holding the case
+    dispatched_unit: str | None = None  # the unit it was last dispatched to
+    deadline_ms: int | None = None  # the current step's SLA deadline (None: unknown/untimed)
+    attachments: tuple[str, ...] = ()  # http(s) URLs (Open311 media_url, photos)
 
     @property
     def status(self) -> str:
@@ -129,7 +133,8 @@ def judged(held: Held | None, event: CaseEvent) -> Held | Rejection:
         grid_id=after.grid_id, opened_ms=after.opened_ms, updated_ms=after.updated_ms,
         description=after.description, note=event.note or (before.note if before else ""),
         lon=before.lon if before else event.lon, lat=before.lat if before else event.lat,
-        tier=after.tier)
+        tier=after.tier, unit=after.unit, dispatched_unit=after.dispatched_unit,
+        attachments=tuple(after.attachments))
     unit = getattr(event, "target_unit", None)  # the dispatch work's field, once it exists
     if held is None:
         return Held(after, record, reporter=event.actor or None, unit=unit,

@@ -33,7 +33,9 @@ def record_of(state: CaseState) -> CaseRecord:
     return CaseRecord(case_id=state.case_id, category=state.category, step=state.step,
                       grid_id=state.grid_id, opened_ms=state.opened_ms,
                       updated_ms=state.updated_ms, description=state.description,
-                      note=state.note, lon=state.lon, lat=state.lat, tier=state.tier)
+                      note=state.note, lon=state.lon, lat=state.lat, tier=state.tier,
+                      unit=state.unit or None, dispatched_unit=state.dispatched_unit or None,
+                      deadline_ms=state.deadline_ms or None, attachments=state.attachments)
 
 
 class ClickHouseCaseView:

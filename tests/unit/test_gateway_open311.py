@@ -53,6 +53,9 @@ def test_a_form_becomes_a_report() -> None:
     ({"description": "x" * 3000}, "description"),
     ({"event_id": "has spaces"}, "event_id"),
     ({"account_id": "a" * 200}, "account_id"),
+    ({"media_url": "javascript:alert(1)"}, "media_url"),
+    ({"media_url": "https://img.example/a b.jpg"}, "media_url"),
+    ({"media_url": "https://img.example/" + "p" * 600}, "media_url"),
 ])
 def test_form_errors_name_the_form_field(fields: dict[str, str], field: str) -> None:
     with pytest.raises(Rejected) as caught:
@@ -140,7 +143,7 @@ def test_public_queries_leave_hidden_categories_out() -> None:
 
 
 def test_publication_policy_from_config(tmp_path: Path) -> None:
-    assert Publication.load(tmp_path) == Publication()  # no file: defaults
+    assert Publication.load(tmp_path) == Publication()  # no files: defaults
     (tmp_path / "publication.yaml").write_text(
         "coordinate_decimals: 2\ncategories: {noise: hidden, dispute: public}\n")
     policy = Publication.load(tmp_path)
@@ -160,3 +163,43 @@ def test_a_reader_is_trusted_only_with_a_token_that_may_view() -> None:
     assert trusted_reader(book, None, QueryParams("api_key=viewer-token-1"))
     assert not trusted_reader(book, "Bearer feed-token-12", QueryParams(""))
     assert not trusted_reader(book, None, QueryParams("api_key=nope-nope-nope"))
+
+
+def test_a_form_media_url_becomes_the_reports_attachment() -> None:
+    event = report_of(form(media_url=" https://img.example/scene.jpg "))
+    assert event.attachments == ["https://img.example/scene.jpg"]
+    assert report_of(form()).attachments == []
+
+
+def open_case(**extra: object) -> CaseRecord:
+    fields: dict[str, object] = {"case_id": "c1", "category": "noise", "step": "dispatched",
+                                 "grid_id": "PL01-01", "opened_ms": NOW, "updated_ms": NOW}
+    fields.update(extra)
+    return CaseRecord(**fields)  # type: ignore[arg-type]
+
+
+def test_a_request_names_the_dispatched_unit_its_deadline_and_its_photo() -> None:
+    config = Publication.load(Path(__file__).parents[2] / "config")
+    case = open_case(unit="SO-fire", dispatched_unit="SO-fire", deadline_ms=NOW + DAY,
+                     attachments=("https://img.example/a.jpg", "https://img.example/b.jpg"))
+    [shown] = config.publish([case], trusted=False)
+    assert shown["agency_responsible"] == "街道消防站 Fire station"
+    assert shown["expected_datetime"] == "2024-06-02T00:00:00Z"
+    assert shown["media_url"] == "https://img.example/a.jpg"
+
+
+def test_before_dispatch_the_street_centre_answers_without_deadline_or_photo() -> None:
+    config = Publication.load(Path(__file__).parents[2] / "config")
+    [shown] = config.publish([open_case(step="reported", unit="grid.PL01-01")], trusted=True)
+    assert shown["agency_responsible"] == "街道综合指挥中心 Street command centre"
+    assert (shown["expected_datetime"], shown["media_url"]) == (None, None)
+    [bare] = Publication().publish([open_case(dispatched_unit="SO-x")], trusted=True)
+    assert bare["agency_responsible"] == "SO-x"  # no organisation file: the unit's id
+    [none] = Publication().publish([open_case()], trusted=True)
+    assert none["agency_responsible"] == "GridWall street command centre"
+
+
+def test_a_malformed_organisation_file_fails_the_publication(tmp_path: Path) -> None:
+    (tmp_path / "organisation.yaml").write_text("units: [{id: X}]\n")
+    with pytest.raises(PublicationError, match="organisation"):
+        Publication.load(tmp_path)

@@ -1,7 +1,15 @@
-"""How Open311 answers look: error arrays, W3C datetimes, service request objects."""
+"""How Open311 answers look: error arrays, W3C datetimes, service request objects.
+
+A service request names as ``agency_responsible`` the unit the case was last dispatched to
+(by its name in ``agencies``, the organisation's units; its id if unnamed), the street
+command centre before any dispatch; ``expected_datetime`` is the current step's SLA
+deadline (null when no clock runs or it is not known yet); ``media_url`` the case's first
+attachment (null without one).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from starlette.responses import Response
@@ -34,8 +42,18 @@ def w3c(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def service_request(case: CaseRecord) -> dict[str, object]:
+def agency(case: CaseRecord, agencies: Mapping[str, str]) -> str:
+    """Who is responsible: the dispatched unit's name, else the street command centre."""
+    unit = case.dispatched_unit
+    if not unit:
+        return agencies.get("CC", AGENCY)
+    return agencies.get(unit, unit)
+
+
+def service_request(case: CaseRecord, agencies: Mapping[str, str] | None = None
+                    ) -> dict[str, object]:
     """The GeoReport service request object of ``case`` (no personal data)."""
+    names = agencies or {}
     return {
         "service_request_id": case.case_id,
         "status": case.status,
@@ -43,15 +61,15 @@ def service_request(case: CaseRecord) -> dict[str, object]:
         "service_name": SERVICE_NAMES.get(case.category, case.category),
         "service_code": case.category,
         "description": case.description,
-        "agency_responsible": AGENCY,
+        "agency_responsible": agency(case, names),
         "service_notice": "",
         "requested_datetime": w3c(case.opened_ms),
         "updated_datetime": w3c(case.updated_ms),
-        "expected_datetime": None,
+        "expected_datetime": w3c(case.deadline_ms) if case.deadline_ms else None,
         "address": "",
         "address_id": case.grid_id,
         "zipcode": None,
         "lat": case.lat,
         "long": case.lon,
-        "media_url": None,
+        "media_url": case.attachments[0] if case.attachments else None,
     }

@@ -4,9 +4,9 @@ The form becomes a ``report`` :class:`~domain.schemas.CaseEvent` (source ``open3
 the way of every case event. ``lat``/``long`` are required (the street geocodes by
 coordinates, not addresses); ``address_string`` travels as the report's note;
 ``first_name``/``last_name`` become one name in its own order (a Chinese one family name
-first). Errors name the form field. An optional ``event_id`` field (an extension) makes a
-retried post a duplicate: the service request id is derived from it, so the retry gets the
-same id back.
+first); ``media_url`` (an http(s) URL of a photo) becomes the report's attachment. Errors
+name the form field. An optional ``event_id`` field (an extension) makes a retried post a
+duplicate: the service request id is derived from it, so the retry gets the same id back.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ MAX_FIELDS = 64
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # CaseEvent field -> the form field a client wrote it in.
 FORM_NAMES = {"lon": "long", "category": "service_code", "reporter_name": "first_name",
-              "reporter_phone": "phone", "note": "address_string", "actor": "account_id"}
+              "reporter_phone": "phone", "note": "address_string", "actor": "account_id",
+              "attachments": "media_url"}
 
 
 def form_fields(raw: bytes) -> dict[str, str]:
@@ -98,6 +99,9 @@ def report_of(form: dict[str, str]) -> CaseEvent:
     if code not in CATEGORIES:
         raise invalid("service_code", "unknown service_code; see services.json")
     lat, lon = coordinate(form, "lat"), coordinate(form, "long")
+    media = form.get("media_url", "").strip()
+    if media and not media.lower().startswith(("http://", "https://")):
+        raise invalid("media_url", "must be an http(s) URL")
     event_id, case_id = request_ids(form)
     name = reporter_name(form.get("first_name", "").strip(), form.get("last_name", "").strip())
     data: dict[str, Any] = {
@@ -107,12 +111,20 @@ def report_of(form: dict[str, str]) -> CaseEvent:
         "note": form.get("address_string", ""),
         "actor": form.get("account_id") or form.get("device_id") or "",
         "reporter_name": name or None, "reporter_phone": form.get("phone") or None,
+        "attachments": [media] if media else [],
     }
     try:
         return decode(encode(data), CaseEvent)
     except WireError as exc:
-        field = FORM_NAMES.get(exc.field or "", exc.field)
-        raise invalid(field, exc.reason) from None
+        raise invalid(form_name(exc.field), exc.reason) from None
+
+
+def form_name(field: str | None) -> str | None:
+    """The form field a client wrote CaseEvent field ``field`` in (``attachments[0]`` was
+    ``media_url``)."""
+    if field is None:
+        return None
+    return FORM_NAMES.get(field.split("[")[0], field)
 
 
 class Open311RequestsFeed(Feed):
@@ -149,7 +161,7 @@ class Open311RequestsFeed(Feed):
         try:
             event = placed_event(self._placer, principal, event)
         except Rejected as exc:
-            exc.field = FORM_NAMES.get(exc.field or "", exc.field)
+            exc.field = form_name(exc.field)
             raise
         submission = events_submission([event], self._view)
         submission.extra["service_request_id"] = event.case_id

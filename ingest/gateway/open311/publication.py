@@ -10,18 +10,20 @@ and disputes hidden); a malformed one fails at start naming the problem.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from domain.organisation import OrganisationError, load_directory
 from domain.privacy import mask_text
 from domain.vocab import CATEGORIES
 from ingest.gateway.case_view import CaseRecord
 from ingest.gateway.open311.format import service_request
 
 FILE = "publication.yaml"
+ORGANISATION = "organisation.yaml"
 DEFAULT_HIDDEN = frozenset({"elderly_care", "dispute"})
 
 
@@ -35,11 +37,18 @@ class Publication:
 
     coordinate_decimals: int = 3
     hidden: frozenset[str] = field(default=DEFAULT_HIDDEN)
+    agencies: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, config_dir: str | Path) -> Publication:
-        """The policy of ``<config_dir>/publication.yaml`` (defaults if there is none)."""
-        path = Path(config_dir) / FILE
+        """The policy of ``<config_dir>/publication.yaml`` (defaults if there is none), with
+        the units' names of ``<config_dir>/organisation.yaml`` as agencies (none if it is
+        missing; a malformed one fails at start naming the problem)."""
+        policy = cls._load_policy(Path(config_dir) / FILE)
+        return replace(policy, agencies=agencies(Path(config_dir) / ORGANISATION))
+
+    @classmethod
+    def _load_policy(cls, path: Path) -> Publication:
         if not path.exists():
             return cls()
         try:
@@ -72,7 +81,7 @@ class Publication:
                 if trusted or case.category not in self.hidden]
 
     def _request(self, case: CaseRecord, trusted: bool) -> dict[str, object]:
-        data = service_request(case)
+        data = service_request(case, self.agencies)
         data["description"] = mask_text(case.description) or ""
         data["status_notes"] = mask_text(case.status_notes) or ""
         if not trusted:
@@ -81,3 +90,15 @@ class Publication:
                 if isinstance(value, float):
                     data[name] = round(value, self.coordinate_decimals)
         return data
+
+
+def agencies(path: Path) -> dict[str, str]:
+    """Unit id -> name as Open311 shows it (``name name_en``), from the organisation file;
+    empty if there is none; :class:`PublicationError` if it is malformed."""
+    if not path.exists():
+        return {}
+    try:
+        directory = load_directory(path)
+    except OrganisationError as exc:
+        raise PublicationError(str(exc)) from None
+    return {u.id: f"{u.name} {u.name_en}".strip() for u in directory.units.values()}

@@ -1,0 +1,56 @@
+"""The gateway decodes the dispatch work's case events: new actions and fields accepted,
+broken ones refused 422 naming the field (domain.schemas.CaseEvent through
+ingest.gateway.payloads, the one decoding path of the JSON case feed)."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from domain.schemas import MAX_ATTACHMENTS, CaseEvent
+from ingest.gateway.payloads import decode_items
+from ingest.gateway.rejects import Rejected
+
+
+def body(action: str, **fields: object) -> bytes:
+    data: dict[str, object] = {"event_id": "e1", "case_id": "c1", "action": action,
+                               "ts": 1_700_000_000_000, "source": "command_centre"}
+    data.update(fields)
+    return msgspec.json.encode(data)
+
+
+@pytest.mark.parametrize(("action", "fields"), [
+    ("dispatch", {"target_unit": "SO-urban", "target_person": "H-SO-urban-2"}),
+    ("dispatch", {}),
+    ("accept", {"target_person": "H-SO-urban-2"}),
+    ("decline", {"reason": "a water main: not ours"}),
+    ("reassign", {"target_unit": "DD-water"}),
+    ("handle", {"attachments": ["https://img.example/after.jpg", "HTTP://cdn.example/x"]}),
+])
+def test_the_dispatch_actions_decode(action: str, fields: dict[str, object]) -> None:
+    [event] = decode_items(body(action, **fields), CaseEvent, "events").items
+    assert event.action == action
+    for name, value in fields.items():
+        assert getattr(event, name) == value
+
+
+@pytest.mark.parametrize(("action", "fields", "field"), [
+    ("decline", {}, "reason"),
+    ("decline", {"reason": "   "}, "reason"),
+    ("reassign", {}, "target_unit"),
+    ("dispatch", {"target_person": "H-1"}, "target_person"),
+    ("dispatch", {"target_unit": "bad unit"}, "target_unit"),
+    ("dispatch", {"target_unit": "x" * 65}, "target_unit"),
+    ("handle", {"attachments": ["file:///etc/passwd"]}, "attachments[0]"),
+    ("handle", {"attachments": ["https://a.example/x", "javascript:alert(1)"]},
+     "attachments[1]"),
+    ("handle", {"attachments": ["https://"]}, "attachments[0]"),
+    ("handle", {"attachments": [f"https://a.example/{n}" for n in range(MAX_ATTACHMENTS + 1)]},
+     "attachments"),
+    ("handle", {"attachments": "https://a.example/x"}, "attachments"),
+])
+def test_broken_dispatch_events_are_refused_naming_the_field(
+        action: str, fields: dict[str, object], field: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        decode_items(body(action, **fields), CaseEvent, "events")
+    assert caught.value.status == 422 and caught.value.field == field
