@@ -5,11 +5,11 @@ dispatched) → evaluated. A grid worker may resolve a case on the spot (tier 1:
 closed at once). ``escalate`` raises the tier by one without changing the step.
 
 Dispatch work (指挥派遣): ``dispatch`` names a target unit (and optionally a person);
-the receiver ``accept``\\ s (the step stays ``dispatched``; a second accept is refused) or
-``decline``\\ s with a reason before accepting (the case goes back to ``verified`` in the
-dispatcher's queue); the dispatcher may ``reassign`` a dispatched case to another unit or
-person. ``escalate`` moves the case into the next tier's queue (grid → community → street
-centre → district) and keeps its history.
+the receiver accepts (``accept``: the step stays ``dispatched``; a second accept is refused)
+or declines with a reason before accepting (``decline``: the case goes back to ``verified``
+in the dispatcher's queue); the dispatcher may ``reassign`` a dispatched or declined case
+to another unit or person (``target_unit`` required). ``escalate`` moves the case into the
+next tier's queue (grid → community → street centre → district) and keeps its history.
 
 Holders: every snapshot names the unit holding the case (``unit``, a tier queue from
 :class:`TierQueues` or a dispatched unit) and the person (``assignee``); ``holders`` lists
@@ -45,7 +45,7 @@ TRANSITIONS: dict[str, tuple[tuple[str | None, ...], str | None]] = {
     "dispatch": (("verified",), "dispatched"),
     "accept": (("dispatched",), "dispatched"),
     "decline": (("dispatched",), "verified"),
-    "reassign": (("dispatched",), "dispatched"),
+    "reassign": (("verified", "dispatched"), "dispatched"),
     "handle": (("dispatched",), "handled"),
     "close": (("handled",), "closed"),
     "reopen": (("handled", "closed"), "dispatched"),
@@ -152,7 +152,7 @@ def apply(state: CaseSnapshot | None, event: CaseEvent, grid_id: str | None = No
         changes["handler"] = event.actor
     if event.action == "evaluate":
         changes["rating"] = event.rating
-    if event.action in ("accept", "reassign"):
+    if target == state.step:
         changes["step_entered_ms"] = state.step_entered_ms  # the step goes on
     moved = _holder_after(state, event, queues)
     return Transition(state, _replace(moved, event, **changes))

@@ -180,6 +180,16 @@ def test_reassign_to_the_same_holder_is_refused() -> None:
     assert isinstance(other, Transition) and other.after.assignee == "H-SO-fire-2"
 
 
+def test_after_a_decline_the_dispatcher_reassigns_to_another_unit() -> None:
+    state = run(event("report", ts=1), event("verify", ts=2),
+                event("dispatch", ts=3, target_unit="SO-urban"),
+                event("decline", ts=4, reason="not ours"),
+                event("reassign", ts=5, target_unit="DD-water", target_person="H-DD-water-2"))
+    assert (state.step, state.unit, state.assignee, state.dispatched_unit) == (
+        "dispatched", "DD-water", "H-DD-water-2", "DD-water")
+    assert state.step_entered_ms == state.sla_start_ms == 5
+
+
 def test_untargeted_dispatch_stays_with_the_tier_queue() -> None:
     state = run(event("report"), event("verify"), event("dispatch"))
     assert (state.step, state.unit) == ("dispatched", "grid.PL01-01")
