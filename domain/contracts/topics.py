@@ -74,9 +74,15 @@ ALERTS = TopicSpec("gridwall.alerts", "each alert change once, as an alerts-chan
 WALL_UPDATES = TopicSpec("gridwall.wall.updates", "coalesced deltas for the wall")
 HEALTH = TopicSpec("gridwall.health", "canary records of the gateway's /healthz probes",
                    partitions=1, retention_ms=3_600_000)
+# The worker's verdict on each case event (applied, or refused with the reason), which the
+# gateway's GET /v1/cases/events/{event_id} answers from (domain/contracts/verdicts.py).
+CASE_VERDICTS = TopicSpec("gridwall.cases.verdicts",
+                          "the worker's verdict on each case event: applied or refused",
+                          retention_ms=86_400_000)
 
 CATALOG: tuple[TopicSpec, ...] = (CASE_EVENTS, SENSOR_READINGS, DEPARTMENT_RECORDS,
-                                  DEAD_LETTER, COMMANDS, CONTROL, ALERTS, WALL_UPDATES, HEALTH)
+                                  DEAD_LETTER, COMMANDS, CONTROL, ALERTS, WALL_UPDATES, HEALTH,
+                                  CASE_VERDICTS)
 
 # The stream jobs' own topics. ``alert-ops`` carries every operation on alerts keyed by grid
 # (signals, routed commands, timer ticks), so one grid's alerts change in one partition in

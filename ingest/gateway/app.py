@@ -24,7 +24,7 @@ from core.kafka_writer import KafkaWriter
 from core.settings import Settings, settings
 from domain.geo import Street, street
 from domain.organisation import ORGANISATION_FILE, load_directory
-from ingest.gateway import docs_ui, health, openapi, ops
+from ingest.gateway import docs_ui, health, openapi, ops, verdicts
 from ingest.gateway.body import BodyTimeoutMiddleware
 from ingest.gateway.case_rules import CaseJudge
 from ingest.gateway.case_view import CaseView, LayeredCaseView, MemoryCaseView, memory_of
@@ -47,6 +47,7 @@ from ingest.gateway.ratelimit import RefusalLimiter, RefusalLimitMiddleware
 from ingest.gateway.rejects import Rejected
 from ingest.gateway.responses import json_response
 from ingest.gateway.sensors import SensorReadingsFeed
+from ingest.gateway.verdicts import VerdictBook
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -166,14 +167,32 @@ def add_read_routes(app: FastAPI, ctx: GatewayContext, checks: health.ProduceHea
                           openapi_extra=extra, response_class=Response)
 
 
-def create_app(s: Settings | None = None, **parts: Any) -> FastAPI:
-    """The gateway app; ``parts`` are passed to :func:`build_context` (tokens, geo, ...)."""
+def add_status_route(app: FastAPI, ctx: GatewayContext, book: VerdictBook) -> None:
+    """``GET /v1/cases/events/{event_id}``: the worker's verdict (:mod:`.verdicts`)."""
+
+    async def event_status(request: Request) -> Response:
+        return await verdicts.event_status(ctx, book, request)
+
+    app.add_api_route("/v1/cases/events/{event_id}", event_status, methods=["GET"],
+                      summary="The worker's verdict on a case event (applied / refused with "
+                              "the reason); ?wait=1 waits for it", response_class=Response)
+
+
+def create_app(s: Settings | None = None, follow_verdicts: bool = True,
+               **parts: Any) -> FastAPI:
+    """The gateway app; ``parts`` are passed to :func:`build_context` (tokens, geo, ...).
+    ``follow_verdicts``: follow the case verdicts topic while the app runs (its lifespan)."""
     ctx = build_context(s or settings(), **parts)
     checks = health.ProduceHealth(ctx.producer)
+    book = verdicts.VerdictBook()
+    follower = verdicts.VerdictFollower(ctx.settings, book)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if follow_verdicts:
+            follower.start()
         yield
+        await follower.stop()
         await checks.close()
         await asyncio.to_thread(ctx.producer.close)
         await asyncio.to_thread(ctx.cases.close)
@@ -185,6 +204,7 @@ def create_app(s: Settings | None = None, **parts: Any) -> FastAPI:
     app.state.gateway = ctx
     add_write_routes(app, ctx)
     add_read_routes(app, ctx, checks)
+    add_status_route(app, ctx, book)
     docs_ui.install(app)
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=ctx.settings.gateway_body_timeout_s)
     app.add_middleware(RefusalLimitMiddleware, book=ctx.tokens, metrics=ctx.metrics,

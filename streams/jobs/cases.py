@@ -6,9 +6,11 @@ the case events topic; its state is the ``cases`` table (a
 batch: each message decodes to one event or a packed list of them; each event is applied to
 its case (:func:`streams.case_logic.process`; bad data is dead-lettered, never raised); the
 batch's outputs are its ``case_transitions`` rows, each changed case's ``cases`` row and wall
-update, and the alert signals (alert-ops topic). The changed records are staged and written
-to the table by :meth:`CasesJob.write_state` after the outputs are acknowledged, with their
-changelog records acknowledged before the input is acked (:mod:`streams.runner`).
+update, the alert signals (alert-ops topic) and each event's verdict (applied, or refused
+with the reason of its dead letter; case verdicts topic, read by the gateway's status URL).
+The changed records are staged and written to the table by :meth:`CasesJob.write_state`
+after the outputs are acknowledged, with their changelog records acknowledged before the
+input is acked (:mod:`streams.runner`).
 
 Derived, in memory: the SLA deadline index and the finished cases, rebuilt from the table
 after every recovery (:meth:`CasesJob.on_recovered`, which also hands the records to the
@@ -24,7 +26,8 @@ from typing import Any
 
 import msgspec
 
-from domain.contracts.topics import ALERT_OPS, CASE_EVENTS
+from domain.contracts.topics import ALERT_OPS, CASE_EVENTS, CASE_VERDICTS
+from domain.contracts.verdicts import CaseVerdict, Verdict
 from domain.privacy import mask_text
 from domain.schemas import CaseEvent
 from domain.wire import decode_one_or_many, encode
@@ -74,6 +77,7 @@ class CasesJob:
         self.window = window_of(self.rt.settings.event_max_age_s,
                                 self.rt.settings.event_max_ahead_s)
         self.rt.config.on_change("sla", self.rebuild_deadlines)
+        self._verdicts_topic = CASE_VERDICTS.name(self.rt.settings.topic_prefix)
 
     def load(self, case_id: str) -> CaseRecord | None:
         """The stored record of ``case_id``."""
@@ -118,13 +122,16 @@ class CasesJob:
             log.exception("cases: event %s failed", event.event_id)
             out.dead("cases", event.source, f"internal error: {exc!r}", event.ts, raw,
                      event.grid_id)
+            self._verdict(out, event, "refused", "internal error")
             return
         if outcome.rejection:
             out.dead("cases", event.source, outcome.rejection, event.ts, raw, event.grid_id)
+            self._verdict(out, event, "refused", outcome.rejection)
             return
         if outcome.record is None:
             return
         new = outcome.record
+        self._verdict(out, event, "applied", step=new.snapshot.step)
         changed[event.case_id] = (rec.partition, new)
         if outcome.fact is not None:
             for hook in self.rt.case_hooks:
@@ -136,6 +143,13 @@ class CasesJob:
             op = AlertOp(op_id=f"sig.{event.case_id}.{event.event_id}.{i}", kind="signal",
                          grid_id=signal.grid_id, ts=signal.ts, signal=signal)
             out.send(alert_ops, signal.grid_id, encode(op))
+
+    def _verdict(self, out: Outbox, event: CaseEvent, verdict: Verdict, reason: str = "",
+                 step: str | None = None) -> None:
+        """Publish the event's verdict on the case verdicts topic (keyed by its grid)."""
+        out.send(self._verdicts_topic, event.grid_id or event.source, encode(CaseVerdict(
+            event_id=event.event_id, case_id=event.case_id, source=event.source,
+            verdict=verdict, ts=self.ext.now_ms(), reason=reason, step=step)))
 
     async def write_state(self) -> None:
         """Write the staged records, index their deadlines; return when the changelog is
