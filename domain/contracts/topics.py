@@ -75,7 +75,7 @@ WALL_UPDATES = TopicSpec("gridwall.wall.updates", "coalesced deltas for the wall
 HEALTH = TopicSpec("gridwall.health", "canary records of the gateway's /healthz probes",
                    partitions=1, retention_ms=3_600_000)
 # The worker's verdict on each case event (applied, or refused with the reason), which the
-# gateway's GET /v1/cases/events/{event_id} answers from (domain/contracts/verdicts.py).
+# gateway's GET /v1/cases/events/{event_id} answers from (domain/verdicts.py).
 CASE_VERDICTS = TopicSpec("gridwall.cases.verdicts",
                           "the worker's verdict on each case event: applied or refused",
                           retention_ms=86_400_000)

@@ -28,7 +28,7 @@ from starlette.responses import Response
 from core.clients import aiokafka_client_options
 from core.settings import Settings
 from domain.contracts.topics import CASE_VERDICTS
-from domain.contracts.verdicts import CaseVerdict
+from domain.verdicts import CaseVerdict
 from ingest.gateway.auth import authorize, bearer_token
 from ingest.gateway.context import GatewayContext
 from ingest.gateway.rejects import Rejected

@@ -27,9 +27,9 @@ from typing import Any
 import msgspec
 
 from domain.contracts.topics import ALERT_OPS, CASE_EVENTS, CASE_VERDICTS
-from domain.contracts.verdicts import CaseVerdict, Verdict
 from domain.privacy import mask_text
 from domain.schemas import CaseEvent
+from domain.verdicts import CaseVerdict, Verdict
 from domain.wire import decode_one_or_many, encode
 from streams.alert_logic import AlertOp
 from streams.case_logic import (
