@@ -54,3 +54,41 @@ def test_broken_dispatch_events_are_refused_naming_the_field(
     with pytest.raises(Rejected) as caught:
         decode_items(body(action, **fields), CaseEvent, "events")
     assert caught.value.status == 422 and caught.value.field == field
+
+
+def test_the_sink_rows_and_the_wall_carry_the_holder() -> None:
+    from domain.case_machine import MAX_ATTACHMENTS_KEPT
+    from streams.case_logic import process
+    from streams.jobs.cases import case_wall
+    from streams.rows import case_row, transition_row
+
+    def event(action: str, n: int, **fields: object) -> CaseEvent:
+        base: dict[str, object] = {"event_id": f"e{n}", "case_id": "c1", "action": action,
+                                   "ts": 1_000 * n, "source": "command_centre",
+                                   "grid_id": "PL02-04"}
+        base.update(fields)
+        return CaseEvent(**base)  # type: ignore[arg-type]
+
+    photos = [f"https://img.example/{n}.jpg" for n in range(MAX_ATTACHMENTS)]
+    record = None
+    outcome = None
+    for n, (action, fields) in enumerate([
+            ("report", {"category": "noise", "attachments": photos, "priority": "high"}),
+            ("verify", {"attachments": photos}),
+            ("verify", {}),  # refused: nothing changes
+            ("dispatch", {"target_unit": "SO-police", "target_person": "H-SO-police-1",
+                          "attachments": photos}),
+            ("decline", {"reason": "call me on 13812345678 about it"})], 1):
+        outcome = process(record, event(action, n, **fields), n)
+        record = outcome.record or record
+    assert record is not None and outcome is not None
+    assert len(record.snapshot.attachments) == MAX_ATTACHMENTS_KEPT
+    row = transition_row(event("decline", 5, reason="x"), outcome.before, record, False)
+    assert (row["from_unit"], row["to_unit"]) == ("SO-police", "grid.PL02-04")
+    masked = transition_row(event("decline", 5, reason="call me on 13812345678 about it"),
+                            outcome.before, record, False)
+    assert "13812345678" not in masked["reason"] and masked["reason"].startswith("call me")
+    assert case_row(record, None)["unit"] == "grid.PL02-04"
+    wall = case_wall(record, None, None)
+    assert (wall["tier"], wall["priority"], wall["unit"]) == (1, "high", "grid.PL02-04")
+    assert not {"holders", "attachments", "reporter", "handler"} & set(wall)
