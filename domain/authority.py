@@ -5,7 +5,8 @@ documentation's table is generated from them (:func:`rules_table`):
 
 * residents report anywhere and evaluate only the cases they reported;
 * grid workers report, resolve on the spot, handle and escalate in their grids;
-* community officers report, verify, reject, dispatch and escalate within their community;
+* community officers report, verify, reject, dispatch, reassign and escalate within their
+  community;
 * unit handlers accept, decline, handle and escalate what was dispatched to their unit;
 * leaders report and escalate anywhere;
 * the street command centre may take every step;
@@ -24,8 +25,6 @@ from typing import Literal, Protocol
 from domain.organisation import Person
 
 Scope = Literal["anywhere", "grids", "community", "unit", "own"]
-# Steps the dispatch work adds beside domain.case_machine's actions.
-RECEIVER_ACTIONS: tuple[str, ...] = ("accept", "decline")
 CHECKER_RULE = "close.checker-not-handler"
 
 
@@ -40,7 +39,7 @@ class CaseFacts(Protocol):
 
     @property
     def unit(self) -> str | None:
-        """The unit the case is dispatched to."""
+        """The unit that holds the case (``CaseSnapshot.unit``)."""
 
     @property
     def reporter(self) -> str | None:
@@ -87,15 +86,15 @@ class Refused:
     reason: str
 
 
-EVERY_ACTION = ("report", "resolve_on_spot", "verify", "reject", "dispatch", "accept",
-                "decline", "handle", "close", "reopen", "evaluate", "escalate")
+EVERY_ACTION = ("report", "resolve_on_spot", "verify", "reject", "dispatch", "reassign",
+                "accept", "decline", "handle", "close", "reopen", "evaluate", "escalate")
 GRANTS: tuple[Grant, ...] = (
     Grant("resident.report", "resident", ("report",), "anywhere"),
     Grant("resident.evaluate-own", "resident", ("evaluate",), "own"),
     Grant("grid-worker.in-grids", "grid_worker",
           ("report", "resolve_on_spot", "handle", "escalate"), "grids"),
     Grant("community-officer.in-community", "community_officer",
-          ("report", "verify", "reject", "dispatch", "escalate"), "community"),
+          ("report", "verify", "reject", "dispatch", "reassign", "escalate"), "community"),
     Grant("unit-handler.dispatched-to-unit", "unit_handler",
           ("accept", "decline", "handle", "escalate"), "unit"),
     Grant("leader.report-escalate", "leader", ("report", "escalate"), "anywhere"),

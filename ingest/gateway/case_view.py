@@ -116,8 +116,12 @@ class Held:
     record: CaseRecord
     reporter: str | None = None
     handler: str | None = None
-    unit: str | None = None
     seen: frozenset[str] = frozenset()
+
+    @property
+    def unit(self) -> str | None:
+        """The unit that holds the case now (a unit id or a tier queue)."""
+        return self.snapshot.unit
 
 
 def judged(held: Held | None, event: CaseEvent) -> Held | Rejection:
@@ -135,13 +139,12 @@ def judged(held: Held | None, event: CaseEvent) -> Held | Rejection:
         lon=before.lon if before else event.lon, lat=before.lat if before else event.lat,
         tier=after.tier, unit=after.unit, dispatched_unit=after.dispatched_unit,
         attachments=tuple(after.attachments))
-    unit = getattr(event, "target_unit", None)  # the dispatch work's field, once it exists
     if held is None:
-        return Held(after, record, reporter=event.actor or None, unit=unit,
+        return Held(after, record, reporter=event.actor or None,
                     seen=frozenset({event.event_id}))
     return Held(after, record, reporter=held.reporter,
                 handler=(event.actor or None) if event.action == "handle" else held.handler,
-                unit=unit or held.unit, seen=held.seen | {event.event_id})
+                seen=held.seen | {event.event_id})
 
 
 def followed(held: Held | None, event: CaseEvent) -> Held | None:

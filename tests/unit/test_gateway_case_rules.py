@@ -26,7 +26,8 @@ _, _, GRID = inside(0)
 COMMUNITY = street().community_of(GRID)
 OTHER_GRID = next(g for g in street().grids if street().community_of(g) != COMMUNITY)
 PEOPLE = {"officer": f"C-{COMMUNITY}", "worker": f"W-{GRID}-1", "far": f"W-{OTHER_GRID}-1",
-          "centre": "CC-duty", "chief": "CC-chief"}
+          "centre": "CC-duty", "chief": "CC-chief", "fire": "H-SO-fire-1",
+          "urban": "H-SO-urban-2"}
 TOKENS_WITH_PEOPLE: dict[str, dict[str, Any]] = {
     **TOKENS,
     **{f"tok-{who}-0000000": {"name": who, "role": "feed", "sources": ["*"], "person": pid}
@@ -121,6 +122,17 @@ async def test_the_six_steps_each_by_who_may(gw: Gw) -> None:
     assert (await gw.step(RESIDENTS, "evaluate", actor="r-1")).status_code == 202
     assert [e.actor for e in gw.produced()] == ["r-1", "C-" + COMMUNITY, "C-" + COMMUNITY,
                                                 "CC-duty", "CC-chief", "r-1"]
+
+
+async def test_only_the_unit_dispatched_to_accepts_and_handles(gw: Gw) -> None:
+    assert (await gw.step(RESIDENTS, "report", actor="r-1")).status_code == 202
+    assert (await gw.step(tok("officer"), "verify")).status_code == 202
+    assert (await gw.step(tok("centre"), "dispatch", target_unit="SO-fire")).status_code == 202
+    refused(await gw.step(tok("urban"), "accept"), 403, "unit-handler.dispatched-to-unit",
+            "action")
+    assert (await gw.step(tok("fire"), "accept")).status_code == 202
+    assert (await gw.step(tok("fire"), "handle")).status_code == 202
+    refused(await gw.step(tok("fire"), "close"), 403, "close.checker-not-handler", "action")
 
 
 async def test_an_illegal_step_is_a_409_with_the_reason_for_every_token(gw: Gw) -> None:
