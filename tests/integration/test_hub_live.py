@@ -245,13 +245,15 @@ async def test_commands_land_in_kafka_stamped_and_bad_ones_get_errors(
             assert isinstance(no, ErrorMsg) and no.code == "forbidden"
 
         async with HubClient(hub.url, "ops-token-0001") as ops:
-            value = {"threshold": 42, "by": prefix}
-            tuned = await ops.request({"type": "tune", "key": "sensors.smoke", "value": value})
+            mark = 1_000 + int(prefix[1:-1], 16)  # a value only this test sends
+            value = {"ack_timeout_s": mark}
+            tuned = await ops.request({"type": "tune", "key": "alerts", "value": value})
             assert isinstance(tuned, AckMsg) and tuned.kind == "tune"
-            record = read_topic(infra, CONTROL, lambda v: prefix.encode() in v)
+            record = read_topic(infra, CONTROL, lambda v: f'"ack_timeout_s":{mark}}}'.encode()
+                                in v)
             change = msgspec.json.decode(record.value, type=ConfigChange)
-            assert (change.key, change.value, change.actor) == ("sensors.smoke", value, "运维李")
-            assert record.key == b"sensors.smoke"
+            assert (change.key, change.value, change.actor) == ("alerts", value, "运维李")
+            assert record.key == b"alerts"
 
 
 # --- slow clients -----------------------------------------------------------------------

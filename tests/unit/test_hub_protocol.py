@@ -156,12 +156,25 @@ def test_roles_are_checked() -> None:
     with pytest.raises(Rejected) as info:
         build_command(ack, VIEWER, NOW)
     assert info.value.code == "forbidden"
-    tune = TuneMsg(key="sla.policy", value={"x": 1})
+    tune = TuneMsg(key="alerts", value={"ack_timeout_s": 600})
     with pytest.raises(Rejected, match="may not tune"):
         build_tune(tune, OFFICER, NOW)
     change = build_tune(tune, OPS, NOW)
-    assert (change.key, change.value, change.actor, change.ts) == ("sla.policy", {"x": 1},
-                                                                   "运维", NOW)
+    assert (change.key, change.value, change.actor, change.ts) == (
+        "alerts", {"ack_timeout_s": 600}, "运维", NOW)
+
+
+@pytest.mark.parametrize(("key", "value", "field", "reason"), [
+    ("sla.policy", {"x": 1}, "key", "unknown live config key 'sla.policy'"),
+    ("alerts", {"ack_timeout_s": -5}, "value", "alerts.ack_timeout_s: must be a positive"),
+    ("sink", {"batch_size": 10**30}, "value", "sink.batch_size: must be a whole number"),
+])
+def test_a_tune_the_workers_would_refuse_is_refused_naming_why(
+        key: str, value: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(Rejected) as info:
+        build_tune(TuneMsg(key=key, value=value), OPS, NOW)
+    assert (info.value.code, info.value.field) == ("bad_request", field)
+    assert info.value.reason.startswith(reason)
 
 
 def test_assembled_frames_match_the_documented_schema() -> None:

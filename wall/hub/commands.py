@@ -3,7 +3,9 @@
 :func:`build_command` checks the role (``act``), the targets the kind needs and the kind's
 ``args``, then returns a :class:`~domain.schemas.Command` stamped with the actor, the role,
 a fresh ``command_id`` and the time; :func:`build_tune` does the same for a
-:class:`~domain.schemas.ConfigChange` (``tune`` permission). Both raise :class:`Rejected`
+:class:`~domain.schemas.ConfigChange` (``tune`` permission; the key must be a live config
+key and the value valid for it, by :mod:`domain.contracts.live_config`'s parser, the one the
+workers apply). Both raise :class:`Rejected`
 with a code, the offending field and the reason; nothing else escapes. No I/O here.
 
 Rules per kind are the kind's :class:`~domain.contracts.commands.CommandSpec` (permission,
@@ -36,6 +38,7 @@ from collections.abc import Callable
 from core.auth import Principal
 from domain.alerts import grid_of_alert_id
 from domain.contracts.commands import COMMANDS, decode_args
+from domain.contracts.live_config import live_key
 from domain.schemas import Command, ConfigChange
 from domain.wire import WireError
 from wall.hub.protocol import CommandMsg, ErrorCode, TuneMsg
@@ -114,9 +117,21 @@ def build_command(msg: CommandMsg, who: Principal, now_ms: int,
 
 
 def build_tune(msg: TuneMsg, who: Principal, now_ms: int) -> ConfigChange:
-    """Validate ``msg`` for ``who`` (``tune`` permission) and stamp it with the actor."""
+    """Validate ``msg`` for ``who`` (``tune`` permission; ``key`` one of the live config keys
+    and ``value`` valid for it, by the parser the workers apply it with) and stamp it with
+    the actor."""
     if not who.may("tune"):
         raise Rejected("forbidden", None, f"role '{who.role}' may not tune")
+    try:
+        spec = live_key(msg.key)
+    except KeyError as exc:
+        raise Rejected("bad_request", "key", str(exc.args[0])) from None
+    try:
+        spec.parse(msg.value)
+    except ValueError as exc:  # every parser's error is one, naming the path
+        raise Rejected("bad_request", "value", str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a validator's surprise must not reach the session
+        raise Rejected("bad_request", "value", f"{type(exc).__name__}: {exc}") from None
     return ConfigChange(key=msg.key, value=msg.value, actor=who.name, ts=now_ms)
 
 
