@@ -43,7 +43,7 @@ def test_the_example_tokens_are_refused_even_when_private(tmp_path: Path) -> Non
     path = tmp_path / "t.yaml"
     path.write_text(EXAMPLE.read_text())
     path.chmod(0o600)
-    with pytest.raises(TokensFileError, match="4 public example token"):
+    with pytest.raises(TokensFileError, match="7 public example token"):
         require_safe_tokens_file(path, dev=False)
 
 
