@@ -5,8 +5,9 @@ is a current one; the local server is 18.16).
   time, then rolled back), through a client that sends its statements to chDB;
 - every read-side query runs there: :mod:`readside.cases` through the gateway's
   ``ClickHouseCaseView``, :mod:`readside.wall_state`'s hydration through the wall's
-  ``hydrate``, and :mod:`readside.audits`' reads, with a case, an alert, an alert action
-  and a config change in the tables so that rows are converted;
+  ``hydrate``, :mod:`readside.audits`' reads and :mod:`readside.units`' aggregates, with a
+  case, an alert, an alert action and a config change in the tables so that rows are
+  converted;
 - the ``ON CLUSTER`` DDL that ``gridwall infra cluster-ddl`` prints parses (``EXPLAIN
   AST``; chDB cannot run a cluster);
 - the backup procedure of docs/deploy.md (``BACKUP DATABASE ... TO File(...)``, ``RESTORE``)
@@ -138,6 +139,9 @@ def test_every_read_side_query_runs_on_current_clickhouse(chdb: ChdbClient,
     assert len(audits.alert_actions(settings, "A-1")) == 1
     assert len(audits.alert_actions(settings)) == 1
     assert len(audits.config_audit(settings)) == 1
+    from readside.units import unit_loads, unit_records
+
+    assert unit_loads(chdb, DB) == {} and unit_records(chdb, DB) == {}  # C-1: held by no unit
 
     view = ClickHouseCaseView(settings, connect=lambda: chdb)
 
