@@ -76,7 +76,7 @@ def case_event_row(event: CaseEvent, partition: int, offset: int) -> dict[str, A
 def transition_row(event: CaseEvent, before: CaseRecord | None, after: CaseRecord,
                    breach: bool) -> dict[str, Any]:
     """One applied event: the step, tier and holding unit before and after, the assignee
-    and the event's reason (the actor's and the reason's free text masked)."""
+    and the event's reason (the actor's, assignee's and reason's free text masked)."""
     snap = after.snapshot
     return {"ts_ms": event.ts, "case_id": snap.case_id, "event_id": event.event_id,
             "grid_id": snap.grid_id, "action": event.action,
@@ -85,14 +85,14 @@ def transition_row(event: CaseEvent, before: CaseRecord | None, after: CaseRecor
             "actor": _text(event.actor), "source": event.source, "breach": int(breach),
             "version": after.version,
             "from_unit": (before.snapshot.unit or "") if before else "",
-            "to_unit": snap.unit or "", "assignee": snap.assignee or "",
+            "to_unit": snap.unit or "", "assignee": _text(snap.assignee or ""),
             "reason": _text(event.reason)}
 
 
 def case_row(record: CaseRecord, deadline: int | None) -> dict[str, Any]:
     """The current state of a case, versioned by the number of events applied, with its
     holding unit, assignee, last dispatched unit and attachments; its free text
-    (description, actor, note) masked."""
+    (description, actor, assignee, note) masked."""
     s = record.snapshot
     return {"opened_ms": s.opened_ms, "case_id": s.case_id, "grid_id": s.grid_id,
             "category": s.category, "priority": s.priority, "step": s.step, "tier": s.tier,
@@ -103,7 +103,7 @@ def case_row(record: CaseRecord, deadline: int | None) -> dict[str, Any]:
             "description": _text(s.description), "actor": _text(s.actor),
             "last_event_id": s.last_event_id, "version": record.version, "lon": record.lon,
             "lat": record.lat, "note": _text(record.note), "unit": s.unit or "",
-            "assignee": s.assignee or "", "dispatched_unit": s.dispatched_unit or "",
+            "assignee": _text(s.assignee or ""), "dispatched_unit": s.dispatched_unit or "",
             "attachments": list(s.attachments)}
 
 

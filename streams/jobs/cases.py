@@ -245,7 +245,8 @@ def case_wall(rec: CaseRecord, deadline: int | None, escalation: int | None
         data.pop(name, None)
     data.update(deadline_ms=deadline, escalation_ms=escalation, breaches=rec.breaches,
                 version=rec.version, description=mask_text(rec.snapshot.description) or "",
-                actor=mask_text(rec.snapshot.actor) or "")
+                actor=mask_text(rec.snapshot.actor) or "",
+                assignee=mask_text(rec.snapshot.assignee))
     return data
 
 

@@ -89,6 +89,16 @@ def test_the_sink_rows_and_the_wall_carry_the_holder() -> None:
                             outcome.before, record, False)
     assert "13812345678" not in masked["reason"] and masked["reason"].startswith("call me")
     assert case_row(record, None)["unit"] == "grid.PL02-04"
+    taken = process(None, event("report", 9, category="noise", case_id="c2"), 9).record
+    assert taken is not None
+    for action, fields in (("verify", {}), ("dispatch", {"target_unit": "SO-env"}),
+                           ("accept", {"actor": "li@example.com"})):
+        n = 10 + len(taken.seen)
+        taken = process(taken, event(action, n, case_id="c2", **fields), n).record
+        assert taken is not None
+    assert taken.snapshot.assignee == "li@example.com"
+    assert "li@example.com" not in str(case_row(taken, None))
+    assert "li@example.com" not in str(case_wall(taken, None, None))
     wall = case_wall(record, None, None)
     assert (wall["tier"], wall["priority"], wall["unit"]) == (1, "high", "grid.PL02-04")
     assert not {"holders", "attachments", "reporter", "handler"} & set(wall)
