@@ -5,7 +5,8 @@ is a current one; the local server is 18.16).
   time, then rolled back), through a client that sends its statements to chDB;
 - every read-side query runs there: :mod:`readside.cases` through the gateway's
   ``ClickHouseCaseView``, :mod:`readside.wall_state`'s hydration through the wall's
-  ``hydrate``, :mod:`readside.audits`' reads and :mod:`readside.units`' aggregates, with a
+  ``hydrate``, :mod:`readside.audits`' reads, :mod:`readside.units`' aggregates and
+  :mod:`readside.tiers`' resolution levels, with a
   case, an alert, an alert action and a config change in the tables so that rows are
   converted;
 - the ``ON CLUSTER`` DDL that ``gridwall infra cluster-ddl`` prints parses (``EXPLAIN
@@ -142,6 +143,14 @@ def test_every_read_side_query_runs_on_current_clickhouse(chdb: ChdbClient,
     from readside.units import unit_loads, unit_records
 
     assert unit_loads(chdb, DB) == {} and unit_records(chdb, DB) == {}  # C-1: held by no unit
+    from readside.tiers import resolution_counts
+
+    chdb.execute(f"INSERT INTO {DB}.cases (opened_date, opened_ms, updated_ms, case_id, "
+                 "grid_id, category, step, tier, version) VALUES",
+                 [(_today(), 1_702_000_000_000, 1_702_000_000_000, "C-2", "G02",
+                   "environment", "closed", 2, 1)])
+    assert resolution_counts(settings, 1_701_500_000_000) == {"G02": {2: 1}}
+    assert resolution_counts(settings, 1_702_000_000_001) == {}
 
     view = ClickHouseCaseView(settings, connect=lambda: chdb)
 

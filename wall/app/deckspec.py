@@ -32,6 +32,7 @@ from wall.app.mapdata import (
     poi_rows,
     sensor_rows,
     street_rows,
+    tier_outline_rows,
 )
 from wall.app.store import WallStore
 
@@ -83,6 +84,8 @@ def base_layers(visible: Mapping[str, bool], scale: float = 1.0) -> list[dict[st
                autoHighlight=True, highlightColor=[255, 255, 255, 80]),
         _overlay("communities", "PathLayer", getPath="@@=path", getColor=[120, 200, 255, 255],
                getWidth=6, widthMinPixels=3 * scale, pickable=False),
+        _overlay("tier_outlines", "PathLayer", getPath="@@=path", getColor="@@=tier_colour",
+                 getWidth=4, widthMinPixels=2.5 * scale, pickable=False),
         _overlay("community_labels", "TextLayer", getPosition="@@=position",
                getText="@@=label", getSize=20 * scale, getColor=[230, 240, 255, 255],
                characterSet="auto", fontFamily="WenQuanYi Micro Hei, Noto Sans CJK SC, "
@@ -152,6 +155,7 @@ def layer_frames(street: Street, store: WallStore, now_ms: int, lang: Lang
     return {**static_frames(street, lang),
             "grids": frame("grids", grid_rows(street, store, now_ms, lang)),
             "sensors": sensor_frame(street, frozenset(dead_sensors(store)), lang),
+            "tier_outlines": frame("tier_outlines", tier_outline_rows(street, store)),
             "activity": frame("activity", activity_rows(street, store, now_ms)),
             "alerts": frame("alerts", alert_marker_rows(street, store, now_ms, lang))}
 

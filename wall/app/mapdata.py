@@ -24,6 +24,7 @@ from wall.app.boards import AlertRow, alert_rows
 from wall.app.fields import integer, mapping, text
 from wall.app.i18n import Lang, tr
 from wall.app.kpis import DEAD_SENSOR_KINDS, is_open, is_overdue
+from wall.app.mechanism import grid_top_tiers
 from wall.app.store import WallStore
 
 Rgba = list[int]
@@ -60,6 +61,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "communities": ("path", "community_id"),
     "community_labels": ("position", "label"),
     "grids": ("polygon", "grid_fill", "elevation", "tip", "grid_id"),
+    "tier_outlines": ("path", "tier_colour", "tier", "grid_id"),
     "activity": ("position", "activity_fill", "activity_radius"),
     "alerts": ("position", "alert_fill", "alert_radius", "tip", "alert_id"),
     "sensors": ("position", "sensor_fill", "tip"),
@@ -220,6 +222,19 @@ def grid_rows(street: Street, store: WallStore, now_ms: int, lang: Lang
                      "elevation": BASE_ELEVATION_M + ELEVATION_PER_CASE_M * fig.open,
                      "tip": grid_tip(grid, fig, register, lang), "grid_id": grid_id})
     return rows
+
+
+TIER_COLOURS: dict[int, Rgba] = {1: [38, 194, 129, 255], 2: [70, 194, 255, 255],
+                               3: [245, 166, 35, 255], 4: [232, 65, 66, 255]}
+
+
+def tier_outline_rows(street: Street, store: WallStore) -> list[dict[str, Any]]:
+    """Each grid with open cases outlined in the colour of its highest open tier
+    (:func:`wall.app.mechanism.grid_top_tiers`), in grid id order; quiet grids have none."""
+    top = grid_top_tiers(store.data("cases"))
+    return [{"path": [list(p) for p in (*street.grids[g].polygon, street.grids[g].polygon[0])],
+             "tier_colour": TIER_COLOURS[top[g]], "tier": top[g], "grid_id": g}
+            for g in street.grid_ids if g in top]
 
 
 def activity_rows(street: Street, store: WallStore, now_ms: int) -> list[dict[str, Any]]:

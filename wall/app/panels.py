@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
-from wall.app import boards, kpis, render
+from wall.app import boards, kpis, mechanism, mechanism_html, render
 from wall.app.i18n import LANGS, Lang, tr
 from wall.app.store import WallStore
 
@@ -34,6 +34,8 @@ class PanelInput:
     names: Mapping[str, str] = field(default_factory=dict)  # grid id -> name
     community_of: Mapping[str, str] = field(default_factory=dict)  # grid id -> community
     community_names: Mapping[str, str] = field(default_factory=dict)
+    # cases closed per grid and tier, (today, this week): wall.app.levels
+    levels: tuple[Mapping[str, Mapping[int, int]], Mapping[str, Mapping[int, int]]] = ({}, {})
 
     @cached_property
     def counts(self) -> kpis.CaseCounts:
@@ -69,16 +71,39 @@ def _categories(p: PanelInput) -> str:
 
 
 def _ranking(p: PanelInput) -> str:
-    return render.ranking(boards.ranking(p.store, 8), p.names, p.lang)
+    return render.ranking(boards.ranking(p.store, 5), p.names, p.lang)
 
 
 def _ticker(p: PanelInput) -> str:
-    return render.ticker(boards.ticker(p.store, 6), p.names, p.now, p.lang)
+    return render.ticker(boards.ticker(p.store, 4), p.names, p.now, p.lang)
+
+
+def _cases(p: PanelInput) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(k, i.data) for k, i in p.store.channel("cases").items()]
 
 
 def _countdown(p: PanelInput) -> str:
-    cases = [(k, i.data) for k, i in p.store.channel("cases").items()]
-    return render.countdowns(boards.countdowns(cases, p.now, 5), p.names, p.lang)
+    return mechanism_html.countdowns(mechanism.sla_rows(_cases(p), p.now, 5), p.names, p.lang)
+
+
+def _tiers(p: PanelInput) -> str:
+    return mechanism_html.tiers(mechanism.open_by_tier(p.store.data("cases")), p.lang)
+
+
+def _resolution(p: PanelInput) -> str:
+    today, week = (mechanism.resolution_shares(c, p.community_of) for c in p.levels)
+    return mechanism_html.resolution(today, week, p.community_names, p.lang)
+
+
+def _escalations(p: PanelInput) -> str:
+    cases = {k: i.data for k, i in p.store.channel("cases").items()}
+    rows = mechanism.recent_escalations(p.store.tier_rises, cases, p.now, limit=4)
+    return mechanism_html.escalations(rows, p.names, p.now, p.lang)
+
+
+def _emergencies(p: PanelInput) -> str:
+    return mechanism_html.emergencies(mechanism.pinned_emergencies(_cases(p)), p.names,
+                                      p.now, p.lang)
 
 
 def _sparklines(p: PanelInput) -> str:
@@ -87,15 +112,19 @@ def _sparklines(p: PanelInput) -> str:
 
 
 def _live(p: PanelInput) -> str:
-    return render.live_feed(boards.live_feed(p.store, p.now, limit=5), p.names, p.lang)
+    return render.live_feed(boards.live_feed(p.store, p.now, limit=4), p.names, p.lang)
 
 
 PANELS: tuple[PanelSpec, ...] = (
+    PanelSpec("tiers", "left", ("cases",), _tiers),
     PanelSpec("funnel", "left", ("cases",), _funnel),
+    PanelSpec("resolution", "left", ("cases",), _resolution),
     PanelSpec("categories", "left", ("cases",), _categories),
+    PanelSpec("emergencies", "right", ("cases",), _emergencies),
     PanelSpec("ranking", "right", ("ranking",), _ranking),
-    PanelSpec("ticker", "right", ("alerts",), _ticker),
     PanelSpec("countdown", "right", ("cases",), _countdown),
+    PanelSpec("escalations", "right", ("cases",), _escalations),
+    PanelSpec("ticker", "right", ("alerts",), _ticker),
     PanelSpec("sparklines", "right", ("cases",), _sparklines),
     PanelSpec("live", "right", ("cases", "alerts"), _live),
 )

@@ -10,6 +10,9 @@ Guarantees of :class:`WallStore` (pure; time is always passed in):
 - Each channel holds at most ``max_keys`` keys; beyond that the least recently updated is
   evicted. The recent-activity ring holds at most ``max_recent`` entries. Memory is bounded
   however long the wall runs.
+- :attr:`~WallStore.tier_rises` maps a case id to when its tier last rose (the update's
+  ``updated_ms``, else its ``ts``), as seen by this wall: a case first seen at a higher tier
+  (hydrated, or joined late) is not a rise. Bounded by ``max_keys`` like the channels.
 - :attr:`~WallStore.version` grows on every accepted change, so views can be cached per
   version; :attr:`~WallStore.last_received_ms` is the local time of the last message,
   which is what freshness is judged by (never the producers' clocks).
@@ -60,6 +63,7 @@ class WallStore:
         self.version = 0
         self.last_received_ms = 0
         self.evicted = 0
+        self.tier_rises: OrderedDict[str, int] = OrderedDict()
 
     def channel(self, name: str) -> Mapping[str, Item]:
         """The items of one channel (empty for an unknown channel); treat as read-only."""
@@ -92,10 +96,25 @@ class WallStore:
         if len(held) > self.max_keys:
             held.popitem(last=False)
             self.evicted += 1
+        if old is not None and update.channel == "cases":
+            self._note_tier_rise(update, old.data)
         if old is None and update.channel in ACTIVITY_CHANNELS:
             self.recent.append(Activity(received_ms, update.channel, update.key, update.data))
         self.version += 1
         return True
+
+    def _note_tier_rise(self, update: WallUpdate, before: Mapping[str, Any]) -> None:
+        """Record when a case's tier rose (see :attr:`tier_rises`)."""
+        try:
+            rose = int(update.data.get("tier") or 0) > int(before.get("tier") or 0)
+            at_ms = int(update.data.get("updated_ms") or update.ts)
+        except (TypeError, ValueError):
+            return
+        if rose:
+            self.tier_rises[update.key] = at_ms
+            self.tier_rises.move_to_end(update.key)
+            if len(self.tier_rises) > self.max_keys:
+                self.tier_rises.popitem(last=False)
 
     def apply_all(self, updates: Iterable[WallUpdate], received_ms: int) -> int:
         """Apply each update in order; return how many were held."""

@@ -22,6 +22,7 @@ from wall.app import kpis, render
 from wall.app.context import WallContext
 from wall.app.deckspec import TOOLTIP, base_spec, layer_frames, with_data
 from wall.app.i18n import Lang, tr
+from wall.app.levels import ResolutionLevels
 from wall.app.mapdata import FADE_S, POI_LAYERS
 from wall.app.panels import PanelInput, column_html
 from wall.app.panes import (
@@ -44,10 +45,20 @@ def side_styles(width: str) -> dict[str, str]:
             "overflow": "hidden"}
 
 
+_LEVELS: dict[int, ResolutionLevels] = {}
+
+
+def levels_of(ctx: WallContext) -> ResolutionLevels:
+    """The server's resolution levels (one background reader per wall context)."""
+    if id(ctx) not in _LEVELS:
+        _LEVELS[id(ctx)] = ResolutionLevels.of(ctx.settings)
+    return _LEVELS[id(ctx)]
+
+
 def panel_input(ctx: WallContext, now: int, lang: Lang) -> PanelInput:
     """What the cards of :mod:`wall.app.panels` draw from."""
     return PanelInput(ctx.store, now, lang, ctx.names(lang), ctx.community_of,
-                      ctx.community_names(lang))
+                      ctx.community_names(lang), levels_of(ctx).get(now))
 
 
 def left_html(ctx: WallContext, now: int, lang: Lang) -> str:
