@@ -1,4 +1,4 @@
-"""The wall server: Panel serving ``/wall``, ``/duty`` and ``/ops`` around one shared context.
+"""The wall server: Panel serving ``/wall``, ``/duty``, ``/ops`` and ``/leader`` (one context).
 
 :func:`run` blocks until SIGINT/SIGTERM. At start it hydrates from ClickHouse and starts the
 single hub feed on the server's event loop (whatever happens to ClickHouse or the hub, the
@@ -28,7 +28,7 @@ from core.settings import Settings
 from wall.app.context import WallContext
 
 log = logging.getLogger("gridwall.wall")
-ROUTES = ("wall", "duty", "ops")
+ROUTES = ("wall", "duty", "ops", "leader", "cases")
 UNUSED_SESSION_LIFETIME_MS = 15_000  # a page's session outlives its closed websocket so long
 
 
@@ -50,12 +50,15 @@ def viewer_token(tokens_file: Path) -> str | None:
 
 def build_routes(ctx: WallContext) -> dict[str, Any]:
     """Route name -> page factory."""
+    from wall.app.cases_page import cases_page
     from wall.app.duty_page import duty_page
+    from wall.app.leader_page import leader_page
     from wall.app.ops_page import ops_page
     from wall.app.wall_page import wall_page
 
     return {"wall": lambda: wall_page(ctx), "duty": lambda: duty_page(ctx),
-            "ops": lambda: ops_page(ctx)}
+            "ops": lambda: ops_page(ctx),
+            "leader": lambda: leader_page(ctx), "cases": lambda: cases_page(ctx)}
 
 
 def serve_pages(ctx: WallContext, host: str, port: int) -> Any:
@@ -70,7 +73,8 @@ def serve_pages(ctx: WallContext, host: str, port: int) -> Any:
                 lambda token: ctx.login(token, "view") is not None)
     origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     server = pn.serve(build_routes(ctx), port=port, address=host, show=False, start=False,
-                      title={"wall": "GridWall", "duty": "GridWall duty", "ops": "GridWall ops"},
+                      title={"wall": "GridWall", "duty": "GridWall duty", "ops": "GridWall ops",
+                             "leader": "GridWall leader"},
                       websocket_origin=origins, verbose=False,
                       check_unused_sessions=5_000,
                       unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,

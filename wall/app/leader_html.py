@@ -1,0 +1,54 @@
+"""HTML of the leaders' view cards, from :mod:`wall.app.leader`'s rows (pure).
+
+Every text from data is escaped; every fragment renders (an explicit "no data" line) for
+empty input; rows carry ``data-testid`` attributes for the browser tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from wall.app.i18n import Lang, tr
+from wall.app.leader import CaseLine, Standing
+from wall.app.mechanism_html import clock, tier_badge
+from wall.app.render import empty, esc, fixed_table, trend
+
+
+def standings(rows: Sequence[Standing], names: Mapping[str, str], lang: Lang,
+              testid: str) -> str:
+    """A ranking: rank, name, score, cases, movement."""
+    if not rows:
+        return empty(lang)
+    head = "".join(f"<th>{esc(tr(k, lang))}</th>" for k in
+                   ("col.rank", "col.subject", "col.score", "col.cases", "col.trend"))
+    body = "".join(
+        f'<tr data-testid="{testid}" data-subject="{esc(r.subject)}" data-rank="{r.rank}">'
+        f"<td>{r.rank or '—'}</td><td>{esc(names.get(r.subject, r.subject))}</td>"
+        f"<td>{r.score:.1f}</td><td>{r.cases}</td><td>{trend(r.rank_change)}</td></tr>"
+        for r in rows)
+    return fixed_table((12, 44, 16, 14, 14), f"<tr>{head}</tr>{body}")
+
+
+def cases(rows: Sequence[CaseLine], grid_names: Mapping[str, str], lang: Lang,
+          testid: str) -> str:
+    """Overdue or escalated cases: case, grid, step, priority, tier, holder, overdue by."""
+    if not rows:
+        return empty(lang)
+    head = "".join(f"<th>{esc(tr(k, lang))}</th>" for k in
+                   ("col.case", "col.grid", "col.step", "col.priority", "col.tier",
+                    "col.holder", "col.overdue_by"))
+    body = "".join(
+        f'<tr data-testid="{testid}" data-case="{esc(r.case_id)}">'
+        f"<td>{esc(r.case_id)}</td><td>{esc(grid_names.get(r.grid_id, r.grid_id))}</td>"
+        f"<td>{esc(tr(r.step, lang))}</td>"
+        f"<td>{esc(tr('priority.' + r.priority, lang))}</td>"
+        f"<td>{tier_badge(r.tier, lang)}</td><td>{esc(r.unit or '—')}</td>"
+        f'<td class="{"late" if r.overdue_s > 0 else ""}">'
+        f"{clock(-r.overdue_s) if r.overdue_s > 0 else '—'}</td></tr>" for r in rows)
+    return fixed_table((18, 16, 12, 10, 10, 20, 14), f"<tr>{head}</tr>{body}")
+
+
+def supervision(lang: Lang) -> str:
+    """The supervision orders card: issuing needs a gateway write that does not exist yet."""
+    return (f'<div class="gw-empty" data-testid="supervision-pending">'
+            f'{esc(tr("supervision.pending", lang))}</div>')
