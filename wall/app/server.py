@@ -74,7 +74,7 @@ def serve_pages(ctx: WallContext, host: str, port: int) -> Any:
     origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     server = pn.serve(build_routes(ctx), port=port, address=host, show=False, start=False,
                       title={"wall": "GridWall", "duty": "GridWall duty", "ops": "GridWall ops",
-                             "leader": "GridWall leader"},
+                             "leader": "GridWall leader", "cases": "GridWall cases"},
                       websocket_origin=origins, verbose=False,
                       check_unused_sessions=5_000,
                       unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,
