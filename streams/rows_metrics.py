@@ -15,7 +15,6 @@ from typing import Any
 import msgspec
 
 from domain.schemas import SensorBatch
-from streams.sensors.rollup import reading_rows
 
 _batch_decoder = msgspec.json.Decoder(SensorBatch)
 Row = tuple[str, dict[str, Any]]
@@ -26,7 +25,8 @@ def sensor_readings_decoder(level_of: Callable[[str, float], str]
     """A sink decoder: one ``sensor_readings`` row per reading of a SensorBatch record.
 
     ``level_of(kind, value)`` classifies the value under the live thresholds. Undecodable
-    records yield no rows (the sensors agent dead-letters them).
+    records yield no rows (the sensors agent dead-letters them). The rows are those of
+    :func:`streams.sensors.rollup.reading_rows` with the levels, built in one pass.
     """
 
     def decode(value: bytes, _partition: int, _offset: int) -> list[Row]:
@@ -34,7 +34,11 @@ def sensor_readings_decoder(level_of: Callable[[str, float], str]
             batch = _batch_decoder.decode(value)
         except msgspec.MsgspecError:
             return []
-        levels = [level_of(r.kind, r.value) for r in batch.readings]
-        return [("sensor_readings", row) for row in reading_rows(batch, levels)]
+        grid, batch_id = batch.grid_id, batch.batch_id
+        return [("sensor_readings",
+                 {"ts_ms": r.ts, "grid_id": grid, "sensor_id": r.sensor_id, "kind": r.kind,
+                  "value": r.value, "level": level_of(r.kind, r.value),
+                  "batch_id": batch_id})
+                for r in batch.readings]
 
     return decode

@@ -60,13 +60,13 @@ from streams.partials import (
 )
 from streams.rows_metrics import sensor_readings_decoder
 from streams.runner import Item, Tally, Timer
-from streams.sensors.detector import SensorDetector
+from streams.sensors.detector import GridHealth, SensorDetector
 from streams.sensors.rollup import SensorRollup
 
 TAKE_MAX = 2_000  # records per fetched batch (~100k readings)
 HEARTBEAT_TICK_S = 0.5
 HEALTH_TICK_S = 0.1
-HEALTH_INTERVAL_MS = 500  # one health partial per grid twice a second at most
+HEALTH_INTERVAL_MS = 500  # a grid's health looked at twice a second at most, sent if changed
 ROLLUP_TICK_S = 1.0
 _decoder = msgspec.json.Decoder(SensorBatch)
 
@@ -102,6 +102,7 @@ class SensorsJob:
         self._replay_from = 0
         self.health_due: Coalescer[str] = Coalescer(HEALTH_INTERVAL_MS)
         self.source_ms: dict[str, int] = {}
+        self.sent_health: dict[str, GridHealth] = {}  # the last health sent per owned grid
         self._oldest: dict[str, int] = {}
 
     def touch(self, oldest: dict[str, int]) -> None:
@@ -112,22 +113,30 @@ class SensorsJob:
 
     async def publish_health(self) -> int:
         """Send the sensor health of the due grids this worker owns to the street stage
-        (:class:`~streams.partials.SensorPartial` on the grid-partials topic)."""
+        (:class:`~streams.partials.SensorPartial` on the grid-partials topic), only where it
+        differs from the last one this worker sent for the grid (a partial is a full state,
+        and the street stage holds the latest; nothing in it depends on time passing).
+        Return how many partials were sent."""
         due = self.health_due.due(wall_ms())
         if not due:
             return 0
         wanted = [g for g in due if any(g in grids for grids in self.grids.values())]
         out = self.ext.outbox()
         topic = self.ext.topic(GRID_PARTIALS.base)
+        sent = 0
         for grid_id, health in self.detector.health(wanted).items():
+            if self.sent_health.get(grid_id) == health:
+                continue
+            self.sent_health[grid_id] = health
             partial = SensorPartial(grid_id=grid_id, source_ms=self.source_ms.pop(grid_id, None),
                                     health=health)
             out.latest(topic, partial_key(grid_id, SENSORS_SOURCE),
                        encode_sensor_partial(partial))
+            sent += 1
         for grid_id in due:
             self.source_ms.pop(grid_id, None)
         await out.flush()
-        return len(wanted)
+        return sent
 
     @classmethod
     def from_config(cls, ext: Ext) -> SensorsJob:
@@ -238,6 +247,8 @@ class SensorsJob:
                            for signal in self.detector.restored(grids, now_ms)])
             self.rollup.rewrite(grids, self._replay_from)
             touched.update(dict.fromkeys(grids, now_ms))
+        for grid_id in touched:  # another owner may have sent since: send them afresh
+            self.sent_health.pop(grid_id, None)
         await out.flush()
         self.touch(touched)
 
@@ -248,6 +259,8 @@ class SensorsJob:
             grids |= self.grids.pop(tp, set()) | self._installed_grids(tp)
         self.detector.drop_grids(grids)
         self.rollup.drop_grids(grids)
+        for grid_id in grids:
+            self.sent_health.pop(grid_id, None)
 
     def clock_ms(self, now_ms: int) -> int:
         """The time silences are judged at: ``now_ms``, but not past what has been read."""

@@ -13,7 +13,11 @@ Outputs (only while the partition is owned and restored):
 * ``grid_metrics`` of every community and of the street, coalesced to one per key per
   :data:`VIEW_INTERVAL_MS`: the same views a single worker's book gives
   (:meth:`MetricsBook.snapshot`), with the sensor health of their grids (``sensors``,
-  from the sensors job's partials);
+  from the sensors job's partials, which are sent only when a grid's health changed). A
+  view is due when a partial of one of its grids arrived, and also when time alone moved
+  it (:meth:`StreetStage.refresh`, every :data:`REFRESH_TICK_S`): a minute rolled over (the
+  minute, last-minute and hopping windows move) or an open case's step deadline passed
+  (its overdue count), so no view stays stale while its grids are quiet;
 * ``ranking``: the street item holds the top :data:`RANKING_TOP` grids (plus how many are
   ranked and listed), each grid's item its own rank and score, each worker's item theirs;
   an item is sent only when it changed, so no message grows with the number of grids;
@@ -45,6 +49,7 @@ from streams.scores.periods import period_key, period_start, previous_start
 from streams.scores.ranking import rank, standings
 
 PUBLISH_TICK_S = 0.1
+REFRESH_TICK_S = 0.25  # time-driven view changes (minute roll-over, deadlines passing)
 VIEW_INTERVAL_MS = 250  # a community or the street at most four times a second (cheap:
 # the views are rolled up incrementally, streams.metrics.rollup)
 RANKING_TICK_S = 5.0
@@ -73,6 +78,7 @@ class StreetStage:
         self.sent: dict[tuple[str, str], tuple[Any, ...]] = {}  # last ranking entry sent
         self.sensors = self.health.grids  # grid -> its latest SensorPartial
         self.period_starts: tuple[int, ...] = ()  # the scoring periods last ranked
+        self.shown: dict[ViewKey, tuple[int, int]] = {}  # (minute, overdue) of the last view
 
     # -- the partition's state ------------------------------------------------------------
 
@@ -101,6 +107,7 @@ class StreetStage:
         self.health.clear()
         self.source_ms.clear()
         self.sent.clear()
+        self.shown.clear()
 
     async def handle(self, records: Sequence[Any]) -> None:
         """Apply a batch of partials; their views are published by the timers."""
@@ -161,9 +168,25 @@ class StreetStage:
             data = self.views.snapshot(level, key, now)
             data["sensors"] = self.health.merged(level, key)
             data["source_ms"] = self.source_ms.pop((level, key), None)
+            self.shown[(level, key)] = (data["minute_ms"], data["overdue"])
             out.wall("grid_metrics", key, now, data, key)
         await out.flush()
         return len(due)
+
+    async def refresh(self) -> int:
+        """Make due the views that time alone moved since they were last sent: the minute
+        rolled over or the overdue count changed (a step deadline passed). Return how many.
+
+        Cost: one bisection of the sorted deadlines per community and the street (the
+        rollup's), not a look at every grid or case."""
+        if not self.owned:
+            return 0
+        now = self.ext.now_ms()
+        minute = MINUTE.start(now)
+        moved = [key for key, scope in self.views.scopes.items()
+                 if self.shown.get(key) != (minute, scope.overdue(now))]
+        self.coalescer.touch(moved)
+        return len(moved)
 
     async def publish_ranking(self) -> int:
         """Send the rankings' changed items and score rows; return how many were sent.
@@ -279,11 +302,12 @@ def period_row(period: str, start: int, kind: str, entry: dict[str, Any], now: i
 class StreetLoop(RawLoopJob):
     """The street stage as the runner runs it: a plain loop over the grid partials (5,000
     records a batch), the :class:`StreetStage` as its partition's state, its publish and
-    ranking timers."""
+    ranking timers and the time-driven refresh of its views."""
 
     def __init__(self, ext: Ext, policy: ScoringPolicy) -> None:
         self.stage = StreetStage(ext, policy)
         super().__init__("street", GRID_PARTIALS.base, self.stage.handle, self.stage,
                          [Timer("street_publish", PUBLISH_TICK_S, self.stage.publish),
+                          Timer("street_refresh", REFRESH_TICK_S, self.stage.refresh),
                           Timer("street_ranking", RANKING_TICK_S, self.stage.publish_ranking)],
                          5_000)
