@@ -23,6 +23,7 @@ from core.settings import Settings, settings_from
 from domain.geo import street
 from tests.e2e.conftest import Proc, stack_env
 
+pytestmark = pytest.mark.integration
 GRID = street().grid_ids[0]
 COMMUNITY = street().community_of(GRID)
 TOKENS: dict[str, dict[str, Any]] = {
