@@ -203,3 +203,21 @@ def test_a_malformed_organisation_file_fails_the_publication(tmp_path: Path) -> 
     (tmp_path / "organisation.yaml").write_text("units: [{id: X}]\n")
     with pytest.raises(PublicationError, match="organisation"):
         Publication.load(tmp_path)
+
+
+async def test_the_memory_view_knows_the_unit_and_photo_but_not_the_deadline() -> None:
+    from domain.schemas import CaseEvent
+    from ingest.gateway.case_view import MemoryCaseView
+
+    view = MemoryCaseView()
+    base = {"case_id": "c9", "source": "command_centre", "grid_id": "PL01-01"}
+    view.apply([CaseEvent(event_id="r", action="report", ts=NOW, category="noise",
+                          attachments=["https://img.example/a.jpg"], **base),  # type: ignore[arg-type]
+                CaseEvent(event_id="v", action="verify", ts=NOW + 1, **base),  # type: ignore[arg-type]
+                CaseEvent(event_id="d", action="dispatch", ts=NOW + 2, target_unit="SO-env",
+                          **base)])  # type: ignore[arg-type]
+    case = await view.get("c9")
+    assert case is not None
+    [shown] = Publication.load(Path(__file__).parents[2] / "config").publish([case], True)
+    assert shown["agency_responsible"] == "环卫所 Sanitation office"
+    assert (shown["media_url"], shown["expected_datetime"]) == ("https://img.example/a.jpg", None)
