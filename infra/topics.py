@@ -80,3 +80,22 @@ def topic_configs(settings: Settings, spec: TopicSpec) -> dict[str, str]:
 def ensure_stream_topics(settings: Settings) -> list[str]:
     """Create the catalog's and the stream jobs' missing topics; return the names created."""
     return ensure_topics(settings, CATALOG + STREAM_TOPICS)
+
+
+def delete_prefixed_topics(settings: Settings) -> int:
+    """Delete every topic whose name starts with ``settings.topic_prefix``; return how many.
+
+    For throw-away prefixes (a test session's): each topic holds open files in the broker, and
+    a broker that reaches its open-files limit shuts down. Refuses an empty prefix, which
+    would name every topic of the cluster.
+    """
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = _admin(settings)
+    try:
+        names = [n for n in admin.list_topics() if n.startswith(settings.topic_prefix)]
+        for start in range(0, len(names), 200):
+            admin.delete_topics(names[start:start + 200], timeout_ms=30_000)
+        return len(names)
+    finally:
+        admin.close()

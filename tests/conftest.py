@@ -58,6 +58,11 @@ def infra(gw_settings: Settings) -> Iterator[Settings]:
     yield gw_settings
     if not os.environ.get("GRIDWALL_TEST_KEEP_DATA"):
         client.execute(f"DROP DATABASE IF EXISTS {gw_settings.clickhouse_database}")
+        from infra.topics import delete_prefixed_topics
+
+        # The session's topics (its own prefix, sub-prefixes and Faust changelogs included):
+        # left behind, thousands of them reach the broker's open-files limit and stop it.
+        delete_prefixed_topics(gw_settings)
     client.disconnect()
 
 
