@@ -32,6 +32,9 @@ OPEN, ACKED, RESOLVED = "open", "acknowledged", "resolved"
 TICK_KINDS: tuple[str, ...] = ("re_escalate", "silence_expired")
 
 
+MAX_ALERT_TIMING_S = 30 * 86_400  # an alert timing beyond 30 days is a typo
+
+
 class AlertConfigError(ValueError):
     """An alerts configuration that does not validate; the message names the key."""
 
@@ -45,7 +48,8 @@ class AlertConfig:
 
     @classmethod
     def from_mapping(cls, data: Any) -> AlertConfig:
-        """Validate plain data; unknown keys and non-positive numbers are errors."""
+        """Validate plain data; unknown keys and numbers outside (0, :data:`MAX_ALERT_TIMING_S`]
+        are errors (a timing of 1e30 s would overflow every deadline computed from it)."""
         if not isinstance(data, Mapping):
             raise AlertConfigError("alerts: expected a mapping")
         allowed = ("ack_timeout_s", "max_silence_s")
@@ -53,8 +57,10 @@ class AlertConfig:
             if key not in allowed:
                 raise AlertConfigError(f"alerts.{key}: unknown key (allowed: "
                                        f"{', '.join(allowed)})")
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise AlertConfigError(f"alerts.{key}: must be a positive number of seconds")
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not 0 < value <= MAX_ALERT_TIMING_S):
+                raise AlertConfigError(f"alerts.{key}: must be a positive number of seconds "
+                                       f"up to {MAX_ALERT_TIMING_S:,}")
         return cls(**{k: float(v) for k, v in data.items()})
 
     def to_mapping(self) -> dict[str, Any]:

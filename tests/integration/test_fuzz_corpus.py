@@ -15,9 +15,6 @@ to every command kind and ``tune`` of the hub:
   message limit closes 1009 and a new connection works;
 * plausible inputs at the edges (the largest counts, a two-day-old report, the longest
   texts) are accepted, so the worker and its sink get real work from the corpus too;
-* a ``tune`` well-formed for the hub but implausible for the worker (negative timeout or
-  batch size, an unknown key) is acknowledged by the hub -- it checks role and frame, not
-  values -- and refused by the worker with a reason in its ``config_changes`` audit;
 * afterwards all three processes are alive with ``/healthz`` 200, no traceback is in any
   of their logs, a new report lands in ClickHouse's ``cases``, a ``tune`` is
   acknowledged, and the worker's sink lag is zero.
@@ -353,6 +350,12 @@ def hub_frames() -> list[tuple[str, bytes]]:
         ("tune: key not a key", js({**tune, "key": "Bad Key!", "value": {}})),
         ("tune: 20 KB key", js({**tune, "key": "k" * 20_000, "value": {}})),
         ("tune: 40 KB value", js({**tune, "value": {"pad": "p" * 40_000}})),
+        ("tune: unknown key", js({**tune, "key": "aliens", "value": {"x": 1}})),
+        ("tune: negative timeout", js({**tune, "value": {"ack_timeout_s": -5}})),
+        ("tune: timeout 1e30", js({**tune, "value": {"ack_timeout_s": 10**30}})),
+        ("tune: negative batch size", js({**tune, "key": "sink",
+                                          "value": {"batch_size": -1}})),
+        ("tune: unknown setting", js({**tune, "value": {"favourite_colour": "red"}})),
         ("unknown type", js({"type": "explode", "ref": "u"})),
         ("not JSON", b"{'type': oops"),
         ("a JSON list", b"[1, 2, 3]"),
@@ -391,28 +394,9 @@ async def closes(stack: LiveStack, frame: bytes, role: str | None) -> tuple[int,
     return info.value.rcvd.code, info.value.rcvd.reason
 
 
-# Tunes well-formed for the hub but not for the worker: the hub acknowledges them (it checks
-# the role and the frame, not the value) and the worker refuses each, naming why, in its
-# config_changes audit.
-IMPLAUSIBLE_TUNES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("alerts", {"ack_timeout_s": -5}),
-    ("sink", {"batch_size": -1}),
-    ("sink", {"batch_size": 10**30}),
-    ("aliens", {"x": 1}),
-)
-
-
-async def send_implausible_tunes(stack: LiveStack) -> None:
-    async with stack.hub_client("ops") as ops:
-        for key, value in IMPLAUSIBLE_TUNES:
-            reply = await ops.request({"type": "tune", "key": key, "value": value}, 20)
-            assert type(reply).__name__ == "AckMsg", reply
-
-
 async def test_every_hub_input_gets_an_error_frame_and_nothing_dies(stack: LiveStack) -> None:
     frames = hub_frames()
     taken = await refused_frames(stack, "ops", frames)
-    await send_implausible_tunes(stack)
     code, reason = await closes(stack, deep_json(), None)
     assert (code, reason) == (4001, f"not an auth message: frame too deep (limit {MAX_DEPTH})")
     code, _ = await closes(stack, js({"type": "health", "pad": "p" * 100_000}), "ops")
@@ -433,9 +417,6 @@ def test_afterwards_everything_is_alive_and_the_sink_lag_returns_to_zero(
         wait_for("the report after the corpus in ClickHouse", lambda: ch.execute(
             f"SELECT count() FROM {db}.cases FINAL WHERE case_id = 'case-{run}-after'"
         ) == [(1,)], 120)
-        wait_for("the worker refusing each implausible tune, naming why", lambda: ch.execute(
-            f"SELECT count() FROM {db}.config_changes WHERE accepted = 0 AND reason != ''"
-        )[0][0] >= len(IMPLAUSIBLE_TUNES), 120)
         wait_for("the sink's lag at zero", lambda: worker_sink_lag(stack.settings) == 0, 120)
     finally:
         ch.disconnect()
