@@ -88,6 +88,8 @@ class CasesPage:
                             (self.photo, "cases.photo"), (self.unit, "cases.unit"),
                             (self.rating, "cases.rating")):
             widget.name = tr(key, lang)
+            if isinstance(widget, pn.widgets.TextInput):
+                widget.placeholder = tr(key, lang)
         for action, button in self.buttons.items():
             button.name = tr(f"cases.{action}", lang)
         self.unit.options = {unit_name(self.directory, u, lang): u
