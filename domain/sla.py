@@ -72,6 +72,12 @@ def _only(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None
         raise PolicyError(f"{where}.{unknown[0]}: unknown key (allowed: {', '.join(allowed)})")
 
 
+# Bounds of plausible values: beyond them a deadline (ms since 1970, UInt64 in ClickHouse)
+# could overflow, or an infinite factor crash the clock.
+MAX_SLA_S = 365 * 86_400
+MAX_FACTOR = 100.0
+
+
 def _seconds_map(data: Any, where: str, required: tuple[str, ...] = ()) -> dict[str, int]:
     if not isinstance(data, Mapping):
         raise PolicyError(f"{where}: expected a mapping of step to seconds")
@@ -81,8 +87,9 @@ def _seconds_map(data: Any, where: str, required: tuple[str, ...] = ()) -> dict[
             raise PolicyError(f"{where}.{step}: required")
     out: dict[str, int] = {}
     for step, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise PolicyError(f"{where}.{step}: must be a positive whole number of seconds")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SLA_S:
+            raise PolicyError(f"{where}.{step}: must be a positive whole number of seconds "
+                              f"up to {MAX_SLA_S:,}")
         out[step] = value
     return out
 
@@ -93,8 +100,10 @@ def _factor_map(data: Any) -> dict[str, float]:
     _only(data, PRIORITIES, "priority_factor")
     out: dict[str, float] = {}
     for priority, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise PolicyError(f"priority_factor.{priority}: must be a positive number")
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not 0 < value <= MAX_FACTOR):
+            raise PolicyError(f"priority_factor.{priority}: must be a positive number up to "
+                              f"{MAX_FACTOR}")
         out[priority] = float(value)
     return out
 

@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+import yaml
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -48,7 +49,7 @@ from tests.integration.helpers_live import (
     live_stack,
     worker_sink_lag,
 )
-from tests.integration.test_streams_support import wait_for
+from tests.integration.test_streams_support import REPO, wait_for
 from tests.unit.test_gateway_support import department_record, inside, reading, report
 from wall.hub.protocol import ErrorMsg
 
@@ -339,6 +340,14 @@ def command_frames(kind: str) -> list[tuple[str, bytes]]:
         ("a case id for an alert-only kind", frame(case_id="c1"))])
 
 
+SLA: dict[str, Any] = yaml.safe_load((REPO / "config" / "sla.yaml").read_text())
+
+
+def sla_with(**changes: Any) -> dict[str, Any]:
+    """The shipped SLA policy with ``changes``: every other part of it valid."""
+    return {**SLA, **changes}
+
+
 def hub_frames() -> list[tuple[str, bytes]]:
     """Every bad frame: per command kind, per tune, and of no kind at all."""
     frames = [(f"{kind}: {what}", raw) for kind in COMMAND_KINDS
@@ -356,6 +365,10 @@ def hub_frames() -> list[tuple[str, bytes]]:
         ("tune: negative batch size", js({**tune, "key": "sink",
                                           "value": {"batch_size": -1}})),
         ("tune: unknown setting", js({**tune, "value": {"favourite_colour": "red"}})),
+        ("tune: an SLA of 10**30 s", js({**tune, "key": "sla", "value": sla_with(
+            defaults={**SLA["defaults"], "reported": 10**30})})),
+        ("tune: a priority factor of 1e308", js({**tune, "key": "sla", "value": sla_with(
+            priority_factor={"high": 1e308})})),
         ("unknown type", js({"type": "explode", "ref": "u"})),
         ("not JSON", b"{'type': oops"),
         ("a JSON list", b"[1, 2, 3]"),
