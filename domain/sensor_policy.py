@@ -96,11 +96,20 @@ def _only(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None
         raise PolicyError(f"{where}.{unknown[0]}: unknown key (allowed: {', '.join(allowed)})")
 
 
-def _number(value: Any, where: str, positive: bool = False) -> float:
+# Plausible bounds: a silence allowed for longer than 30 days is a typo, and each sensor keeps
+# its window of readings in memory.
+MAX_HEARTBEAT_S = 30 * 86_400
+MAX_WINDOW = 10_000
+
+
+def _number(value: Any, where: str, positive: bool = False,
+            at_most: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PolicyError(f"{where}: must be a number")
     if positive and value <= 0:
         raise PolicyError(f"{where}: must be positive")
+    if at_most is not None and value > at_most:
+        raise PolicyError(f"{where}: must be at most {at_most:,.0f}")
     return float(value)
 
 
@@ -116,7 +125,8 @@ def _kind(data: Any, where: str) -> KindPolicy:
     for low, high in (("warning_above", "critical_above"), ("critical_below", "warning_below")):
         if low in bands and high in bands and bands[low] > bands[high]:
             raise PolicyError(f"{where}.{high}: must not be below {low}")
-    return KindPolicy(heartbeat_s=_number(data["heartbeat_s"], f"{where}.heartbeat_s", True),
+    return KindPolicy(heartbeat_s=_number(data["heartbeat_s"], f"{where}.heartbeat_s", True,
+                                          MAX_HEARTBEAT_S),
                       unit=str(data.get("unit", "")), **bands)
 
 
@@ -129,8 +139,9 @@ def _anomaly(data: Any) -> AnomalyPolicy:
     for key in ("window", "min_samples"):
         if key in data:
             raw = data[key]
-            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 2:
-                raise PolicyError(f"anomaly.{key}: must be a whole number >= 2")
+            if isinstance(raw, bool) or not isinstance(raw, int) or not 2 <= raw <= MAX_WINDOW:
+                raise PolicyError(f"anomaly.{key}: must be a whole number from 2 to "
+                                  f"{MAX_WINDOW:,}")
             values[key] = raw
     for key in ("z_raise", "z_clear"):
         if key in data:

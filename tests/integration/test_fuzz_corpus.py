@@ -341,6 +341,7 @@ def command_frames(kind: str) -> list[tuple[str, bytes]]:
 
 
 SLA: dict[str, Any] = yaml.safe_load((REPO / "config" / "sla.yaml").read_text())
+THRESHOLDS: dict[str, Any] = yaml.safe_load((REPO / "config" / "thresholds.yaml").read_text())
 
 
 def sla_with(**changes: Any) -> dict[str, Any]:
@@ -369,6 +370,12 @@ def hub_frames() -> list[tuple[str, bytes]]:
             defaults={**SLA["defaults"], "reported": 10**30})})),
         ("tune: a priority factor of 1e308", js({**tune, "key": "sla", "value": sla_with(
             priority_factor={"high": 1e308})})),
+        ("tune: a heartbeat of 10**30 s", js({**tune, "key": "thresholds", "value": {
+            **THRESHOLDS, "kinds": {**THRESHOLDS["kinds"], "smoke": {
+                **THRESHOLDS["kinds"]["smoke"], "heartbeat_s": 10**30}}}})),
+        ("tune: an anomaly window of 10**30 readings", js({**tune, "key": "thresholds",
+                                                         "value": {**THRESHOLDS, "anomaly": {
+                                                             "window": 10**30}}})),
         ("unknown type", js({"type": "explode", "ref": "u"})),
         ("not JSON", b"{'type': oops"),
         ("a JSON list", b"[1, 2, 3]"),
