@@ -62,8 +62,10 @@ class Runtime:
     sink: ClickHouseSink | None = None
     # the worker's job health: per-batch counts of every job
     health: JobHealth | None = None
-    # called with (step fact, event) per applied transition that adds a fact
-    case_hooks: list[Callable[[StepFact, CaseEvent], None]] = field(default_factory=list)
+    # called once per batch of the cases job with its applied transitions' (step fact,
+    # event) pairs, in order
+    case_hooks: list[Callable[[list[tuple[StepFact, CaseEvent]]], None]] = field(
+        default_factory=list)
     # called with every record of the cases table after it was recovered
     recovery_hooks: list[Callable[[list[CaseRecord]], None]] = field(default_factory=list)
 

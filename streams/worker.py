@@ -124,7 +124,7 @@ def build_worker(settings: Settings, config: LiveConfig | None = None,
     _add_workflow(worker, send)
     policy = load_scoring(Path(settings.config_dir) / "scoring.yaml")
     grid = grid_metrics.GridMetricsJob(ext, policy)
-    rt.case_hooks.append(grid.on_fact)
+    rt.case_hooks.append(grid.on_facts)
     rt.recovery_hooks.append(grid.on_recovered)
     add_timers(app, grid_metrics.timers(grid))
     registers, street, sensors = RegistersLoop(ext), StreetLoop(ext, policy), \

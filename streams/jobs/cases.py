@@ -5,8 +5,9 @@ the case events topic; its state is the ``cases`` table (a
 :class:`~streams.faust_adapter.PartitionedTable`, changelogged per input partition). Per
 batch: each message decodes to one event or a packed list of them; each event is applied to
 its case (:func:`streams.case_logic.process`; bad data is dead-lettered, never raised); the
-batch's outputs are its ``case_transitions`` rows, each changed case's ``cases`` row and wall
-update, the alert signals (alert-ops topic) and each event's verdict (applied, or refused
+batch's applied transitions' step facts go to the case hooks (the grid metrics job) once,
+in order; its outputs are its ``case_transitions`` rows, each changed case's ``cases`` row
+and wall update, the alert signals (alert-ops topic) and each event's verdict (applied, or refused
 with the reason of its dead letter; case verdicts topic, read by the gateway's status URL).
 The changed records are staged and written to the table by :meth:`CasesJob.write_state`
 after the outputs are acknowledged, with their changelog records acknowledged before the
@@ -45,6 +46,7 @@ from streams.case_logic import (
 )
 from streams.ext import Ext
 from streams.faust_adapter import PartitionedTable
+from streams.metrics.facts import StepFact
 from streams.outbox import Outbox
 from streams.retention import DAY_MS
 from streams.rows import case_row, transition_row
@@ -74,6 +76,7 @@ class CasesJob:
         self.rt = ext.runtime
         self.table = table
         self._staged: Changed = {}
+        self._facts: list[tuple[StepFact, CaseEvent]] = []  # the batch's, for the hooks
         self.window = window_of(self.rt.settings.event_max_age_s,
                                 self.rt.settings.event_max_ahead_s)
         self.rt.config.on_change("sla", self.rebuild_deadlines)
@@ -93,9 +96,13 @@ class CasesJob:
     async def handle(self, batch: list[Item], out: Outbox) -> Tally:
         """Apply every event; stage the changed records; rows and wall updates per case."""
         changed: Changed = {}
+        self._facts = []
         for rec, events in batch:
             for event in events:
                 self._apply(rec, event, len(events) > 1, changed, out)
+        facts, self._facts = self._facts, []
+        for hook in self.rt.case_hooks:
+            hook(facts)
         sla = self.rt.config.sla
         for case_id, (_, new) in changed.items():
             deadline = deadline_ms(new, sla)
@@ -134,8 +141,7 @@ class CasesJob:
         self._verdict(out, event, "applied", step=new.snapshot.step)
         changed[event.case_id] = (rec.partition, new)
         if outcome.fact is not None:
-            for hook in self.rt.case_hooks:
-                hook(outcome.fact, event)
+            self._facts.append((outcome.fact, event))
         out.row("case_transitions", transition_row(event, outcome.before, new, outcome.breach),
                 (event.case_id, event.event_id))
         alert_ops = self.ext.topic(ALERT_OPS.base)

@@ -58,13 +58,19 @@ class GridMetricsJob:
         self.source_ms: dict[WallKey, int] = {}
         self.partial_source_ms: dict[str, int] = {}
 
-    def on_fact(self, fact: StepFact, event: CaseEvent) -> None:
-        """Count one applied transition (the cases agent's hook)."""
-        self.book.update([fact])
-        self.scores.update([fact])
+    def on_facts(self, applied: Sequence[tuple[StepFact, CaseEvent]]) -> None:
+        """Count a batch's applied transitions, in order (the cases agent's hook)."""
+        if not applied:
+            return
+        facts = [fact for fact, _ in applied]
+        self.book.update(facts)
+        self.scores.update(facts)
         now = wall_ms()
-        self.touch_grids({fact.grid_id: min(event.ts, now)})
-        self.ext.health.count("metrics", 1, 1, now)
+        oldest: dict[str, int] = {}
+        for fact, event in applied:
+            oldest[fact.grid_id] = min(oldest.get(fact.grid_id, now), event.ts)
+        self.touch_grids(oldest)
+        self.ext.health.count("metrics", len(facts), len(facts), now)
 
     def on_recovered(self, records: Sequence[Any]) -> None:
         """Rebuild both books from the recovered cases table (every owned case)."""
@@ -136,6 +142,7 @@ class GridMetricsJob:
 
 def timers(job: GridMetricsJob) -> list[Timer]:
     """The job's publish and rows timers (its input comes through the cases job's hooks:
-    ``on_fact`` per applied transition, ``on_recovered`` after the table's recovery)."""
+    ``on_facts`` with each batch's applied transitions, ``on_recovered`` after the table's
+    recovery)."""
     return [Timer("grid_publish", PUBLISH_TICK_S, job.publish),
             Timer("grid_rows", ROWS_TICK_S, job.flush_rows)]

@@ -49,11 +49,13 @@ class GridState(msgspec.Struct, kw_only=True):
     open: dict[str, int] = {}
     watermark_ms: int = 0
 
-    def add(self, fact: StepFact, retention_ms: int) -> bool:
+    def add(self, fact: StepFact, retention_ms: int, *, count_overdue: bool = True) -> bool:
         """Count ``fact`` in its minute and update the open cases; False if it is late.
 
         The minute's ``open_end`` / ``overdue_end`` become the grid's open backlog and
-        overdue at the minute's end, as known after this fact.
+        overdue at the minute's end, as known after this fact. With ``count_overdue=False``
+        the caller counts ``overdue_end`` later by :meth:`count_overdue` (before the grid's
+        open cases change again): counting is a pass over every open case.
         """
         if fact.ts < self.watermark_ms - retention_ms:
             return False
@@ -67,9 +69,16 @@ class GridState(msgspec.Struct, kw_only=True):
         else:
             self.open.pop(fact.case_id, None)
         bucket.open_end = len(self.open)
-        bucket.overdue_end = self.overdue(MINUTE.end(fact.ts) - 1)
+        if count_overdue:
+            bucket.overdue_end = self.overdue(MINUTE.end(fact.ts) - 1)
         self.watermark_ms = max(self.watermark_ms, fact.ts)
         return True
+
+    def count_overdue(self, minute: int) -> None:
+        """Set ``minute``'s ``overdue_end`` from the open cases now (absent minute: nothing)."""
+        bucket = self.minutes.get(minute)
+        if bucket is not None:
+            bucket.overdue_end = self.overdue(MINUTE.end(minute) - 1)
 
     def overdue(self, now_ms: int) -> int:
         """Open cases whose step deadline is at or before ``now_ms``."""
@@ -115,17 +124,37 @@ class MetricsBook:
     def update(self, facts: Iterable[StepFact]) -> set[str]:
         """Count ``facts``; return the ids of the grids whose figures changed."""
         changed: set[str] = set()
+        pending: dict[str, int] = {}
         for fact in facts:
             state = self.grids.get(fact.grid_id)
             if state is None:
                 state = self.grids[fact.grid_id] = GridState()
-            if not state.add(fact, self.retention_ms):
+            if not self._add(state, fact, pending):
                 self.late += 1
                 continue
             self._dirty_minutes.add((fact.grid_id, MINUTE.start(fact.ts)))
             changed.add(fact.grid_id)
             state.evict(self.retention_ms)
+        self._count_pending(pending)
         return changed
+
+    def _add(self, state: GridState, fact: StepFact, pending: dict[str, int]) -> bool:
+        """``state.add(fact)``, counting a minute's ``overdue_end`` once per run of the
+        grid's facts in that minute (``pending``: grid -> minute not counted yet) instead of
+        once per fact; the counts equal those made after every fact, since only the grid's
+        own facts change its open cases."""
+        minute = MINUTE.start(fact.ts)
+        waiting = pending.get(fact.grid_id)
+        if waiting is not None and waiting != minute:
+            state.count_overdue(pending.pop(fact.grid_id))
+        if not state.add(fact, self.retention_ms, count_overdue=False):
+            return False
+        pending[fact.grid_id] = minute
+        return True
+
+    def _count_pending(self, pending: dict[str, int]) -> None:
+        for grid_id, minute in pending.items():
+            self.grids[grid_id].count_overdue(minute)
 
     def rebuild(self, histories: Iterable[Sequence[StepFact]]) -> set[str]:
         """Replace every grid's state by the replay of ``histories`` (the step facts of
@@ -138,11 +167,13 @@ class MetricsBook:
         before = set(self.grids)
         self.grids = {}
         self._dirty_minutes = set()
+        pending: dict[str, int] = {}
         for fact in replay_order(histories):
             state = self.grids.get(fact.grid_id)
             if state is None:
                 state = self.grids[fact.grid_id] = GridState()
-            state.add(fact, self.retention_ms)
+            self._add(state, fact, pending)
+        self._count_pending(pending)
         for grid_id, state in self.grids.items():
             state.evict(self.retention_ms)
             self._dirty_minutes.update((grid_id, m) for m in state.minutes)
