@@ -21,19 +21,19 @@ from readside.units import unit_loads, unit_records
 from wall.app.cases_logic import Move, Outcome, People, outcome_of
 
 LOOKBACK_MS = 30 * 24 * 3600 * 1000  # cases opened within this long are queued
-LISTED_STEPS = ("reported", "verified", "dispatched", "handled", "closed")
 POST_TIMEOUT_S = 10.0
 
 
 def listed_cases(settings: Settings, now_ms: int, limit: int = 2000) -> list[CaseState]:
-    """Open and closed (awaiting evaluation) cases of the lookback, newest first."""
+    """The cases opened within the lookback, newest first (the queue picks from them; a
+    selected case stays shown after its last step)."""
     try:
         with connection.session(settings) as client:
             cases = cases_opened_between(client, settings.clickhouse_database,
                                          now_ms - LOOKBACK_MS, now_ms, limit=limit)
     except Exception:  # noqa: BLE001 - no ClickHouse means an empty queue, never a crash
         return []
-    return [c for c in cases if c.step in LISTED_STEPS]
+    return list(cases)
 
 
 def case_people(settings: Settings, case_ids: list[str]) -> dict[str, People]:

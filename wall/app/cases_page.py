@@ -49,6 +49,7 @@ class CasesPage:
         self.moves: list[Move] = []
         self.candidates: list[Candidate] = []
         self.ticks = 0
+        self.presses = 0  # numbers the outcome lines (data-seq)
         self.header = Header(ctx, "title.cases", self.lang, self.set_lang)
         self.login = Login(ctx, "ingest", self.lang, self.signed_in)
         self._widgets()
@@ -200,8 +201,10 @@ class CasesPage:
     def show(self, ok: bool, label: str, status: str, reason: str) -> None:
         """The outcome line of the last press."""
         tone = "ok" if ok else "bad"
+        self.presses += 1
         self.message.object = wrap(
             f'<div class="gw-msg {tone}" data-testid="case-result" data-ok="{ok}" '
+            f'data-seq="{self.presses}" '
             f'data-status="{render.esc(status)}">{render.esc(label)} · '
             f'{local_time(self.ctx.clock(), True)} · {render.esc(status)}'
             f'{": " + render.esc(reason) if reason else ""}</div>')
