@@ -7,8 +7,11 @@ rate, and among them illegal steps of two kinds.
   as ``inf``).
 
 Prints, per kind, how long the sender waited from its POST to the refusal (p50, p99, max)
-and the rate of events achieved. Uses the broker and ClickHouse of the environment's
-settings, with its own topic prefix and database (dropped after)::
+and the rate of events achieved; for the worker's refusals also the worker's part, read from
+the topics afterwards: from the case event's record time (stamped by the gateway's producer)
+to the worker's verdict (its ``ts``) and to the verdict's record time. Uses the broker and
+ClickHouse of the environment's settings, with its own topic prefix and database (both
+dropped after)::
 
     python -m bench.refusals --rate 1000 --seconds 20
 """
@@ -116,6 +119,60 @@ async def load(base: str, run: str, rate: int, seconds: float) -> dict[str, list
     return times
 
 
+def _read_all(s: Settings, topic: str, partitions: int) -> list[Any]:
+    """Every record of ``topic`` now (a consumer of no group, from the beginning)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in range(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            out: list[Any] = []
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    out.extend(records)
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def worker_part(s: Settings, run: str) -> list[tuple[str, object]]:
+    """The worker's part of its refusals: case event record time -> verdict made (its
+    ``ts``) and -> verdict record time, p50 / p99 / max ms over the run's unknown cases."""
+    from domain.contracts.topics import CASE_EVENTS, CASE_VERDICTS
+    from domain.schemas import CaseEvent
+    from domain.verdicts import CaseVerdict
+    from domain.wire import decode, decode_one_or_many
+
+    appended: dict[str, int] = {}
+    for rec in _read_all(s, CASE_EVENTS.name(s.topic_prefix), s.topic_partitions):
+        for ev in decode_one_or_many(rec.value, CaseEvent):
+            if "-nobody-" in ev.case_id:
+                appended[ev.event_id] = rec.timestamp
+    made, recorded = [], []
+    for rec in _read_all(s, CASE_VERDICTS.name(s.topic_prefix), s.topic_partitions):
+        verdict = decode(rec.value, CaseVerdict)
+        if verdict.event_id in appended:
+            made.append((verdict.ts - appended[verdict.event_id]) / 1000)
+            recorded.append((rec.timestamp - appended[verdict.event_id]) / 1000)
+
+    def spread(v: list[float]) -> str:
+        return (f"{percentile(v, 50) * 1000:.0f} / {percentile(v, 99) * 1000:.0f} / "
+                f"{max(v, default=float('nan')) * 1000:.0f}")
+
+    return [(f"worker part: event record -> verdict made ({len(made)}) p50 / p99 / max ms",
+             spread(made)),
+            ("worker part: event record -> verdict record p50 / p99 / max ms",
+             spread(recorded))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=1000)
@@ -124,7 +181,7 @@ def main() -> None:
     from clickhouse_driver import Client
 
     from infra.migrate import migrate
-    from infra.topics import ensure_stream_topics
+    from infra.topics import delete_prefixed_topics, ensure_stream_topics
 
     run = f"brf{uuid.uuid4().hex[:6]}"
     tmp = Path(tempfile.mkdtemp(prefix="bench-refusals-"))
@@ -153,9 +210,11 @@ def main() -> None:
         if not wait_for_http(f"{base}/healthz", 60):
             raise SystemExit(f"gateway not healthy; see {tmp}/gateway.log")
         times = asyncio.run(load(base, run, args.rate, args.seconds))
+        time.sleep(2)  # the last verdicts reach the topic
         print_table([(f"{kind} ({len(v)} steps) p50 / p99 / max ms",
                       f"{percentile(v, 50) * 1000:.0f} / {percentile(v, 99) * 1000:.0f} / "
-                      f"{max(v) * 1000:.0f}") for kind, v in times.items()],
+                      f"{max(v) * 1000:.0f}") for kind, v in times.items()]
+                    + worker_part(s, run),
                     f"time to a visible refusal at {args.rate} events/s")
     finally:
         for proc in reversed(procs):
@@ -163,6 +222,7 @@ def main() -> None:
             proc.wait(30)
         ch.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
         ch.disconnect()
+        delete_prefixed_topics(s)  # each topic holds broker files
 
 
 if __name__ == "__main__":
