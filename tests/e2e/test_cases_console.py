@@ -201,6 +201,8 @@ def test_six_steps_by_six_people_in_the_case_console(
     handler.press("Decline", Reason="a water main, not a kerb")
     handler.close()
     dispatcher.timeline_has(first_handler, "a water main, not a kerb")
+    dispatcher.page.evaluate("window.scrollTo(0, 0)")
+    screenshot(dispatcher.page, "cases-1920x1080")  # the decline's reason, to the dispatcher
     dispatcher.page.locator("select").nth(1).select_option(
         label=DIRECTORY.units[second].name_en)
     dispatcher.press("Reassign")
@@ -223,7 +225,8 @@ def test_six_steps_by_six_people_in_the_case_console(
         assert action in text, (action, text)
     photos = resident.page.locator("[data-testid=case-photo]")
     assert sorted(p.get_attribute("src") for p in photos.all()) == sorted([PHOTO, FIXED])
-    screenshot(resident.page, "cases-1920x1080")
+    resident.page.evaluate("window.scrollTo(0, 0)")
+    screenshot(resident.page, "cases-evaluated-1920x1080")
     resident.close()
 
 

@@ -67,7 +67,7 @@ class CasesPage:
         self.photo = pn.widgets.TextInput(sizing_mode="stretch_width")
         self.unit = pn.widgets.Select(options={}, sizing_mode="stretch_width")
         self.rating = pn.widgets.IntInput(value=5, start=1, end=5, width=120)
-        self.buttons = {a: pn.widgets.Button(width=110, button_type="primary")
+        self.buttons = {a: pn.widgets.Button(width=96, button_type="primary")
                         for a in CONSOLE_ACTIONS}
         for action, button in self.buttons.items():
             button.on_click(self._press(action))
@@ -116,11 +116,14 @@ class CasesPage:
             f'{render.esc(self.person.role)} · {render.esc(self.person.unit or "")}</div>')
         actions = pn.Column(self.select, pn.Row(self.unit, self.reason),
                             pn.Row(self.note, self.photo, self.rating),
-                            pn.Row(*self.buttons.values()), self.message,
+                            pn.FlexBox(*self.buttons.values(), flex_wrap="wrap",
+                                       sizing_mode="stretch_width"), self.message,
                             sizing_mode="stretch_width")
         self.body.objects = [pn.Row(
-            pn.Column(self.whoami, self.queue, sizing_mode="stretch_both", margin=(6, 10)),
-            pn.Column(actions, self.detail, sizing_mode="stretch_both", margin=(6, 10)),
+            pn.Column(self.whoami, self.queue, sizing_mode="stretch_both", margin=(6, 10),
+                      styles={"flex": "2 1 0", "min-width": "0"}),
+            pn.Column(actions, self.detail, sizing_mode="stretch_both", margin=(6, 10),
+                      styles={"flex": "3 1 0", "min-width": "0"}),
             sizing_mode="stretch_both")]
         asyncio.ensure_future(self.reload())
 
