@@ -44,7 +44,8 @@ def queue_html(rows: Sequence[tuple[CaseState, list[str]]], directory: Directory
           unit_name(directory, c.unit, lang), deadline_text(c.deadline_ms, now_ms),
           " · ".join(tr(f"cases.{a}", lang) for a in actions)) for c, actions in rows),
         lang, "cases-queue-table")
-    return render.card("cases.queue", body, lang, "cases-queue")
+    wrap_cells = "<style>[data-testid=cases-queue-table] td { white-space: normal; }</style>"
+    return wrap_cells + render.card("cases.queue", body, lang, "cases-queue")
 
 
 def detail_html(case: CaseState | None, moves: Sequence[Move], directory: Directory,
