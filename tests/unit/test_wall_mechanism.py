@@ -49,10 +49,16 @@ def test_recent_escalations_within_the_hour_newest_first_with_holder() -> None:
     assert "CS-C01 · P7" in html and 'data-tier="3"' in html
 
 
-def test_store_records_tier_rises_not_first_sightings_nor_falls() -> None:
+def test_store_records_tier_rises_and_live_escalated_sightings_not_falls() -> None:
     store = WallStore()
     store.apply(WallUpdate(channel="cases", key="a", ts=1, data=case("a", tier=2)), 1)
+    store.apply(WallUpdate(channel="cases", key="h", ts=1,
+                           data=case("h", tier=2, escalations=1)), 0)  # hydrated
     assert store.tier_rises == {}
+    store.apply(WallUpdate(channel="cases", key="c", ts=1,
+                           data=case("c", tier=2, escalations=1, updated_ms=NOW - 7)), 5)
+    assert store.tier_rises == {"c": NOW - 7}
+    del store.tier_rises["c"]
     store.apply(WallUpdate(channel="cases", key="a", ts=2,
                            data=case("a", tier=3, updated_ms=NOW - 1)), 2)
     assert store.tier_rises == {"a": NOW - 1}

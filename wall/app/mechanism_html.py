@@ -14,7 +14,7 @@ from wall.app.fields import integer, text
 from wall.app.i18n import Lang, tr
 from wall.app.mechanism import TIERS, Escalation, Resolution, SlaRow
 from wall.app.queue import age_text
-from wall.app.render import bars, empty, esc, fixed_table
+from wall.app.render import empty, esc, fixed_table
 
 TIER_CSS: dict[int, str] = {1: "#26c281", 2: "#46c2ff", 3: "#f5a623", 4: "#e84142"}
 
@@ -33,9 +33,28 @@ def clock(remaining_s: float) -> str:
     return f"{sign}{left // 3600:d}:{left % 3600 // 60:02d}:{left % 60:02d}"
 
 
+TIER_CELL = ("text-align:center;background:#0b2149;border:1px solid #1d3b6e;"
+             "border-radius:0.3vw;padding:0.15vw 0")
+
+
 def tiers(rows: Sequence[tuple[str, int]], lang: Lang) -> str:
-    """Open cases per tier, as bars."""
-    return f'<div data-testid="tier-bars">{bars(rows, lang)}</div>'
+    """Open cases per tier, one figure per tier in a row (in the tier's colour)."""
+    cells = "".join(
+        f'<div style="{TIER_CELL}" data-tier-key="{esc(key)}"><div style="font-size:1.4vw;'
+        f'font-weight:700;color:{TIER_CSS.get(int(key.rsplit(".", 1)[-1]), "#888")}">{n}'
+        f'</div><div style="font-size:0.75vw;color:#9fb8dd">{esc(tr(key, lang))}</div></div>'
+        for key, n in rows)
+    return (f'<div data-testid="tier-bars" style="display:grid;'
+            f'grid-template-columns:repeat(4,1fr);gap:0.3vw">{cells}</div>')
+
+
+def three_columns(body: str) -> str:
+    """``body``'s blocks (sparklines) flowed into three columns, names narrowed to fit."""
+    return ('<style>.gw-three{display:grid;grid-template-columns:repeat(3,1fr);'
+            'column-gap:0.6vw}.gw-three .gw-spark{min-width:0;overflow:hidden}'
+            '.gw-three .gw-spark .n{width:3.6vw;flex:none;font-size:0.8vw}'
+            '.gw-three .gw-spark svg{min-width:0;width:0}</style>'
+            f'<div class="gw-three">{body}</div>')
 
 
 def stacked(shares: Sequence[float]) -> str:
@@ -63,9 +82,7 @@ def resolution(today: Sequence[Resolution], week: Sequence[Resolution],
                     f"<td>{esc(names.get(r.community, r.community))}</td>"
                     f"<td>{stacked(r.shares)}</td><td>{r.total}</td>"
                     f"<td>{stacked(w.shares)}</td><td>{w.total}</td></tr>")
-    key = " ".join(tier_badge(t, lang) for t in TIERS)
-    return fixed_table((30, 25, 10, 25, 10), head + "".join(rows)) + \
-        f'<div class="gw-legend">{key}</div>'
+    return fixed_table((30, 25, 10, 25, 10), head + "".join(rows))
 
 
 def holder(unit: str, assignee: str) -> str:

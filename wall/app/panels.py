@@ -67,15 +67,15 @@ def _funnel(p: PanelInput) -> str:
 
 
 def _categories(p: PanelInput) -> str:
-    return render.bars(kpis.categories(p.counts), p.lang)
+    return render.bars(kpis.categories(p.counts, 4), p.lang)
 
 
 def _ranking(p: PanelInput) -> str:
-    return render.ranking(boards.ranking(p.store, 5), p.names, p.lang)
+    return render.ranking(boards.ranking(p.store, 4), p.names, p.lang)
 
 
 def _ticker(p: PanelInput) -> str:
-    return render.ticker(boards.ticker(p.store, 4), p.names, p.now, p.lang)
+    return render.ticker(boards.ticker(p.store, 3), p.names, p.now, p.lang)
 
 
 def _cases(p: PanelInput) -> list[tuple[str, Mapping[str, Any]]]:
@@ -83,7 +83,7 @@ def _cases(p: PanelInput) -> list[tuple[str, Mapping[str, Any]]]:
 
 
 def _countdown(p: PanelInput) -> str:
-    return mechanism_html.countdowns(mechanism.sla_rows(_cases(p), p.now, 5), p.names, p.lang)
+    return mechanism_html.countdowns(mechanism.sla_rows(_cases(p), p.now, 4), p.names, p.lang)
 
 
 def _tiers(p: PanelInput) -> str:
@@ -97,7 +97,7 @@ def _resolution(p: PanelInput) -> str:
 
 def _escalations(p: PanelInput) -> str:
     cases = {k: i.data for k, i in p.store.channel("cases").items()}
-    rows = mechanism.recent_escalations(p.store.tier_rises, cases, p.now, limit=4)
+    rows = mechanism.recent_escalations(p.store.tier_rises, cases, p.now, limit=3)
     return mechanism_html.escalations(rows, p.names, p.now, p.lang)
 
 
@@ -108,11 +108,11 @@ def _emergencies(p: PanelInput) -> str:
 
 def _sparklines(p: PanelInput) -> str:
     spark = boards.sparklines(p.store, p.community_of, p.now)
-    return render.sparklines(spark, p.community_names, p.lang)
+    return mechanism_html.three_columns(render.sparklines(spark, p.community_names, p.lang))
 
 
 def _live(p: PanelInput) -> str:
-    return render.live_feed(boards.live_feed(p.store, p.now, limit=4), p.names, p.lang)
+    return render.live_feed(boards.live_feed(p.store, p.now, limit=2), p.names, p.lang)
 
 
 PANELS: tuple[PanelSpec, ...] = (

@@ -10,9 +10,10 @@ Guarantees of :class:`WallStore` (pure; time is always passed in):
 - Each channel holds at most ``max_keys`` keys; beyond that the least recently updated is
   evicted. The recent-activity ring holds at most ``max_recent`` entries. Memory is bounded
   however long the wall runs.
-- :attr:`~WallStore.tier_rises` maps a case id to when its tier last rose (the update's
-  ``updated_ms``, else its ``ts``), as seen by this wall: a case first seen at a higher tier
-  (hydrated, or joined late) is not a rise. Bounded by ``max_keys`` like the channels.
+- :attr:`~WallStore.tier_rises` maps a case id to when it was last escalated (the update's
+  ``updated_ms``, else its ``ts``): its tier or ``escalations`` rose from the version held,
+  or it was first seen live (``received_ms`` > 0: not hydrated) already escalated (the hub
+  coalesces a report and its escalation into one update). Bounded by ``max_keys``.
 - :attr:`~WallStore.version` grows on every accepted change, so views can be cached per
   version; :attr:`~WallStore.last_received_ms` is the local time of the last message,
   which is what freshness is judged by (never the producers' clocks).
@@ -96,18 +97,24 @@ class WallStore:
         if len(held) > self.max_keys:
             held.popitem(last=False)
             self.evicted += 1
-        if old is not None and update.channel == "cases":
-            self._note_tier_rise(update, old.data)
+        if update.channel == "cases":
+            self._note_tier_rise(update, None if old is None else old.data, received_ms)
         if old is None and update.channel in ACTIVITY_CHANNELS:
             self.recent.append(Activity(received_ms, update.channel, update.key, update.data))
         self.version += 1
         return True
 
-    def _note_tier_rise(self, update: WallUpdate, before: Mapping[str, Any]) -> None:
+    def _note_tier_rise(self, update: WallUpdate, before: Mapping[str, Any] | None,
+                        received_ms: int) -> None:
         """Record when a case's tier rose (see :attr:`tier_rises`)."""
         try:
-            rose = int(update.data.get("tier") or 0) > int(before.get("tier") or 0)
+            tier, escalations = (int(update.data.get(k) or 0) for k in ("tier", "escalations"))
             at_ms = int(update.data.get("updated_ms") or update.ts)
+            if before is None:  # first seen live already escalated: the hub coalesced it
+                rose = received_ms > 0 and escalations > 0
+            else:
+                rose = tier > int(before.get("tier") or 0) or \
+                    escalations > int(before.get("escalations") or 0)
         except (TypeError, ValueError):
             return
         if rose:

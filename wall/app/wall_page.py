@@ -37,6 +37,9 @@ from wall.app.panes import (
 )
 
 TOGGLES: tuple[str, ...] = (*POI_LAYERS, "sensor")
+# The KPI tiles three abreast (leaves the left column room for the tier and resolution cards).
+TILES_3 = ("<style>.gw-tiles.gw-tiles{grid-template-columns:repeat(3,1fr)}"
+           ".gw-tile.gw-tile .v{font-size:1.5vw}.gw-tile.gw-tile .k{font-size:0.7vw}</style>")
 
 
 def side_styles(width: str) -> dict[str, str]:
@@ -65,7 +68,7 @@ def left_html(ctx: WallContext, now: int, lang: Lang) -> str:
     """KPI tiles, then the left column's cards (funnel, categories)."""
     given = panel_input(ctx, now, lang)
     tiles = kpis.kpi_tiles(ctx.store, given.counts, len(ctx.street.sensors), now)
-    return render.tiles(tiles, lang) + column_html(given, "left")
+    return TILES_3 + render.tiles(tiles, lang) + column_html(given, "left")
 
 
 def right_html(ctx: WallContext, now: int, lang: Lang) -> str:
