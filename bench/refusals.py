@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import free_port, percentile, print_table, wait_for_http
+from bench.common import cpu_seconds, free_port, percentile, print_table, wait_for_http
 from core.settings import REPO_ROOT, Settings, settings_from
 from domain.geo import street
 
@@ -85,8 +85,10 @@ async def refusal_time(client: httpx.AsyncClient, run: str, n: int, kind: str) -
     return time.perf_counter() - began
 
 
-async def load(base: str, run: str, rate: int, seconds: float) -> dict[str, list[float]]:
-    """Reports at ``rate``/s in batches every 50 ms; 10 illegal steps a second."""
+async def load(base: str, run: str, rate: int, seconds: float
+               ) -> tuple[dict[str, list[float]], int]:
+    """Reports at ``rate``/s in batches every 50 ms; 10 illegal steps a second. Returns the
+    refusal times by kind and the number of events sent."""
     times: dict[str, list[float]] = {"known": [], "worker": []}
     headers = {"Authorization": f"Bearer {TOKEN}"}
     per_tick = max(1, rate // 20)
@@ -116,7 +118,7 @@ async def load(base: str, run: str, rate: int, seconds: float) -> dict[str, list
         elapsed = time.perf_counter() - start_t
         await asyncio.gather(*probes)
     print(f"{n} events in {elapsed:.1f} s: {n / elapsed:,.0f} events/s")
-    return times
+    return times, n
 
 
 def _read_all(s: Settings, topic: str, partitions: int) -> list[Any]:
@@ -209,12 +211,16 @@ def main() -> None:
         base = f"http://127.0.0.1:{s.gateway_port}"
         if not wait_for_http(f"{base}/healthz", 60):
             raise SystemExit(f"gateway not healthy; see {tmp}/gateway.log")
-        times = asyncio.run(load(base, run, args.rate, args.seconds))
+        cpu_before = cpu_seconds(procs[0].pid)
+        times, sent = asyncio.run(load(base, run, args.rate, args.seconds))
+        worker_cpu = cpu_seconds(procs[0].pid) - cpu_before
         time.sleep(2)  # the last verdicts reach the topic
         print_table([(f"{kind} ({len(v)} steps) p50 / p99 / max ms",
                       f"{percentile(v, 50) * 1000:.0f} / {percentile(v, 99) * 1000:.0f} / "
                       f"{max(v) * 1000:.0f}") for kind, v in times.items()]
-                    + worker_part(s, run),
+                    + worker_part(s, run)
+                    + [("worker CPU ms per 1,000 events (during the load)",
+                        f"{worker_cpu * 1e6 / max(1, sent):.0f}")],
                     f"time to a visible refusal at {args.rate} events/s")
     finally:
         for proc in reversed(procs):

@@ -54,6 +54,7 @@ from mode import Service
 from domain.wire import WireError
 from streams.batchloop import BatchLoop, Handler, PartitionState
 from streams.ext import wall_ms
+from streams.faust_adapter import stream_backlog
 from streams.health.job import JobHealth
 from streams.outbox import Outbox
 
@@ -231,6 +232,7 @@ class FaustAgent:
         self.runner = runner
         self.gaps = gaps
         self._lock = asyncio.Lock()
+        self._stream: Any = None
 
     async def batch(self, messages: list[Any]) -> None:
         """Process one batch of Faust messages (as ``take_events`` hands them)."""
@@ -242,12 +244,17 @@ class FaustAgent:
                 await self.gaps.done()
 
     async def fill_tails(self) -> int:
-        """Process the partitions' tails Faust never handed over; return how many records."""
+        """Process the partitions' tails Faust never handed over; return how many records.
+
+        Not while events wait in the agent's stream: the agent is behind then (its records
+        are not missing), and its tails are checked once it caught up."""
         gaps = self.gaps
-        positions = gaps.positions() if gaps is not None else None
-        if gaps is None or positions is None:
+        if gaps is None:
             return 0
         async with self._lock:
+            positions = gaps.positions()
+            if positions is None or stream_backlog(self._stream):
+                return 0
             missing = await gaps.missing_tails(*positions)
             await self.runner.process([faust_record(m) for m in missing])
             await gaps.done()
@@ -255,6 +262,7 @@ class FaustAgent:
 
     async def run(self, stream: Any) -> None:
         """The agent's body."""
+        self._stream = stream
         async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
             await self.batch([ev.message for ev in events])
 
