@@ -186,6 +186,10 @@ def test_six_steps_by_six_people_in_the_case_console(
     second_handler = handler_of(second)
     case_id = report(stack, tokens[RESIDENT])
 
+    wall = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    wall.goto(f"{stack.wall_url}/wall")
+    grid_tier_open = "[data-testid=tier-bars] [data-tier-key='tier.1'] > div"
+    wall_shows(wall, grid_tier_open, "1")  # the report: one open case at the grid tier
     step(browser, stack, tokens[officer], case_id, "Verify", RESIDENT)
     dispatcher = Console(browser, stack, tokens["CC-duty"])
     dispatcher.open(case_id)
@@ -223,11 +227,27 @@ def test_six_steps_by_six_people_in_the_case_console(
     for action in ("Verify", "Dispatch", "Decline", "Reassign", "Accept", "Handle", "Close",
                    "Evaluate"):
         assert action in text, (action, text)
+    community = grid.split("-")[0]
+    wall_shows(wall, f"[data-testid=resolution-row][data-community='{community}']"
+                     "[data-today='1']")  # closed, and counted in the resolution figures
+    wall_shows(wall, grid_tier_open, "0")
+    wall.context.close()
     photos = resident.page.locator("[data-testid=case-photo]")
     assert sorted(p.get_attribute("src") for p in photos.all()) == sorted([PHOTO, FIXED])
     resident.page.evaluate("window.scrollTo(0, 0)")
     screenshot(resident.page, "cases-evaluated-1920x1080")
     resident.close()
+
+
+def wall_shows(page: Any, selector: str, text: str | None = None) -> None:
+    """Wait until the wall has an element matching ``selector`` (whose text is ``text``)."""
+    found = page.locator(selector)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        if found.count() and (text is None or found.first.inner_text().strip() == text):
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the wall never showed {selector} {text or ''}")
 
 
 def step(browser: Any, stack: Stack, token: str, case_id: str, action: str,
