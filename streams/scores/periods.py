@@ -10,12 +10,24 @@ same period.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 from domain.scoring_policy import PERIOD_KINDS
 
+HOUR_MS = 3_600_000
+
 
 def period_start(kind: str, ts_ms: int, utc_offset_h: int) -> int:
-    """Start of the ``kind`` period containing ``ts_ms`` (see the module docstring)."""
+    """Start of the ``kind`` period containing ``ts_ms`` (see the module docstring).
+
+    Every boundary is a local midnight a whole number of hours from UTC, so the hour of
+    ``ts_ms`` decides its period (computed once per kind, hour and offset: a case batch
+    asks for every fact)."""
+    return _period_of_hour(kind, ts_ms - ts_ms % HOUR_MS, utc_offset_h)
+
+
+@lru_cache(maxsize=4_096)
+def _period_of_hour(kind: str, ts_ms: int, utc_offset_h: int) -> int:
     tz = timezone(timedelta(hours=utc_offset_h))
     local = datetime.fromtimestamp(ts_ms / 1000, tz)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
