@@ -18,6 +18,7 @@ they are exact for the grids this worker owns.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -120,6 +121,9 @@ class MetricsBook:
         self.grids: dict[str, GridState] = {}
         self.late = 0
         self._dirty_minutes: set[tuple[str, int]] = set()
+        # grid -> (its state, the positive deadlines of its open cases, sorted): kept in step
+        # with the state's open cases by _add, rebuilt when the grid holds another state
+        self._deadlines: dict[str, tuple[GridState, list[int]]] = {}
 
     def update(self, facts: Iterable[StepFact]) -> set[str]:
         """Count ``facts``; return the ids of the grids whose figures changed."""
@@ -146,15 +150,34 @@ class MetricsBook:
         minute = MINUTE.start(fact.ts)
         waiting = pending.get(fact.grid_id)
         if waiting is not None and waiting != minute:
-            state.count_overdue(pending.pop(fact.grid_id))
+            self._count_overdue(fact.grid_id, state, pending.pop(fact.grid_id))
+        before = state.open.get(fact.case_id)
         if not state.add(fact, self.retention_ms, count_overdue=False):
             return False
+        cached = self._deadlines.get(fact.grid_id)
+        if cached is not None and cached[0] is state:
+            if before:
+                del cached[1][bisect_left(cached[1], before)]
+            if after := state.open.get(fact.case_id):
+                insort(cached[1], after)
         pending[fact.grid_id] = minute
         return True
 
     def _count_pending(self, pending: dict[str, int]) -> None:
         for grid_id, minute in pending.items():
-            self.grids[grid_id].count_overdue(minute)
+            self._count_overdue(grid_id, self.grids[grid_id], minute)
+
+    def _count_overdue(self, grid_id: str, state: GridState, minute: int) -> None:
+        """:meth:`GridState.count_overdue` by bisection of the grid's sorted deadlines
+        (the same count: :func:`is_overdue` is ``0 < deadline <= at``)."""
+        bucket = state.minutes.get(minute)
+        if bucket is None:
+            return
+        cached = self._deadlines.get(grid_id)
+        if cached is None or cached[0] is not state:
+            cached = self._deadlines[grid_id] = (
+                state, sorted(d for d in state.open.values() if d > 0))
+        bucket.overdue_end = bisect_right(cached[1], MINUTE.end(minute) - 1)
 
     def rebuild(self, histories: Iterable[Sequence[StepFact]]) -> set[str]:
         """Replace every grid's state by the replay of ``histories`` (the step facts of

@@ -194,6 +194,8 @@ async def test_tails_wait_while_events_wait_in_the_agents_stream() -> None:
 
     engine._stream = Stream()
     Stream.channel.queue.put_nowait(1)
-    assert await engine.fill_tails() == 0 and job.state == []  # behind, not missing
+    assert await engine.fill_tails() == 1 and job.state == [30]  # no batch moved: checked
+    await engine.batch([message(4, b'{"x": 4}')])
+    assert await engine.fill_tails() == 0 and job.state == [30, 4]  # behind, not missing
     Stream.channel.queue.get_nowait()
-    assert await engine.fill_tails() == 1 and job.state == [30]
+    assert await engine.fill_tails() == 1 and job.state == [30, 4, 30]
