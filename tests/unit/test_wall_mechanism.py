@@ -152,6 +152,8 @@ def test_map_outlines_grids_by_their_highest_open_tier() -> None:
     assert [(r["grid_id"], r["tier"], r["tier_colour"]) for r in rows] == [
         (g1, 4, TIER_COLOURS[4]), (g2, 2, TIER_COLOURS[2])]
     assert rows[0]["path"][0] == rows[0]["path"][-1]
+    legend = mechanism_html.tier_legend("en")
+    assert all(name in legend for name in ("Grid", "Community", "Street", "District"))
 
 
 def test_mechanism_cards_render_on_an_empty_and_a_full_store() -> None:

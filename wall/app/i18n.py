@@ -68,6 +68,7 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
     "panel.workers": ("网格员排名", "Grid worker ranking"),
     "panel.supervision": ("督办", "Supervision orders"),
     "title.leader": ("督查通 · 领导视图", "Leaders' view"),
+    "legend.outline": ("边框: 最高在办层级", "Outline: highest open tier"),
     "tier.1": ("网格", "Grid"),
     "tier.2": ("社区", "Community"),
     "tier.3": ("街道", "Street"),

@@ -26,6 +26,14 @@ def tier_badge(tier: int, lang: Lang) -> str:
             f'{esc(tr(f"tier.{tier}", lang))}</span>')
 
 
+def tier_legend(lang: Lang) -> str:
+    """The map legend of the grid outlines: the colour of each tier."""
+    items = "".join(f'<span><i style="background:{TIER_CSS[t]}"></i>{esc(tr(f"tier.{t}", lang))}'
+                    f"</span>" for t in TIERS)
+    return (f'<div class="gw-legend" data-testid="tier-legend">'
+            f'<span>{esc(tr("legend.outline", lang))}</span>{items}</div>')
+
+
 def clock(remaining_s: float) -> str:
     """``-h:mm:ss`` when overdue, ``h:mm:ss`` otherwise."""
     left = abs(int(remaining_s))

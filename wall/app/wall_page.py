@@ -24,6 +24,7 @@ from wall.app.deckspec import TOOLTIP, base_spec, layer_frames, with_data
 from wall.app.i18n import Lang, tr
 from wall.app.levels import ResolutionLevels
 from wall.app.mapdata import FADE_S, POI_LAYERS
+from wall.app.mechanism_html import tier_legend
 from wall.app.panels import PanelInput, column_html
 from wall.app.panes import (
     PAGE_STYLES,
@@ -157,7 +158,8 @@ class WallPage:
                                                 lambda: left_html(self.ctx, now, self.lang)))
         self.right.object = wrap(self.ctx.cached(("right", store.version, second, self.lang),
                                                  lambda: right_html(self.ctx, now, self.lang)))
-        self.legend.object = wrap(render.legend(self.lang))
+        self.legend.object = wrap(f'<div style="display:flex;gap:1.5vw">'
+                                  f"{render.legend(self.lang)}{tier_legend(self.lang)}</div>")
         self.map.object = self._map_object()
 
 
