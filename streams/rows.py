@@ -38,21 +38,23 @@ class RowBatch(msgspec.Struct, kw_only=True):
     rows: list[dict[str, Any]]
 
 
-def to_tuples(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def to_tuples(table: str, rows: list[dict[str, Any]] | list[Any]) -> list[tuple[Any, ...]]:
     """Rows as tuples in column order, with the Date/DateTime columns filled in.
 
     The rows are not changed. A missing column raises ``KeyError`` (as the sink's refusal
     bisection expects). Cost per row: one C-level item fetch of every column; a table with
-    time columns converts each distinct second once per call.
+    time columns converts each distinct second once per call. A row of a table without time
+    columns may already be a tuple in column order (:func:`row_dict` names its values); it
+    is passed on as it is.
     """
     columns = COLUMNS[table]
     times = TIME_COLUMNS[table]
     if not times:
         if len(columns) == 1:
             (only,) = columns
-            return [(row[only],) for row in rows]
+            return [row if type(row) is tuple else (row[only],) for row in rows]
         pick = itemgetter(*columns)
-        return [pick(row) for row in rows]
+        return [row if type(row) is tuple else pick(row) for row in rows]
     derived = {c for date_col, time_col, _ in times for c in (date_col, time_col) if c}
     plain = [c for c in columns if c not in derived]
     pick_plain = itemgetter(*plain) if len(plain) > 1 else None
@@ -76,6 +78,11 @@ def to_tuples(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
                 values[position[time_col]] = moment
         out.append(tuple(values))
     return out
+
+
+def row_dict(table: str, row: dict[str, Any] | tuple[Any, ...]) -> dict[str, Any]:
+    """A row as a dict: a tuple row's values named by the table's columns, in order."""
+    return row if isinstance(row, dict) else dict(zip(COLUMNS[table], row, strict=True))
 
 
 def _text(value: str) -> str:

@@ -15,9 +15,12 @@ from typing import Any
 import msgspec
 
 from domain.schemas import SensorBatch
+from streams.rows import COLUMNS, TIME_COLUMNS
 
 _batch_decoder = msgspec.json.Decoder(SensorBatch)
-Row = tuple[str, dict[str, Any]]
+READING_COLUMNS = ("ts_ms", "grid_id", "sensor_id", "kind", "value", "level", "batch_id")
+AS_TUPLES = COLUMNS["sensor_readings"] == READING_COLUMNS and not TIME_COLUMNS["sensor_readings"]
+Row = tuple[str, Any]  # (table, a row dict or a tuple in column order)
 
 
 def sensor_readings_decoder(level_of: Callable[[str, float], str]
@@ -26,7 +29,9 @@ def sensor_readings_decoder(level_of: Callable[[str, float], str]
 
     ``level_of(kind, value)`` classifies the value under the live thresholds. Undecodable
     records yield no rows (the sensors agent dead-letters them). The rows are those of
-    :func:`streams.sensors.rollup.reading_rows` with the levels, built in one pass.
+    :func:`streams.sensors.rollup.reading_rows` with the levels, built in one pass, as
+    tuples in the table's column order (:func:`streams.rows.row_dict` names them) while
+    the table contract's columns are :data:`READING_COLUMNS`, else as dicts.
     """
 
     def decode(value: bytes, _partition: int, _offset: int) -> list[Row]:
@@ -35,10 +40,14 @@ def sensor_readings_decoder(level_of: Callable[[str, float], str]
         except msgspec.MsgspecError:
             return []
         grid, batch_id = batch.grid_id, batch.batch_id
-        return [("sensor_readings",
-                 {"ts_ms": r.ts, "grid_id": grid, "sensor_id": r.sensor_id, "kind": r.kind,
-                  "value": r.value, "level": level_of(r.kind, r.value),
-                  "batch_id": batch_id})
+        if not AS_TUPLES:
+            return [("sensor_readings",
+                     {"ts_ms": r.ts, "grid_id": grid, "sensor_id": r.sensor_id,
+                      "kind": r.kind, "value": r.value, "level": level_of(r.kind, r.value),
+                      "batch_id": batch_id})
+                    for r in batch.readings]
+        return [("sensor_readings", (r.ts, grid, r.sensor_id, r.kind, r.value,
+                                     level_of(r.kind, r.value), batch_id))
                 for r in batch.readings]
 
     return decode

@@ -41,11 +41,18 @@ from domain.schemas import CaseEvent, DeadLetter
 from domain.sink_config import SinkConfig
 from domain.wire import WireError, decode, decode_one_or_many, encode
 from streams.batchloop import commit_owned
-from streams.rows import COLUMNS, RowBatch, case_event_row, dead_letter_row, to_tuples
+from streams.rows import (
+    COLUMNS,
+    RowBatch,
+    case_event_row,
+    dead_letter_row,
+    row_dict,
+    to_tuples,
+)
 
 log = logging.getLogger(__name__)
 
-Row = tuple[str, dict[str, Any]]
+Row = tuple[str, Any]  # (table, a row dict, or a tuple in the table's column order)
 Decoder = Callable[[bytes, int, int], list[Row]]  # (value, partition, offset) -> rows
 Send = Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value), acknowledged
 Refused = tuple[dict[str, Any], str]  # a row ClickHouse refused, and why
@@ -293,7 +300,7 @@ class ClickHouseSink:
             if not is_row_error(exc):
                 raise
             if len(rows) == 1:
-                return [(rows[0], f"{type(exc).__name__}: {exc}"[:500])]
+                return [(row_dict(table, rows[0]), f"{type(exc).__name__}: {exc}"[:500])]
         middle = len(rows) // 2
         return (self._insert_bisecting(table, rows[:middle])
                 + self._insert_bisecting(table, rows[middle:]))

@@ -55,3 +55,37 @@ def test_a_missing_column_raises_key_error() -> None:
     del row[TIME_COLUMNS[timed][0][2]]
     with pytest.raises(KeyError):
         to_tuples(timed, [row])
+
+
+def test_reading_rows_leave_the_decoder_as_tuples_of_the_same_values() -> None:
+    from streams.rows import row_dict
+    from streams.rows_metrics import AS_TUPLES, sensor_readings_decoder
+    from streams.sensors.rollup import reading_rows
+    from tests.unit.test_sensors import T0, batch
+
+    sample = batch([("a", "gas", 1.0, T0), ("b", "noise", 70.5, T0 + 1)], grid="G7")
+    decode = sensor_readings_decoder(lambda kind, value: f"{kind}:{value}")
+    rows = decode(__import__("msgspec").json.encode(sample), 0, 0)
+    assert AS_TUPLES and all(isinstance(r, tuple) for _, r in rows)
+    assert [row_dict(t, r) for t, r in rows] == reading_rows(sample, ["gas:1.0", "noise:70.5"])
+    assert to_tuples("sensor_readings", [r for _, r in rows]) == reference(
+        "sensor_readings", reading_rows(sample, ["gas:1.0", "noise:70.5"]))
+
+
+def test_a_refused_tuple_row_is_dead_lettered_with_its_columns_named() -> None:
+    import msgspec
+
+    from domain.schemas import DeadLetter
+    from tests.unit.test_sink_refusals import FakeClient, Sent, make_sink, write
+
+    client, sent = FakeClient(), Sent()
+    sink = make_sink(client, sent)
+    good = (MS, "G1", "S1", "gas", 1.0, "normal", "b1")
+    bad = (MS, "G2", "S2", "gas", 2**64, "normal", "b2")  # above Int64: refused
+    write(sink, [("sensor_readings", good), ("sensor_readings", bad)])
+    assert client.inserted["sensor_readings"] == [good]
+    [(_, key, value)] = sent
+    letter = msgspec.json.decode(value, type=DeadLetter)
+    assert key == b"G2" and letter.grid_id == "G2"
+    assert msgspec.json.decode(letter.raw) == dict(zip(COLUMNS["sensor_readings"], bad,
+                                                       strict=True))
