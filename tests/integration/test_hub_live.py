@@ -202,6 +202,11 @@ async def test_a_bad_record_is_skipped_and_counted(infra: Settings, writer: Kafk
             figures = json.loads(response.read())
         assert figures["clients"] == 1 and figures["consumer_lag"] is not None
         assert figures["feed"] == "running" and figures["kafka_fetch_age_s"] < 15
+        with await asyncio.to_thread(urllib.request.urlopen, url.replace("healthz", "metrics"),
+                                     timeout=10) as response:
+            text = response.read().decode()
+        assert "gridwall_hub_clients 1" in text.splitlines()
+        assert 'gridwall_hub_feed_info{value="running"} 1' in text.splitlines()
 
 
 # --- commands ---------------------------------------------------------------------------

@@ -125,6 +125,9 @@ async def test_login_cap_and_health(infra: Settings, gw_env: dict[str, str],
             figures = await asyncio.to_thread(healthz, port)
             assert (figures["sessions"], figures["refused_busy"], figures["refused_login"]) == (
                 2, 1, 4)
+            status, headers, text = await asyncio.to_thread(get, port, "/metrics")
+            assert status == 200 and headers["Content-Type"].startswith("text/plain")
+            assert "gridwall_wall_refused_busy 1" in text.splitlines()
         finally:
             terminate(child)
             log.close()

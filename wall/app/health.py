@@ -7,7 +7,8 @@ then, with the banner saying why the data is missing). Fields: ``status`` (``ok`
 frame, by the wall's clock; null before the first), ``hydrated`` (items read from
 ClickHouse at start), and the gate's ``sessions``, ``max_sessions``, ``viewer_login``,
 ``refused_busy``, ``refused_login`` (:meth:`wall.app.gate.Gate.figures`). No token needed:
-it shows no data.
+it shows no data. ``GET /metrics`` (:class:`MetricsHandler`) answers the same figures in the
+Prometheus text format.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from tornado.web import RequestHandler
 
+from core.prom import prometheus_text
 from wall.app.context import WallContext
 from wall.app.gate import Gate
 
@@ -47,3 +49,13 @@ class HealthHandler(RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(figures, ensure_ascii=False) + "\n")
+
+
+class MetricsHandler(HealthHandler):
+    """``GET /metrics``: the figures of ``/healthz`` as Prometheus text (always 200)."""
+
+    def get(self) -> None:
+        figures = health(self.ctx, self.gate, self.application)
+        self.set_header("Content-Type", "text/plain; version=0.0.4")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(prometheus_text("gridwall_wall", figures))

@@ -8,8 +8,8 @@ Everything the pages load (Bokeh, Panel, deck.gl) is served by this process: no 
 The page routes sit behind a :class:`~wall.app.gate.Gate` (``GRIDWALL_WALL_MAX_SESSIONS``
 live sessions at most, and a viewer token when ``GRIDWALL_WALL_VIEWER_LOGIN=1``); page
 sessions are signed with a secret made afresh per process, so only a page the gate admitted
-can open a session's websocket. ``GET /healthz`` answers the hub link and the sessions
-(:mod:`wall.app.health`).
+can open a session's websocket. ``GET /healthz`` (and ``/metrics``, as Prometheus text)
+answers the hub link and the sessions (:mod:`wall.app.health`).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def serve_pages(ctx: WallContext, host: str, port: int) -> Any:
     import panel as pn
 
     from wall.app.gate import COOKIE, Gate, install
-    from wall.app.health import HealthHandler
+    from wall.app.health import HealthHandler, MetricsHandler
 
     settings = ctx.settings
     gate = Gate(settings.wall_max_sessions, settings.wall_viewer_login,
@@ -80,8 +80,8 @@ def serve_pages(ctx: WallContext, host: str, port: int) -> Any:
                       unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,
                       secret_key=secrets.token_urlsafe(32), sign_sessions=True,
                       exclude_cookies=[COOKIE],
-                      extra_patterns=[(r"/healthz", HealthHandler,
-                                       {"ctx": ctx, "gate": gate})])
+                      extra_patterns=[(r"/healthz", HealthHandler, {"ctx": ctx, "gate": gate}),
+                                      (r"/metrics", MetricsHandler, {"ctx": ctx, "gate": gate})])
     if install(server._tornado, gate) != 2 * len(ROUTES):
         raise RuntimeError("the wall's page routes were not all gated")
     return server

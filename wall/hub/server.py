@@ -8,7 +8,7 @@ the producer. :meth:`~Hub.wait` returns when the feed task ends (a failure: the 
 should exit rather than serve a frozen wall).
 
 ``GET /healthz`` answers the hub's figures as JSON (200 while the feed runs and the broker
-answers, else 503);
+answers, else 503); ``GET /metrics`` the same figures in the Prometheus text format;
 any other plain HTTP request gets websockets' usual 426 Upgrade Required.
 """
 
@@ -24,6 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from core.auth import TokenBook
+from core.prom import prometheus_text
 from core.settings import Settings
 from wall.hub.config import HubConfig
 from wall.hub.fanout import Fanout
@@ -137,9 +138,15 @@ class Hub:
         await serve_client(ws, self)
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.path.split("?", 1)[0] != "/healthz":
+        path = request.path.split("?", 1)[0]
+        if path not in ("/healthz", "/metrics"):
             return None
         figures = await self.figures()
+        if path == "/metrics":
+            response = connection.respond(HTTPStatus.OK, prometheus_text("gridwall_hub", figures))
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = "text/plain; version=0.0.4"
+            return response
         status = HTTPStatus.OK if figures["feed"] == "running" else HTTPStatus.SERVICE_UNAVAILABLE
         response = connection.respond(status, json.dumps(figures, ensure_ascii=False) + "\n")
         del response.headers["Content-Type"]  # Headers is a multi-dict: replace, not add
