@@ -217,7 +217,7 @@ def test_topics_ensure_gives_department_records_unbounded_retention(infra: Any) 
 
     fresh = settings_from({"GRIDWALL_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
                            "GRIDWALL_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}."})
-    plain = dataclasses.replace(DEPARTMENT_RECORDS, configs={})  # as created before
+    plain = dataclasses.replace(DEPARTMENT_RECORDS, retention_ms=None)  # as created before
     ensure_topics(fresh, [plain])
     assert topic_configs(fresh, DEPARTMENT_RECORDS).get("retention.ms") != "-1"
     ensure_topics(fresh)  # `gridwall topics ensure`
