@@ -74,24 +74,31 @@ def busy(stack: Stack) -> dict[str, list[str]]:
     return {"cases": cases, "emergencies": cases[:3], "escalated": escalated}
 
 
+CARDS_JS = """() => Array.from(document.querySelectorAll('.gw-card'), (e, i) => {
+    const r = e.getBoundingClientRect();
+    return {name: e.getAttribute('data-testid') || `card${i}`, x: r.x, y: r.y,
+            width: r.width, height: r.height, drawn: e.getClientRects().length > 0,
+            tall: e.scrollHeight, high: e.clientHeight, wide: e.scrollWidth,
+            broad: e.clientWidth};
+})"""
+
+
 def clipped_cards(page: Any) -> list[str]:
-    """Cards outside the viewport or whose content is taller than their box."""
+    """Cards outside the viewport or whose content is taller than their box.
+
+    Every card is measured in one script run: the wall re-renders its columns every second,
+    and measuring card by card could catch a card between its removal and its replacement.
+    """
     width, height = page.viewport_size["width"], page.viewport_size["height"]
     out = []
-    cards = page.locator(".gw-card")
-    for i in range(cards.count()):
-        card = cards.nth(i)
-        name = card.get_attribute("data-testid") or f"card{i}"
-        box = card.bounding_box()
-        if box is None:
-            out.append(f"{name}: not drawn")
-            continue
-        tall, high, wide, broad = card.evaluate(
-            "e => [e.scrollHeight, e.clientHeight, e.scrollWidth, e.clientWidth]")
-        if box["y"] < 0 or box["y"] + box["height"] > height + 1 or \
-                box["x"] < 0 or box["x"] + box["width"] > width + 1 or tall > high + 1 or \
-                wide > broad + 1:
-            out.append(f"{name}: box {box}, content {wide}x{tall} in {broad}x{high}")
+    for c in page.evaluate(CARDS_JS):
+        if not c["drawn"]:
+            out.append(f"{c['name']}: not drawn")
+        elif c["y"] < 0 or c["y"] + c["height"] > height + 1 or c["x"] < 0 or \
+                c["x"] + c["width"] > width + 1 or c["tall"] > c["high"] + 1 or \
+                c["wide"] > c["broad"] + 1:
+            out.append(f"{c['name']}: box {c['x']},{c['y']} {c['width']}x{c['height']}, "
+                       f"content {c['wide']}x{c['tall']} in {c['broad']}x{c['high']}")
     return out
 
 
