@@ -22,9 +22,6 @@ workflow needs, each worked around here and tested in ``tests/unit/test_faust_ad
    refetches those records; Faust is then told they are done through its private
    ``Consumer._add_gap`` (so its commits move past them), and the tail check reads the
    offsets Faust committed from its private ``Consumer._committed_offset`` (no accessor).
-   While events wait in the agent's stream channel (:func:`stream_backlog`) the agent is
-   behind, not missing records: the tail check waits (refetching then would only process
-   the same records twice, and under load fall further behind).
 3. **Consumer access for lag and health** (:func:`faust_consumer`). ``app.consumer``
    creates a consumer when there is none; job health must not, so it reads the private
    ``app._consumer`` (None until the worker started it).
@@ -167,13 +164,6 @@ def faust_positions(consumer: Any, topic: str) -> Positions:
                                if tp.topic == t and tp.partition == p), None)
                  for t, p in owned}
     return owned, committed
-
-
-def stream_backlog(stream: Any) -> int:
-    """How many events wait in an agent's stream channel (delivered by Faust's consumer, not
-    yet taken by the agent); 0 when the stream has no queue."""
-    queue = getattr(getattr(stream, "channel", None), "queue", None)
-    return queue.qsize() if queue is not None else 0
 
 
 def faust_consumer(app: Any) -> Any:

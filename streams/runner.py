@@ -43,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -55,7 +54,6 @@ from mode import Service
 from domain.wire import WireError
 from streams.batchloop import BatchLoop, Handler, PartitionState
 from streams.ext import wall_ms
-from streams.faust_adapter import stream_backlog
 from streams.health.job import JobHealth
 from streams.outbox import Outbox
 
@@ -67,7 +65,6 @@ log = logging.getLogger(__name__)
 TAKE_MAX = 2_000
 TAKE_WITHIN_S = 0.1  # workflow topics are light: favour latency over batch size
 TAIL_TICK_S = 1.0
-BEHIND_S = 3.0  # a batch finished this recently: the agent is moving
 STOP_WAIT_S = 10.0
 
 
@@ -235,7 +232,6 @@ class FaustAgent:
         self.gaps = gaps
         self._lock = asyncio.Lock()
         self._stream: Any = None
-        self._batch_done = 0.0  # monotonic time the last batch finished
 
     async def batch(self, messages: list[Any]) -> None:
         """Process one batch of Faust messages (as ``take_events`` hands them)."""
@@ -245,30 +241,23 @@ class FaustAgent:
             await self.runner.process([faust_record(m) for m in messages])
             if self.gaps is not None:
                 await self.gaps.done()
-            self._batch_done = time.monotonic()
 
     async def fill_tails(self) -> int:
         """Process the partitions' tails Faust never handed over; return how many records.
 
-        Not while events wait in the agent's stream and the agent finished a batch in the
-        last :data:`BEHIND_S` seconds: it is behind then, not missing records, and its tails
-        are checked once it caught up (a stream that stopped moving is checked as before)."""
+        Checked on every tick, also while events wait in the agent's stream: skipping then
+        (tried) left a two-worker run's partition unapplied for over two minutes in CI."""
         gaps = self.gaps
         if gaps is None:
             return 0
         async with self._lock:
             positions = gaps.positions()
-            if positions is None or self.behind():
+            if positions is None:
                 return 0
             missing = await gaps.missing_tails(*positions)
             await self.runner.process([faust_record(m) for m in missing])
             await gaps.done()
         return len(missing)
-
-    def behind(self) -> bool:
-        """Events wait in the agent's stream while its batches move on."""
-        return (stream_backlog(self._stream) > 0
-                and time.monotonic() - self._batch_done < BEHIND_S)
 
     async def run(self, stream: Any) -> None:
         """The agent's body."""

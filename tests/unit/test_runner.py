@@ -176,26 +176,3 @@ async def test_a_faust_batch_is_completed_by_the_gap_filler_and_marked_done_afte
     assert await engine.fill_tails() == 1 and job.state[-1] == 30
     moving = FaustAgent(Runner(job, log.outbox, JobHealth("w")), FakeGaps(log, moving=True))  # type: ignore[arg-type]
     assert await moving.fill_tails() == 0  # a rebalance runs: nothing fetched
-
-
-async def test_tails_wait_while_events_wait_in_the_agents_stream() -> None:
-    import asyncio
-
-    from streams.runner import FaustAgent
-
-    log = Log()
-    log.ack.set()
-    job = PointsJob(log)
-    engine = FaustAgent(Runner(job, log.outbox, JobHealth("w")), FakeGaps(log))  # type: ignore[arg-type]
-
-    class Stream:
-        class channel:  # noqa: N801 - shaped like a Faust stream's channel
-            queue: asyncio.Queue[int] = asyncio.Queue()
-
-    engine._stream = Stream()
-    Stream.channel.queue.put_nowait(1)
-    assert await engine.fill_tails() == 1 and job.state == [30]  # no batch moved: checked
-    await engine.batch([message(4, b'{"x": 4}')])
-    assert await engine.fill_tails() == 0 and job.state == [30, 4]  # behind, not missing
-    Stream.channel.queue.get_nowait()
-    assert await engine.fill_tails() == 1 and job.state == [30, 4, 30]
