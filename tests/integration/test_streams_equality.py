@@ -264,7 +264,7 @@ def run_way(way: str, ch: Any, tmp: Path,
             send_half(senv, *halves[0])
             first = len(halves[0][0])
             wait_for("first half applied", lambda: ch.execute(
-                f"SELECT sum(version) FROM {db}.cases FINAL")[0][0] == first, 120)
+                f"SELECT sum(version) FROM {db}.cases FINAL")[0][0] == first, 360)
             if way == "sigkill":
                 workers[0].kill()
                 workers[0] = WorkerProc(senv, f"{way}-1b")
