@@ -16,6 +16,13 @@ them; this module itself touches no Faust internals. Guarantees:
 records of a partition reach the agent in offset order without holes; a fetch that cannot
 complete raises (the worker crashes and its successor replays from the committed offset).
 
+Heads. After a rebalance (:meth:`GapFiller.reset`) the first record handed over for a
+partition is checked against where that partition starts for its owner: after the group's
+committed offset, or at its beginning with no commit. Two workers under CPU load were seen
+to get a partition handed over from offset 6 of 8, never 0-5, and Faust then committed 8
+(its commit skips a head gap when nothing was committed before): the records before it are
+fetched first, like any gap.
+
 Tails. A gap is seen only when a later record arrives. Around a rebalance Faust was also seen
 to fetch the last records of a retained partition (its fetch position at the end) and never
 hand them to the agent (two workers, sensors reporting: 1 run in 3 left a partition's last
@@ -120,12 +127,21 @@ class GapFiller:
         return out
 
     async def complete(self, msg: Any) -> list[Any]:
-        """The records to process for ``msg``: any skipped before it, then ``msg``."""
+        """The records to process for ``msg``: any skipped before it, then ``msg``.
+
+        The first record of a partition after :meth:`reset` is checked against where the
+        partition starts for this owner (after the group's committed offset; with no commit,
+        its beginning): a record handed over past that start is preceded by the ones
+        before it (a rebalance was seen to hand a partition over from its fetch position,
+        not its committed one, and Faust then committed past the records never handed)."""
         key = (msg.topic, msg.partition)
         last = self._last.get(key)
         self._last[key] = max(msg.offset, last if last is not None else msg.offset)
         self._handed_at[key] = time.monotonic()
-        if last is None or msg.offset <= last + 1:
+        if last is None:
+            tp = TopicPartition(msg.topic, msg.partition)
+            last = await self._start(tp, await self._group_committed(tp)) - 1
+        if msg.offset <= last + 1:
             return [msg]
         log.warning("%s[%d]: offsets %d-%d were skipped by the consumer; fetching them",
                     msg.topic, msg.partition, last + 1, msg.offset - 1)
@@ -133,6 +149,14 @@ class GapFiller:
         self._gaps.append((msg.topic, msg.partition, last + 1, msg.offset - 1))
         self.filled += len(missing)
         return [*missing, msg]
+
+    async def _start(self, tp: TopicPartition, committed: int | None) -> int:
+        """The first offset of ``tp`` for an owner that handed nothing over yet: the one
+        after ``committed`` (the last record committed), else the partition's beginning
+        (Faust's auto_offset_reset "earliest"); never before the beginning (retention)."""
+        consumer = await self._plain_consumer()
+        first = int((await consumer.beginning_offsets([tp]))[tp])
+        return first if committed is None else max(first, committed + 1)
 
     def take_filled(self) -> list[tuple[str, int, int, int]]:
         """The offset ranges filled since the last call: (topic, partition, first, last).

@@ -43,8 +43,40 @@ async def test_skipped_offsets_are_fetched_before_the_record_after_them(infra: S
     assert got == [[(0, None)], [(1, None)], [(2, b"v2"), (3, b"v3"), (4, None)],
                    [(4, None)], [(2, None)], [(5, None)]]
     assert filler.filled == 2
+
+
+async def test_after_a_rebalance_the_records_before_the_first_handed_over_are_fetched(
+        infra: Settings) -> None:
+    """A partition handed over from its fetch position (offset 4), not from where the group
+    committed (after 1) or, with no commit, its beginning: the records before come first."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+    from kafka import KafkaProducer
+
+    spec = TopicSpec(f"gaphead-{uuid.uuid4().hex[:6]}", "gap filler head test", partitions=1)
+    ensure_topics(infra, [spec])
+    topic = spec.name(infra.topic_prefix)
+    producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    for n in range(6):
+        producer.send(topic, key=b"G01", value=f"v{n}".encode(), partition=0).get(30)
+    producer.close()
+    group = f"gaphead-{uuid.uuid4().hex[:6]}"
+    filler = GapFiller(infra.kafka_bootstrap, group)
+    assert [(m.offset, getattr(m, "value", None)) for m in
+            await filler.complete(Delivered(topic, 0, 4))] == [
+        (0, b"v0"), (1, b"v1"), (2, b"v2"), (3, b"v3"), (4, None)]  # nothing committed
+    assert filler.take_filled() == [(topic, 0, 0, 3)]
+    committer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, group_id=group,
+                                 enable_auto_commit=False)
+    await committer.start()
+    tp0 = TopicPartition(topic, 0)
+    committer.assign([tp0])
+    await committer.commit({tp0: OffsetAndMetadata(2, "")})  # offsets 0 and 1 done
+    await committer.stop()
     filler.reset()
-    assert await filler.complete(Delivered(topic, 0, 5)) != []  # no history: taken as is
+    assert [m.offset for m in await filler.complete(Delivered(topic, 0, 4))] == [2, 3, 4]
+    filler.reset()
+    assert [m.offset for m in await filler.complete(Delivered(topic, 0, 1))] == [1]  # replay
 
 
 async def test_a_tail_never_handed_over_is_fetched_once_the_partition_is_idle(
