@@ -24,17 +24,44 @@ class Delivered:
     offset: int
 
 
-async def test_skipped_offsets_are_fetched_before_the_record_after_them(infra: Settings
-                                                                        ) -> None:
+def seeded_topic(infra: Settings, name: str, *partitions: list[bytes]) -> str:
+    """A new topic holding ``partitions[p]`` in partition ``p`` (acknowledged); its name."""
     from kafka import KafkaProducer
 
-    spec = TopicSpec(f"gapfill-{uuid.uuid4().hex[:6]}", "gap filler test", partitions=1)
+    spec = TopicSpec(f"{name}-{uuid.uuid4().hex[:6]}", "gap filler test",
+                     partitions=len(partitions))
     ensure_topics(infra, [spec])
     topic = spec.name(infra.topic_prefix)
     producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
-    for n in range(6):
-        producer.send(topic, key=b"G01", value=f"v{n}".encode(), partition=0).get(30)
+    for partition, values in enumerate(partitions):
+        for value in values:
+            producer.send(topic, key=b"G", value=value, partition=partition).get(30)
     producer.close()
+    return topic
+
+
+def numbered(prefix: str, n: int) -> list[bytes]:
+    """``prefix0`` .. ``prefix<n-1>`` as bytes."""
+    return [f"{prefix}{i}".encode() for i in range(n)]
+
+
+async def commit_offset(infra: Settings, group: str, topic: str, next_offset: int) -> None:
+    """Commit ``next_offset`` for partition 0 of ``topic`` in ``group``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    committer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, group_id=group,
+                                 enable_auto_commit=False)
+    await committer.start()
+    tp0 = TopicPartition(topic, 0)
+    committer.assign([tp0])
+    await committer.commit({tp0: OffsetAndMetadata(next_offset, "")})
+    await committer.stop()
+
+
+async def test_skipped_offsets_are_fetched_before_the_record_after_them(infra: Settings
+                                                                        ) -> None:
+    topic = seeded_topic(infra, "gapfill", numbered("v", 6))
     filler = GapFiller(infra.kafka_bootstrap)
     got = []
     for offset in (0, 1, 4, 4, 2, 5):  # 2 and 3 skipped; then a re-delivery and a replay
@@ -49,30 +76,14 @@ async def test_after_a_rebalance_the_records_before_the_first_handed_over_are_fe
         infra: Settings) -> None:
     """A partition handed over from its fetch position (offset 4), not from where the group
     committed (after 1) or, with no commit, its beginning: the records before come first."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.structs import OffsetAndMetadata
-    from kafka import KafkaProducer
-
-    spec = TopicSpec(f"gaphead-{uuid.uuid4().hex[:6]}", "gap filler head test", partitions=1)
-    ensure_topics(infra, [spec])
-    topic = spec.name(infra.topic_prefix)
-    producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
-    for n in range(6):
-        producer.send(topic, key=b"G01", value=f"v{n}".encode(), partition=0).get(30)
-    producer.close()
+    topic = seeded_topic(infra, "gaphead", numbered("v", 6))
     group = f"gaphead-{uuid.uuid4().hex[:6]}"
     filler = GapFiller(infra.kafka_bootstrap, group)
     assert [(m.offset, getattr(m, "value", None)) for m in
             await filler.complete(Delivered(topic, 0, 4))] == [
         (0, b"v0"), (1, b"v1"), (2, b"v2"), (3, b"v3"), (4, None)]  # nothing committed
     assert filler.take_filled() == [(topic, 0, 0, 3)]
-    committer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, group_id=group,
-                                 enable_auto_commit=False)
-    await committer.start()
-    tp0 = TopicPartition(topic, 0)
-    committer.assign([tp0])
-    await committer.commit({tp0: OffsetAndMetadata(2, "")})  # offsets 0 and 1 done
-    await committer.stop()
+    await commit_offset(infra, group, topic, 2)  # offsets 0 and 1 done
     filler.reset()
     assert [m.offset for m in await filler.complete(Delivered(topic, 0, 4))] == [2, 3, 4]
     filler.reset()
@@ -81,19 +92,9 @@ async def test_after_a_rebalance_the_records_before_the_first_handed_over_are_fe
 
 async def test_a_tail_never_handed_over_is_fetched_once_the_partition_is_idle(
         infra: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kafka import KafkaProducer
-
     from streams import gapfill
 
-    spec = TopicSpec(f"gaptail-{uuid.uuid4().hex[:6]}", "gap filler tail test", partitions=2)
-    ensure_topics(infra, [spec])
-    topic = spec.name(infra.topic_prefix)
-    producer = KafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
-    for n in range(5):
-        producer.send(topic, key=b"G01", value=f"a{n}".encode(), partition=0).get(30)
-    for n in range(3):
-        producer.send(topic, key=b"G02", value=f"b{n}".encode(), partition=1).get(30)
-    producer.close()
+    topic = seeded_topic(infra, "gaptail", numbered("a", 5), numbered("b", 3))
     filler = GapFiller(infra.kafka_bootstrap)
     for offset in (0, 1):  # Faust handed partition 0 up to offset 1, then nothing
         await filler.complete(Delivered(topic, 0, offset))
@@ -109,17 +110,8 @@ async def test_a_tail_never_handed_over_is_fetched_once_the_partition_is_idle(
     assert [(m.partition, m.offset) for m in await fresh.missing_tails(owned, {})] == [
         (0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0), (1, 1), (1, 2)]  # from the start
     # a new owner of a group that committed partition 0 up to offset 2 (next: 3)
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.structs import OffsetAndMetadata
-
     group = f"gaptail-{uuid.uuid4().hex[:6]}"
-    committer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, group_id=group,
-                                 enable_auto_commit=False)
-    await committer.start()
-    tp0 = TopicPartition(topic, 0)
-    committer.assign([tp0])
-    await committer.commit({tp0: OffsetAndMetadata(3, "")})
-    await committer.stop()
+    await commit_offset(infra, group, topic, 3)
     owner = GapFiller(infra.kafka_bootstrap, group)
     assert [(m.partition, m.offset) for m in await owner.missing_tails(owned, {})] == [
         (0, 3), (0, 4), (1, 0), (1, 1), (1, 2)]  # partition 1: nothing committed
