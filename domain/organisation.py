@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-import yaml
+
+from domain.config_file import read_yaml
 
 Role = Literal["resident", "grid_worker", "community_officer", "unit_handler", "centre",
                "leader"]
@@ -185,10 +186,4 @@ def _grid_workers(by_community: Any, types: tuple[str, ...], where: str
 
 def load_directory(path: Path) -> Directory:
     """Read ``config/organisation.yaml`` (or another file of its shape)."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise OrganisationError(f"{path}: organisation file not found") from None
-    except yaml.YAMLError as exc:
-        raise OrganisationError(f"{path}: not valid YAML: {exc}") from None
-    return directory_from(data, str(path))
+    return directory_from(read_yaml(path, OrganisationError, "organisation"), str(path))

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
 from domain.case_machine import community_of
+from domain.config_file import read_yaml
 from domain.vocab import CATEGORIES, MAX_TIER
 
 FILE = "routing.yaml"
@@ -191,10 +190,4 @@ def _rule(item: Any, where: str) -> Rule:
 
 def load_rules(path: Path) -> Rules:
     """Read ``config/routing.yaml`` (or another file of its shape)."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise RoutingError(f"{path}: routing file not found") from None
-    except yaml.YAMLError as exc:
-        raise RoutingError(f"{path}: not valid YAML: {exc}") from None
-    return rules_from(data, str(path))
+    return rules_from(read_yaml(path, RoutingError, "routing"), str(path))

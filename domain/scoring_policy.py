@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from domain.config_file import only_keys, read_yaml
 from domain.sla import PolicyError
 
 PERIOD_KINDS = ("day", "week", "month")  # local calendar periods (streams.scores.periods)
@@ -63,9 +62,7 @@ class ScoringPolicy:
 
 
 def _only(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise PolicyError(f"{where}.{unknown[0]}: unknown key (allowed: {', '.join(allowed)})")
+    only_keys(data, allowed, where, PolicyError)
 
 
 def _numbers(data: Any, where: str, required: tuple[str, ...], allow_zero: bool = False
@@ -88,8 +85,4 @@ def _numbers(data: Any, where: str, required: tuple[str, ...], allow_zero: bool 
 
 def load_scoring(path: Path) -> ScoringPolicy:
     """Read and validate a scoring YAML file."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from None
-    return ScoringPolicy.from_mapping(data)
+    return ScoringPolicy.from_mapping(read_yaml(path, PolicyError))

@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from domain.config_file import only_keys, read_yaml
 from domain.sla import PolicyError
 from domain.vocab import SENSOR_KINDS
 
@@ -91,9 +90,7 @@ class SensorPolicy:
 
 
 def _only(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise PolicyError(f"{where}.{unknown[0]}: unknown key (allowed: {', '.join(allowed)})")
+    only_keys(data, allowed, where, PolicyError)
 
 
 # Plausible bounds: a silence allowed for longer than 30 days is a typo, and each sensor keeps
@@ -155,8 +152,4 @@ def _anomaly(data: Any) -> AnomalyPolicy:
 
 def load_sensor_policy(path: Path) -> SensorPolicy:
     """Read and validate a thresholds YAML file."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from None
-    return SensorPolicy.from_mapping(data)
+    return SensorPolicy.from_mapping(read_yaml(path, PolicyError))

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from domain.config_file import only_keys, read_yaml
 from domain.vocab import CATEGORIES, PRIORITIES
 
 TIMED_STEPS: tuple[str, ...] = ("reported", "verified", "dispatched", "handled", "closed")
@@ -67,9 +66,7 @@ class SlaPolicy:
 
 
 def _only(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise PolicyError(f"{where}.{unknown[0]}: unknown key (allowed: {', '.join(allowed)})")
+    only_keys(data, allowed, where, PolicyError)
 
 
 # Bounds of plausible values: beyond them a deadline (ms since 1970, UInt64 in ClickHouse)
@@ -110,10 +107,6 @@ def _factor_map(data: Any) -> dict[str, float]:
 
 def load_policy(path: Path) -> SlaPolicy:
     """Read and validate a policy YAML file."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from None
-    return SlaPolicy.from_mapping(data)
+    return SlaPolicy.from_mapping(read_yaml(path, PolicyError))
 
 
