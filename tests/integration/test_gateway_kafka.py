@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import msgspec
 import pytest
 
@@ -18,12 +17,11 @@ from domain.wire import decode_one_or_many
 from tests.integration.test_gateway_support import (
     ServedApp,
     expected_partition,
+    feed_post,
     read_topic,
     serve_gateway,
 )
 from tests.unit.test_gateway_support import (
-    FEED,
-    bearer,
     department_record,
     inside,
     reading,
@@ -39,8 +37,7 @@ def gateway(infra: Settings) -> Iterator[ServedApp]:
         yield served
 
 
-def post(gateway: ServedApp, path: str, body: Any) -> httpx.Response:
-    return httpx.post(f"{gateway.url}{path}", json=body, headers=bearer(FEED), timeout=30)
+post = feed_post
 
 
 def test_case_events_land_keyed_by_grid_on_the_right_partition(infra: Settings,

@@ -2,7 +2,8 @@
 
 :class:`ServedApp` runs a gateway app under a real uvicorn server in a thread on a free
 loopback port; :func:`read_topic` reads one of this session's topics from the beginning until
-a condition holds; :func:`expected_partition` is Kafka's default partitioner for a key.
+a condition holds; :func:`feed_post` posts as the feed; :func:`expected_partition` is
+Kafka's default partitioner for a key.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from kafka import KafkaConsumer, TopicPartition
@@ -21,7 +23,7 @@ from bench.common import free_port
 from core.settings import Settings
 from domain.contracts.topics import TopicSpec
 from ingest.gateway.app import create_app
-from tests.unit.test_gateway_support import token_book
+from tests.unit.test_gateway_support import FEED, bearer, token_book
 
 
 class ServedApp:
@@ -57,6 +59,11 @@ class ServedApp:
 def serve_gateway(s: Settings, **parts: Any) -> ServedApp:
     """The gateway of settings ``s`` with the test token book, ready to enter."""
     return ServedApp(create_app(s, tokens=token_book(), **parts))
+
+
+def feed_post(gateway: ServedApp, path: str, body: Any) -> httpx.Response:
+    """POST ``body`` as JSON to ``path`` of the served gateway with the feed token."""
+    return httpx.post(f"{gateway.url}{path}", json=body, headers=bearer(FEED), timeout=30)
 
 
 def read_topic(s: Settings, spec: TopicSpec, until: Callable[[list[Any]], bool],

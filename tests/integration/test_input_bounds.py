@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import msgspec
 import pytest
 
@@ -35,7 +34,12 @@ from domain.wire import encode
 from streams.rows import RowBatch
 from streams.sink import ClickHouseSink, dead_letters_decoder, rows_decoder
 from tests.integration.helpers_live import sink_lag
-from tests.integration.test_gateway_support import ServedApp, read_topic, serve_gateway
+from tests.integration.test_gateway_support import (
+    ServedApp,
+    feed_post,
+    read_topic,
+    serve_gateway,
+)
 from tests.integration.test_streams_support import (
     StreamEnv,
     WorkerProc,
@@ -44,8 +48,6 @@ from tests.integration.test_streams_support import (
     wait_for,
 )
 from tests.unit.test_gateway_support import (
-    FEED,
-    bearer,
     department_record,
     reading,
     report,
@@ -63,8 +65,7 @@ def gateway(infra: Settings) -> Iterator[ServedApp]:
         yield served
 
 
-def post(gateway: ServedApp, path: str, body: Any) -> httpx.Response:
-    return httpx.post(f"{gateway.url}{path}", json=body, headers=bearer(FEED), timeout=30)
+post = feed_post
 
 
 def test_implausible_inputs_are_refused_naming_the_field_and_dead_lettered(
