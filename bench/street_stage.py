@@ -33,9 +33,9 @@ import msgspec
 
 from bench.common import print_figures, print_table
 from domain.scoring_policy import load_scoring
+from streams.local_ext import LocalExt
 from streams.metrics.book import STREET_KEY, GridState, MetricsBook
 from streams.metrics.buckets import Bucket
-from streams.outbox import Outbox
 from streams.partials import (
     SENSORS_SOURCE,
     GridPartial,
@@ -50,32 +50,6 @@ from streams.scores.periods import period_key, period_start
 from streams.sensors.detector import GridHealth
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class _Ext:
-    """What the stage needs of a worker; sends are counted, not delivered."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-        self.handles: dict[str, Any] = {}
-        from streams.health.job import JobHealth
-
-        self.health = JobHealth("bench")
-
-    def topic(self, base: str) -> str:
-        return base
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000)
-
-    def outbox(self) -> Outbox:
-        async def send(topic: str, key: bytes, value: bytes) -> Any:
-            self.sent += 1
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
-
-        return Outbox(send, "rows", "wall", "dead")
 
 
 class _Record(msgspec.Struct):
@@ -126,7 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     community_of = {f"c{c}g{g}": f"c{c}" for c in range(args.communities)
                     for g in range(args.grids_per_community)}
     policy = load_scoring(REPO / "config" / "scoring.yaml")
-    ext = _Ext()
+    ext = LocalExt("bench", keep=False)
     stage = StreetStage(ext, policy)  # type: ignore[arg-type]
     stage.book = MetricsBook(community_of)
     stage.views.__init__(community_of)  # type: ignore[misc]
@@ -188,7 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def _ranking(stage: Any, ext: _Ext, grid: str, partial: GridPartial) -> dict[str, Any]:
+def _ranking(stage: Any, ext: LocalExt, grid: str, partial: GridPartial) -> dict[str, Any]:
     """One ranking round after one grid's outcomes changed (the first round ranks all)."""
     stage.owned = True
 
@@ -197,10 +171,10 @@ def _ranking(stage: Any, ext: _Ext, grid: str, partial: GridPartial) -> dict[str
         for period in partial.outcomes.periods.values():
             period.grid.reported += 1
         stage.replay([_Record(partial_key(grid).encode(), encode_partial(partial))])
-        sent_before = ext.sent
+        sent_before = ext.sends
         start = time.process_time()
         await stage.publish_ranking()
-        return (time.process_time() - start) * 1000, ext.sent - sent_before
+        return (time.process_time() - start) * 1000, ext.sends - sent_before
 
     ms, sent = asyncio.run(rounds())
     return {"ranking_ms": ms, "ranking_sent": sent}

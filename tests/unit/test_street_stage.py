@@ -21,11 +21,10 @@ from domain.geo import street
 from domain.schemas import CaseEvent, WallUpdate
 from domain.scoring_policy import load_scoring
 from domain.sla import load_policy
-from streams.health.job import JobHealth
 from streams.jobs.street import RANKING_TOP, StreetStage
+from streams.local_ext import LocalExt
 from streams.metrics.book import MetricsBook
 from streams.metrics.facts import CaseView, StepFact
-from streams.outbox import Outbox
 from streams.partials import (
     SENSORS_SOURCE,
     GridPartial,
@@ -44,30 +43,8 @@ SCORING = load_scoring(CONFIG / "scoring.yaml")
 GRIDS = sorted(street().grids)
 
 
-class CapturingExt:
-    """What the stage needs of the worker: an outbox whose sends are captured."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
-        self.handles: dict[str, Any] = {}
-        self.health = JobHealth("test")
-
-    def topic(self, base: str) -> str:
-        return base
-
-    def now_ms(self) -> int:
-        import time
-
-        return int(time.time() * 1000)
-
-    def outbox(self) -> Outbox:
-        async def send(topic: str, key: bytes, value: bytes) -> Any:
-            self.sent.append((topic, key, value))
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
-
-        return Outbox(send, "rows", "wall", "dead")
+class CapturingExt(LocalExt):
+    """A :class:`~streams.local_ext.LocalExt` that reads back what was sent."""
 
     def wall(self) -> dict[tuple[str, str], dict[str, Any]]:
         out = {}
