@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from bench.common import Following
 from core.kafka_records import OutRecord
 from core.kafka_writer import KafkaWriter
 from core.settings import Settings, settings_from
@@ -243,7 +244,7 @@ def consumer_lag(health: dict[str, Any], consumers: Sequence[str]) -> int | None
 
 
 @dataclass
-class Watch:
+class Watch(Following):
     """Follows the wall updates and case events topics in a thread."""
 
     world: World
@@ -264,17 +265,6 @@ class Watch:
                     return None
                 return consumer_lag(update.data, consumers)
         return None
-
-    def start(self) -> None:
-        """Begin following from the start of both topics."""
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop following."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join(10)
 
     def _run(self) -> None:
         from kafka import KafkaConsumer

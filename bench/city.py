@@ -70,7 +70,14 @@ import msgspec
 import yaml
 
 from bench._pipeline_world import REPO, Worker, World, make_world, now_ms
-from bench.common import cpu_seconds, free_port, percentile, print_figures, print_table
+from bench.common import (
+    Following,
+    cpu_seconds,
+    free_port,
+    percentile,
+    print_figures,
+    print_table,
+)
 from bench.hub import start_hub, stop
 from domain import geo_build
 from domain.contracts.topics import WALL_UPDATES
@@ -111,7 +118,7 @@ class _Health(msgspec.Struct):
 
 
 @dataclass
-class TopicSizes:
+class TopicSizes(Following):
     """Follows the wall updates topic in a thread: the largest message per channel, and the
     worker's consumer lag from its job-health reports as (report ts, lag_total)."""
 
@@ -137,17 +144,6 @@ class TopicSizes:
         return out
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Begin following from the start of the topic."""
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop following."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join(10)
 
     def _run(self) -> None:
         from kafka import KafkaConsumer

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -67,3 +68,26 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far, from ``/proc``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Following:
+    """A background thread running ``self._run`` until :meth:`stop` (for dataclasses that
+    follow a topic: they declare ``_stop: threading.Event`` and ``_thread`` fields, and
+    ``_run`` returns once ``_stop`` is set)."""
+
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Begin following."""
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following (waits up to 10 s for the thread)."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
