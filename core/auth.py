@@ -79,6 +79,35 @@ class Principal:
         return self.may("ingest") and ("*" in self.sources or source in self.sources)
 
 
+class ActorRefused(Exception):
+    """A client-sent actor the credential does not allow: ``rule`` and ``reason``."""
+
+    def __init__(self, rule: str, reason: str) -> None:
+        super().__init__(f"{rule}: {reason}")
+        self.rule = rule
+        self.reason = reason
+
+
+def credential_actor(principal: Principal, claimed: str | None) -> str | None:
+    """Who a step sent with ``principal``'s token is stamped as (the gateway and hub both ask).
+
+    * A token naming a ``person``: that person; a different non-empty ``claimed`` actor
+      raises :class:`ActorRefused` ``actor.is-token-person``.
+    * A token with ``acts_for``: ``claimed``, which must be given (``actor.required``);
+      whether it is of the token's roles needs the organisation, so the caller checks it.
+    * A legacy token: ``claimed`` as sent (None when none was).
+    """
+    if principal.person is not None:
+        if claimed and claimed != principal.person:
+            raise ActorRefused("actor.is-token-person",
+                               f"this token acts as {principal.person}, not {claimed}")
+        return principal.person
+    if principal.acts_for is not None and not claimed:
+        raise ActorRefused("actor.required", "a token acting for many people must name the "
+                                             "actor")
+    return claimed or None
+
+
 class TokenBook:
     """The tokens of one file, looked up in constant time."""
 

@@ -3,7 +3,8 @@
 :meth:`CaseJudge.check` runs on every event of ``POST /v1/cases/events`` (after placing) and
 guarantees, in this order:
 
-1. **The actor comes from the credential.** A token naming a ``person`` stamps that person
+1. **The actor comes from the credential** (:func:`core.auth.credential_actor`, which the
+   hub's commands use too). A token naming a ``person`` stamps that person
    as the event's ``actor``; a different client-sent actor is a 403 naming the rule
    ``actor.is-token-person``. A token with ``acts_for`` (an app acting for many people)
    must name the actor (403 ``actor.required``), who must be of one of its roles (403
@@ -29,7 +30,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from core.auth import Principal
+from core.auth import ActorRefused, Principal, credential_actor
 from domain.authority import Facts, Refused, may
 from domain.case_machine import Rejection
 from domain.organisation import Directory, Person
@@ -112,16 +113,11 @@ class CaseJudge:
         field = field_name(prefix, "actor")
         if principal.legacy:
             return event
-        if principal.person is not None:
-            if event.actor and event.actor != principal.person:
-                raise forbidden(field, f"actor.is-token-person: this token acts as "
-                                       f"{principal.person}, not {event.actor}")
-            actor = principal.person
-        else:
-            if not event.actor:
-                raise forbidden(field, "actor.required: a token acting for many people "
-                                       "must name the actor")
-            actor = event.actor
+        try:
+            actor = credential_actor(principal, event.actor) or event.actor
+        except ActorRefused as exc:
+            raise forbidden(field, str(exc)) from None
+        if principal.person is None:
             role = self.directory.acting(actor).role
             allowed = principal.acts_for or frozenset()
             if "*" not in allowed and role not in allowed:

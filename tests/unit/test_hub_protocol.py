@@ -10,7 +10,7 @@ from domain.alerts import COMMAND_KINDS as WORKER_COMMAND_KINDS
 from domain.contracts.commands import COMMANDS, MAX_SILENCE_S
 from domain.schemas import WallUpdate
 from domain.wire import WireError
-from wall.hub.commands import Rejected, build_command, build_tune, record_key
+from wall.hub.commands import Rejected, build_command, build_tune, record_key, stamped_actor
 from wall.hub.protocol import (
     COMMAND_KINDS,
     AuthMsg,
@@ -88,6 +88,30 @@ def test_command_is_stamped_with_actor_role_and_grid() -> None:
     assert cmd.grid_id == "G01" and record_key(cmd) == "G01"
     assert cmd.args == {"assignee": "worker-7", "comment": ""}
     assert len(cmd.command_id) == 32
+
+
+PERSON_OFFICER = Principal("闫宇", "officer", frozenset(), person="C-PL01")
+APP = Principal("resident app", "officer", frozenset(), acts_for=frozenset({"resident"}))
+
+
+def test_a_token_naming_a_person_stamps_that_person_on_commands_and_tunes() -> None:
+    msg = command('{"type":"command","kind":"ack","alert_id":"G01.ab.1"}')
+    assert build_command(msg, PERSON_OFFICER, NOW).actor == "C-PL01"
+    assert build_command(msg, OFFICER, NOW).actor == "值班员"  # no person: the token's name
+    tune = TuneMsg(key="alerts", value={"ack_timeout_s": 600})
+    ops_person = Principal("运维", "ops", frozenset(), person="CC-duty")
+    assert build_tune(tune, ops_person, NOW).actor == stamped_actor(ops_person) == "CC-duty"
+    assert build_tune(tune, OPS, NOW).actor == "运维"
+
+
+def test_a_client_cannot_name_the_actor_and_an_acts_for_token_cannot_command() -> None:
+    with pytest.raises(WireError) as info:
+        decode_client('{"type":"command","kind":"ack","alert_id":"a","actor":"CC-duty"}')
+    assert (info.value.field, info.value.reason) == ("actor", "unknown field")
+    with pytest.raises(Rejected) as refused:
+        build_command(command('{"type":"command","kind":"ack","alert_id":"a"}'), APP, NOW)
+    assert (refused.value.code, refused.value.field) == ("forbidden", "actor")
+    assert refused.value.reason.startswith("actor.required")
 
 
 def test_grid_comes_from_the_worker_alert_id_when_the_hub_has_not_seen_it() -> None:

@@ -1,7 +1,8 @@
 """Turning a client's ``command`` or ``tune`` message into a stamped Kafka record (pure).
 
 :func:`build_command` checks the role (``act``), the targets the kind needs and the kind's
-``args``, then returns a :class:`~domain.schemas.Command` stamped with the actor, the role,
+``args``, then returns a :class:`~domain.schemas.Command` stamped with the actor (the
+token's ``person``, else the token's name: :func:`stamped_actor`), the role,
 a fresh ``command_id`` and the time; :func:`build_tune` does the same for a
 :class:`~domain.schemas.ConfigChange` (``tune`` permission; the key must be a live config
 key and the value valid for it, by :mod:`domain.contracts.live_config`'s parser, the one the
@@ -35,7 +36,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from core.auth import Principal
+from core.auth import ActorRefused, Principal, credential_actor
 from domain.alerts import grid_of_alert_id
 from domain.contracts.commands import COMMANDS, decode_args
 from domain.contracts.live_config import live_key
@@ -98,6 +99,19 @@ def _grid_of(msg: CommandMsg, lookup: GridLookup) -> str | None:
     return None
 
 
+def stamped_actor(who: Principal) -> str:
+    """Who a hub request of ``who`` is stamped as: the token's person, else the token's name.
+
+    The same rule as the gateway's case steps (:func:`core.auth.credential_actor`); a client
+    cannot name an actor (the messages have no such field). A token acting for many people
+    (``acts_for``) cannot say for whom here: refused ``forbidden`` on ``actor``.
+    """
+    try:
+        return credential_actor(who, None) or who.name
+    except ActorRefused as exc:
+        raise Rejected("forbidden", "actor", str(exc)) from None
+
+
 def build_command(msg: CommandMsg, who: Principal, now_ms: int,
                   lookup: GridLookup = lambda _c, _k: None) -> Command:
     """Validate ``msg`` for ``who`` and stamp it; raise :class:`Rejected` on any problem.
@@ -111,7 +125,8 @@ def build_command(msg: CommandMsg, who: Principal, now_ms: int,
         raise Rejected("forbidden", None, f"role '{who.role}' may not send commands")
     _check_target(msg)
     args = _args(msg)
-    return Command(command_id=new_command_id(), kind=msg.kind, actor=who.name, role=who.role,
+    return Command(command_id=new_command_id(), kind=msg.kind, actor=stamped_actor(who),
+                   role=who.role,
                    ts=now_ms, alert_id=msg.alert_id, case_id=msg.case_id,
                    grid_id=_grid_of(msg, lookup), args=args)
 
@@ -132,7 +147,7 @@ def build_tune(msg: TuneMsg, who: Principal, now_ms: int) -> ConfigChange:
         raise Rejected("bad_request", "value", str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a validator's surprise must not reach the session
         raise Rejected("bad_request", "value", f"{type(exc).__name__}: {exc}") from None
-    return ConfigChange(key=msg.key, value=msg.value, actor=who.name, ts=now_ms)
+    return ConfigChange(key=msg.key, value=msg.value, actor=stamped_actor(who), ts=now_ms)
 
 
 def record_key(command: Command) -> str:

@@ -32,6 +32,7 @@ from websockets.protocol import State
 
 from core.auth import PERMISSIONS, Principal, TokenBook
 from domain.wire import BoundsError, WireError
+from wall.hub.commands import Rejected, stamped_actor
 from wall.hub.config import HubConfig
 from wall.hub.fanout import Fanout
 from wall.hub.intake import CommandIntake
@@ -120,6 +121,14 @@ async def authenticate(ws: ServerConnection, book: TokenBook, timeout_s: float,
     return who
 
 
+def _welcome_actor(who: Principal) -> str:
+    """Who the welcome names: whom the client's commands are stamped as (else the name)."""
+    try:
+        return stamped_actor(who)
+    except Rejected:  # an acts_for token: its commands are refused, it is still welcome
+        return who.name
+
+
 async def serve_client(ws: ServerConnection, hub: HubServices) -> None:
     """Run one connection to its end (the websockets handler)."""
     hub.stats.connections += 1
@@ -136,7 +145,7 @@ async def serve_client(ws: ServerConnection, hub: HubServices) -> None:
                     reply_limit=cfg.reply_limit, frame_items=cfg.frame_items)
     outbox.direct = SocketWriter(ws, cfg.write_limit)
     hub.fanout.attach(outbox)
-    outbox.reply(frame(WelcomeMsg(actor=who.name, role=who.role,
+    outbox.reply(frame(WelcomeMsg(actor=_welcome_actor(who), role=who.role,
                                   permissions=sorted(PERMISSIONS[who.role]),
                                   channels=list(CHANNELS), heartbeat_s=cfg.ping_interval_s)))
     limits = ClientLimits.of(cfg.commands_per_s, cfg.command_burst, cfg.subscribes_per_s,
