@@ -32,6 +32,9 @@ HUB_WALL_LIMITS = ("hub_commands_per_s", "hub_command_burst", "hub_subscribes_pe
                    "hub_subscribe_burst", "wall_max_sessions")
 
 
+LOG_FORMATS = ("text", "json")
+
+
 class SettingsError(ValueError):
     """A ``GRIDWALL_*`` variable has a value of the wrong type or out of range."""
 
@@ -126,6 +129,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # "wall busy"), and whether /wall needs a token that may view.
     wall_max_sessions: int = 50
     wall_viewer_login: bool = False
+    # The worker's /metrics and /healthz (docs/infra.md "Worker metrics"): an HTTP listener
+    # on worker_metrics_host:worker_metrics_port; 0 turns it off. Several workers on one
+    # host need a port each (a taken port leaves that worker without the endpoint).
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 9464
+    # Every process's log lines (core.logs): "text" (time level process logger: message)
+    # or "json" (one object a line); gateway_access_log adds uvicorn's line per request.
+    log_format: str = "text"
+    gateway_access_log: bool = False
 
     def __post_init__(self) -> None:
         for name in ("topic_partitions", "kafka_heap_mb", "max_body_bytes",
@@ -138,6 +150,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if not 0 < getattr(self, name) < 65536:
                 raise SettingsError(f"{PREFIX}{name.upper()}: not a TCP port")
         self._check_security()
+        if not 0 <= self.worker_metrics_port < 65536:
+            raise SettingsError(f"{PREFIX}WORKER_METRICS_PORT: not a TCP port (0: off)")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"{PREFIX}LOG_FORMAT: one of {', '.join(LOG_FORMATS)}")
         if self.geo_dir:
             missing = [f"{layer}.geojson" for layer in GEO_LAYERS
                        if not (Path(self.geo_dir) / f"{layer}.geojson").is_file()]

@@ -51,6 +51,8 @@ from streams.control import ControlFollower, load_latest
 from streams.ext import Ext
 from streams.faust_adapter import FaustGapFill, changelogged_table
 from streams.gapfill import GapFiller
+from streams.health.endpoint import worker_endpoint
+from streams.health.http import MetricsServer
 from streams.health.job import JobHealth
 from streams.jobs import grid_metrics
 from streams.jobs.alerts import AlertsJob
@@ -61,7 +63,7 @@ from streams.jobs.registers import RegistersLoop
 from streams.jobs.sensors import SensorsJob
 from streams.jobs.street import StreetLoop
 from streams.outbox import Send
-from streams.runner import FaustAgent, Runner, add_timers, on_agent, on_loop
+from streams.runner import FaustAgent, Runner, add_service, add_timers, on_agent, on_loop
 from streams.scores.live import live_scoring
 
 TOPICS = (CASE_EVENTS, COMMANDS, ALERTS, SENSOR_READINGS, DEPARTMENT_RECORDS, DEAD_LETTER,
@@ -80,6 +82,7 @@ class Worker:
     agents: dict[str, Any] = field(default_factory=dict)
     engines: dict[str, FaustAgent] = field(default_factory=dict)
     follower: ControlFollower | None = None
+    endpoint: MetricsServer | None = None  # /metrics and /healthz (streams.health.endpoint)
 
     @property
     def cases(self) -> Any:
@@ -109,7 +112,8 @@ def build_worker(settings: Settings, config: LiveConfig | None = None,
                  worker_id: str = "worker", send: Send | None = None) -> Worker:
     """Build the worker's app with every job.
 
-    ``services=False`` leaves out the sink and control follower; ``send`` replaces the
+    ``services=False`` leaves out the sink, the control follower and the ``/metrics`` and
+    ``/healthz`` endpoint (``GRIDWALL_WORKER_METRICS_PORT``); ``send`` replaces the
     producer for every output and changelog write (unit tests with
     ``agent.test_context()``; no gap filler then).
     """
@@ -121,6 +125,9 @@ def build_worker(settings: Settings, config: LiveConfig | None = None,
     worker = Worker(app, rt, ext, {})
     if services:
         worker.follower = add_services(app, rt, ext.outbox, ext.topics)
+        worker.endpoint = worker_endpoint(settings, app, ext.health, wall_clock_ms)
+        if worker.endpoint is not None:
+            add_service(app, "MetricsServer", worker.endpoint.run)
     _add_workflow(worker, send)
     policy = load_scoring(Path(settings.config_dir) / "scoring.yaml")
     grid = grid_metrics.GridMetricsJob(ext, policy)

@@ -54,6 +54,7 @@ def gateway_cmd(args: argparse.Namespace) -> int:
     """Serve until interrupted; exit 2 with the reason if the tokens file is missing."""
     import uvicorn
 
+    from core.logs import logging_config
     from ingest.gateway.server import server_options
 
     s = settings()
@@ -72,7 +73,10 @@ def gateway_cmd(args: argparse.Namespace) -> int:
     # exit status 143), so the previous handlers are no-ops: a stop exits 0.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, _already_handled)
+    # uvicorn's own lines (access lines with GRIDWALL_GATEWAY_ACCESS_LOG) in core.logs' format
+    access = {"uvicorn.access": "info"} if s.gateway_access_log else {}
     uvicorn.run("gridwall.commands.gateway:app_from_environment", factory=True, host=host,
                 port=port, workers=max(1, args.workers), loop=_fastest("uvloop", "uvloop"),
-                log_level=args.log_level, access_log=False, **server_options(s))
+                log_config=logging_config("gateway", args.log_level, levels=access),
+                log_level=None, access_log=s.gateway_access_log, **server_options(s))
     return 0

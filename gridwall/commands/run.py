@@ -89,6 +89,9 @@ def prepare(start_infra: bool = True) -> int:
 
 def up_cmd(args: argparse.Namespace) -> int:
     """Run the whole system until Ctrl-C or SIGTERM (0), or until it gives up (1)."""
+    from core.logs import configure_logging
+
+    configure_logging("up", logging.INFO)
     code = prepare(start_infra=not args.external_infra)
     if code or args.infra_only:
         return code
@@ -157,8 +160,8 @@ def _start_in_order(sup: Any, stop: Callable[[], bool]) -> None:
             time.sleep(0.2)
         else:
             if not stop():
-                print(f"{child.name} not ready after {READY_TIMEOUT_S:.0f} s; going on",
-                      file=sys.stderr)
+                logging.getLogger("gridwall.up").warning(
+                    "%s not ready after %.0f s; going on", child.name, READY_TIMEOUT_S)
 
 
 def supervise(services: list[Service], with_servers: bool = False) -> int:
@@ -203,8 +206,5 @@ def supervise(services: list[Service], with_servers: bool = False) -> int:
 
 
 def _log(message: str) -> None:
-    """A supervision line on stderr: local time to the millisecond, ``gridwall up:``, message."""
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-    print(f"{stamp}.{int(now * 1000) % 1000:03d} gridwall up: {message}", file=sys.stderr,
-          flush=True)
+    """A supervision line on stderr, in the one log format (``core.logs``, process ``up``)."""
+    logging.getLogger("gridwall.up").info("%s", message)

@@ -30,10 +30,14 @@ def worker_cmd(args: argparse.Namespace) -> int:
     import faust
     import mode.loop
 
+    from core.logs import configure_logging, logging_config
     from infra.topics import ensure_stream_topics
     from streams.config import LiveConfig
     from streams.worker import build_worker
 
+    # kafka-python (topics, control topic) logs a line per connection; Faust's lines, its
+    # "Worker]: Ready" included, come out in the same format (core.logs)
+    configure_logging("worker", args.loglevel, quiet=("kafka",))
     s = settings()
     if not args.no_uvloop:
         mode.loop.use("uvloop")
@@ -42,6 +46,8 @@ def worker_cmd(args: argparse.Namespace) -> int:
                            worker_id=args.worker_id)
     streams.load_control()  # after build_worker: every live config key is registered by then
     worker = faust.Worker(streams.app, loglevel=args.loglevel, quiet=True,
-                          override_logging=True)
+                          override_logging=True,
+                          logging_config=logging_config("worker", args.loglevel,
+                                                        quiet=("kafka",)))
     worker.execute_from_commandline()
     return 0

@@ -69,6 +69,8 @@ class JobHealth:
     sink_rows: RateMeter = field(default_factory=RateMeter)
     sink_batches: deque[int] = field(default_factory=lambda: deque(maxlen=100))
     recovery: dict[str, dict[int, PartitionRecovery]] = field(default_factory=dict)
+    # when the job-health timer last completed a tick (published its update); None before
+    last_tick_ms: int | None = None
 
     def __post_init__(self) -> None:
         self.sink_rows.window_ms = self.window_ms

@@ -77,6 +77,7 @@ class HealthJob:
         out = ext.outbox()
         out.wall("job_health", ext.worker_id, now, snapshot, ext.worker_id)
         await out.flush()
+        health.last_tick_ms = now
         _write_atomically(self.prom_path, prometheus_text(health, now))
         return snapshot
 

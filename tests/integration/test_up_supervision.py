@@ -169,10 +169,10 @@ def test_up_restarts_each_process_that_dies(own: dict[str, str], tmp_path: Path)
         assert ClickHouseServer(cfg).process.is_running()
         text = log.read_text(errors="replace")
         for name in ("hub", "worker", "clickhouse", "kafka"):
-            assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} gridwall up: "
+            assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO up gridwall\.up: "
                              rf"{name} exited with code -9 \(signal 9\); restarting in", text)
-            assert f"gridwall up: restarting {name} (restart 1)" in text
-            assert f"gridwall up: {name} is back, pid " in text
+            assert f"up gridwall.up: restarting {name} (restart 1)" in text
+            assert f"up gridwall.up: {name} is back, pid " in text
     finally:
         stop(up)
 
