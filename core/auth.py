@@ -171,28 +171,60 @@ def _acting(holder: dict[str, Any], where: str) -> tuple[str | None, frozenset[s
     return None, frozenset(map(str, acts_for))
 
 
+# The dev tokens `gridwall up` writes, by label (the token is ``dev-<label>-<hex>``). The
+# last five name people of config/organisation.yaml, so /cases and /leader work out of the
+# box: the centre's duty officer, a community officer, a unit handler, a leader and a grid
+# worker (a unit test checks each against the file).
+_PEOPLE_SOURCES = ["command_centre", "grid_worker_app"]
 DEV_HOLDERS: dict[str, dict[str, Any]] = {
     "feed": {"name": "dev-feeds", "role": "feed", "sources": ["*"]},
     "viewer": {"name": "大屏", "role": "viewer"},
     "officer": {"name": "值班员", "role": "officer"},
     "ops": {"name": "运维", "role": "ops"},
+    "centre": {"name": "石欣飞", "role": "feed", "sources": _PEOPLE_SOURCES,
+               "person": "CC-duty"},
+    "community": {"name": "闫宇", "role": "feed", "sources": _PEOPLE_SOURCES,
+                  "person": "C-PL01"},
+    "handler": {"name": "钟斌", "role": "feed", "sources": _PEOPLE_SOURCES,
+                "person": "D-handler"},
+    "leader": {"name": "李文秀", "role": "feed", "sources": _PEOPLE_SOURCES,
+               "person": "L-secretary"},
+    "worker": {"name": "范娟桂", "role": "feed", "sources": _PEOPLE_SOURCES,
+               "person": "W-PL01-01-1"},
 }
 
 
-def ensure_dev_tokens(path: Path) -> dict[str, str]:
-    """Create a tokens file with one random token per dev role unless it exists.
+def _dev_label(token: str) -> str | None:
+    """``<label>`` of a token ``dev-<label>-<hex>`` of a :data:`DEV_HOLDERS` label, else None."""
+    head, _, tail = token.rpartition("-")
+    label = head.removeprefix("dev-")
+    return label if head.startswith("dev-") and tail and label in DEV_HOLDERS else None
 
-    Returns role → token for the dev holders found in the file (new or existing).
+
+def ensure_dev_tokens(path: Path) -> dict[str, str]:
+    """Create a tokens file with one random token per :data:`DEV_HOLDERS` label unless it
+    exists; a file holding only dev tokens gets the labels it lacks added (a file with any
+    other token is never changed).
+
+    Returns label → token for the dev tokens of the file, and role → token for its other
+    tokens (a dev token wins: ``feed`` is always the dev feed token when there is one).
     """
-    if not path.exists():
+    data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    data = data if isinstance(data, dict) else {}
+    labels = {_dev_label(str(token)) for token in data}
+    missing = [label for label in DEV_HOLDERS if label not in labels]
+    if missing and None not in labels:
+        data.update({f"dev-{label}-{secrets.token_hex(12)}": DEV_HOLDERS[label]
+                     for label in missing})
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {f"dev-{role}-{secrets.token_hex(12)}": holder
-                for role, holder in DEV_HOLDERS.items()}
-        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-        path.chmod(0o600)
-    data = yaml.safe_load(path.read_text()) or {}
-    return {holder["role"]: token for token, holder in data.items()
-            if isinstance(holder, dict) and "role" in holder}
+        fresh = path.with_name(path.name + ".new")
+        fresh.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        fresh.chmod(0o600)
+        fresh.replace(path)
+    found = {holder["role"]: token for token, holder in data.items()
+             if isinstance(holder, dict) and "role" in holder and not _dev_label(str(token))}
+    found.update({label: token for token in data if (label := _dev_label(str(token)))})
+    return found
 
 
 EXAMPLE_TOKEN_MARK = "change-me"  # every token of config/tokens.example.yaml contains it

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -104,7 +105,8 @@ def up_cmd(args: argparse.Namespace) -> int:
 
 
 def access_lines() -> list[str]:
-    """Where to look and how to sign in: the wall's URLs and the dev tokens.
+    """Where to look and how to sign in: the wall's URLs and the dev tokens, each token of a
+    person with whom it acts as (id, name, role and unit of ``config/organisation.yaml``).
 
     Creates the dev tokens file first if there is none (the gateway and the hub need it).
     """
@@ -117,11 +119,35 @@ def access_lines() -> list[str]:
     lines = [f"big screen   {base}/wall   (English: {base}/wall?lang=en)",
              f"duty console {base}/duty   (officer token)",
              f"ops console  {base}/ops    (ops token)",
+             f"case console {base}/cases  (a person's token below)",
+             f"leaders      {base}/leader (the leader's or the centre's token)",
              f"gateway      http://{cfg.gateway_host}:{cfg.gateway_port}  "
              f"hub ws://{cfg.hub_host}:{cfg.hub_port}/",
              f"dev tokens ({cfg.resolved_tokens_file}):"]
-    lines += [f"  {role:<8} {token}" for role, token in sorted(tokens.items())]
+    acting = _acting_as(Path(cfg.config_dir), tokens)
+    lines += [f"  {label:<9} {token}{acting.get(label, '')}"
+              for label, token in sorted(tokens.items())]
     return lines
+
+
+def _acting_as(config_dir: Path, tokens: dict[str, str]) -> dict[str, str]:
+    """label -> "  acts as <id> <name> (<role>, <unit>)" for the dev tokens naming a person."""
+    from core.auth import DEV_HOLDERS
+    from domain.organisation import ORGANISATION_FILE, OrganisationError, load_directory
+
+    try:
+        directory = load_directory(config_dir / ORGANISATION_FILE)
+    except (OSError, OrganisationError):
+        directory = None
+    out = {}
+    for label in tokens:
+        person_id = DEV_HOLDERS.get(label, {}).get("person")
+        if person_id is None:
+            continue
+        person = directory.person(person_id) if directory is not None else None
+        out[label] = (f"  acts as {person_id} {person.name} ({person.role}, {person.unit})"
+                      if person is not None else f"  acts as {person_id}")
+    return out
 
 
 CTRL_C_GRACE_S = 5.0

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from core.auth import (
+    TokenBook,
     TokensFileError,
     ensure_dev_tokens,
     require_safe_tokens_file,
@@ -68,3 +69,42 @@ def test_each_serving_process_refuses_the_example_file_at_start(command: str) ->
     assert done.returncode == 2
     assert f"gridwall {command}: unsafe tokens file" in done.stderr
     assert "public example token" in done.stderr
+
+
+ORGANISATION = ROOT / "config" / "organisation.yaml"
+
+
+def test_the_dev_people_tokens_name_people_of_the_organisation(tmp_path: Path) -> None:
+    from domain.organisation import load_directory
+
+    directory = load_directory(ORGANISATION)
+    tokens = ensure_dev_tokens(tmp_path / "tokens.yaml")
+    book = TokenBook.load(tmp_path / "tokens.yaml")
+    roles = {}
+    for label in ("centre", "community", "handler", "leader", "worker"):
+        who = book.check(tokens[label])
+        assert who is not None and who.person is not None and who.may("ingest")
+        person = directory.person(who.person)
+        assert person is not None and person.name == who.name
+        roles[label] = person.role
+    assert roles == {"centre": "centre", "community": "community_officer",
+                     "handler": "unit_handler", "leader": "leader", "worker": "grid_worker"}
+    feed = book.check(tokens["feed"])  # the simulator's token stays the all-sources one
+    assert feed is not None and feed.person is None and "*" in feed.sources
+
+
+def test_an_old_dev_file_gets_the_people_and_a_foreign_file_is_left_alone(
+        tmp_path: Path) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump({"dev-feed-0123456789ab": {"role": "feed", "sources": ["*"]},
+                                   "dev-viewer-0123456789ab": {"role": "viewer"}}))
+    tokens = ensure_dev_tokens(old)
+    assert tokens["feed"] == "dev-feed-0123456789ab"
+    assert {"centre", "community", "handler", "leader", "worker", "officer"} <= set(tokens)
+    assert ensure_dev_tokens(old) == tokens  # nothing more added
+    assert oct(old.stat().st_mode & 0o777) == "0o600"
+    foreign = tmp_path / "real.yaml"
+    foreign.write_text(yaml.safe_dump({"a-real-random-token-4f9": {"role": "feed"}}))
+    before = foreign.read_text()
+    assert ensure_dev_tokens(foreign) == {"feed": "a-real-random-token-4f9"}
+    assert foreign.read_text() == before

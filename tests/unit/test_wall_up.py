@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.auth import TokenBook
 from core.settings import settings
 from gridwall.cli import build_parser
 from gridwall.commands.run import SERVICES, access_lines
@@ -32,6 +33,23 @@ def test_access_lines_print_urls_and_every_dev_token(tmp_path: Path,
     for role in ("viewer", "officer", "ops", "feed"):
         assert f"  {role} " in text
     assert (tmp_path / "tokens.yaml").exists()
+    for path in ("/cases", "/leader"):
+        assert f"http://{cfg.wall_host}:{cfg.wall_port}{path}" in text
+    book = TokenBook.load(tmp_path / "tokens.yaml")
+    acting = {}
+    for line in text.splitlines():
+        if " acts as " in line:
+            label, token = line.split()[:2]
+            who = book.check(token)
+            assert who is not None and who.person is not None
+            assert f" acts as {who.person} " in line
+            acting[label] = line.split(" acts as ", 1)[1]
+    assert acting == {
+        "centre": "CC-duty 石欣飞 (centre, CC)",
+        "community": "C-PL01 闫宇 (community_officer, CS-PL01)",
+        "handler": "D-handler 钟斌 (unit_handler, SO-urban)",
+        "leader": "L-secretary 李文秀 (leader, CC)",
+        "worker": "W-PL01-01-1 范娟桂 (grid_worker, CS-PL01)"}
 
 
 def test_the_wall_picks_a_viewer_token(tmp_path: Path) -> None:
