@@ -3,7 +3,8 @@
 Every function here is synchronous (call it in a thread) and total: if ClickHouse is down,
 the database or a table does not exist yet, or a query fails, it returns an empty result
 and logs why; the wall then runs on the hub's deltas alone. Hydrated cases carry their free
-text masked, as the worker's live case updates do.
+text masked, and their tier, holder (unit, assignee), dispatched unit and acceptance, as the
+worker's live case updates do (:mod:`readside.wall_state`).
 """
 
 from __future__ import annotations
