@@ -48,6 +48,7 @@ TOKENS = {
     "officer-token-1": {"name": "值班员王", "role": "officer"},
     "ops-token-0001": {"name": "运维李", "role": "ops"},
     "feed-token-0001": {"name": "sim", "role": "feed", "sources": ["*"]},
+    "person-token-01": {"name": "石欣飞", "role": "officer", "person": "CC-duty"},
 }
 
 
@@ -259,6 +260,22 @@ async def test_commands_land_in_kafka_stamped_and_bad_ones_get_errors(
             change = msgspec.json.decode(record.value, type=ConfigChange)
             assert (change.key, change.value, change.actor) == ("alerts", value, "运维李")
             assert record.key == b"alerts"
+
+
+async def test_a_command_is_stamped_with_the_person_the_token_names(
+        infra: Settings, prefix: str) -> None:
+    alert_id = f"G07.{prefix[1:-1]}.1750000000000"
+    async with running_hub(infra) as hub, HubClient(hub.url, "person-token-01") as duty:
+        assert duty.welcome is not None and duty.welcome.actor == "CC-duty"
+        named = await duty.request({"type": "command", "kind": "ack", "alert_id": alert_id,
+                                    "actor": "值班员王"})
+        assert isinstance(named, ErrorMsg) and named.field == "actor"  # a client cannot
+        ack = await duty.command("ack", alert_id=alert_id)
+        assert isinstance(ack, AckMsg)
+        record = read_topic(infra, COMMANDS, lambda v: ack.command_id.encode() in v)
+        command = msgspec.json.decode(record.value, type=Command)
+        assert (command.actor, command.role, command.alert_id) == ("CC-duty", "officer",
+                                                                   alert_id)
 
 
 # --- slow clients -----------------------------------------------------------------------
