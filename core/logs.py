@@ -27,6 +27,7 @@ import logging
 import logging.config
 import os
 import re
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,11 +37,11 @@ from core.settings import LOG_FORMATS
 FORMATS = LOG_FORMATS
 CONTINUATION = "  "
 LINE = re.compile(r"(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) "
-                  r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) (?P<process>\S+) "
+                  r"(?P<level>[A-Z]+) (?P<process>\S+) "
                   r"(?P<logger>\S+): (?P<msg>.*)")
 # libraries whose handlers on their own loggers would print in their own format
-_LIBRARY_LOGGERS = ("bokeh", "panel", "tornado", "faust", "mode", "uvicorn", "aiokafka",
-                    "kafka", "websockets", "asyncio")
+_LIBRARY_LOGGERS = ("bokeh", "panel", "param", "tornado", "faust", "mode", "uvicorn",
+                    "aiokafka", "kafka", "websockets", "asyncio")
 
 
 def utc_iso(created: float) -> str:
@@ -133,6 +134,10 @@ def route_library_loggers() -> None:
         if logger.handlers:
             logger.handlers.clear()
         logger.propagate = True
+    parameterized = sys.modules.get("param.parameterized")
+    if parameterized is not None and getattr(parameterized, "logger", None) is None:
+        # param (Panel's base) adds its own handler to "param" whenever it has no logger set
+        setattr(parameterized, "logger", logging.getLogger("param"))  # noqa: B010
 
 
 def configure_logging(process: str, level: int | str = logging.INFO,

@@ -51,7 +51,8 @@ def _health(part: str) -> Callable[[], str]:
 
 # Processes that `gridwall up` runs, in start order; issues add theirs here.
 SERVICES: tuple[Service, ...] = (
-    Service("worker", ("worker",)),
+    # INFO: Faust's start, rebalances and "Worker]: Ready" in up's log (core.logs format)
+    Service("worker", ("worker", "--loglevel", "info")),
     Service("gateway", ("gateway",), _health("gateway")),
     # Real-time speed: the waits it draws and the worker's SLA timers agree, so the breaches
     # it plans are the ones the wall shows.
@@ -92,7 +93,7 @@ def up_cmd(args: argparse.Namespace) -> int:
     """Run the whole system until Ctrl-C or SIGTERM (0), or until it gives up (1)."""
     from core.logs import configure_logging
 
-    configure_logging("up", logging.INFO)
+    configure_logging("up", logging.INFO, quiet=("kafka",))  # a line per connection
     code = prepare(start_infra=not args.external_infra)
     if code or args.infra_only:
         return code
@@ -178,7 +179,7 @@ def _start_in_order(sup: Any, stop: Callable[[], bool]) -> None:
             return
         sup.start(child)
         if child.kind == "process":
-            print(f"started {child.name:<10} pid {child.pid}", flush=True)
+            _log(f"started {child.name} pid {child.pid}")
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not stop() and time.monotonic() < deadline:
             if sup.book.entries[child.name].state != "starting" or sup.tick():

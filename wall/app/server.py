@@ -92,9 +92,11 @@ def run(settings: Settings, host: str, port: int, hub_url: str | None = None,
     """Serve the wall until interrupted; returns the exit code."""
     import panel as pn
 
+    from core.logs import route_library_loggers
     from wall.app.theme import CSS
 
     pn.extension("deckgl", raw_css=[CSS], theme="dark", notifications=False)
+    route_library_loggers()  # Panel, Bokeh and param are loaded now: one log format
     hub_url = hub_url or f"ws://{settings.hub_host}:{settings.hub_port}/"
     token = token or viewer_token(settings.resolved_tokens_file)
     if token is None:
