@@ -8,7 +8,7 @@ documentation's table is generated from them (:func:`rules_table`):
 * community officers report, verify, reject, dispatch, reassign and escalate within their
   community;
 * unit handlers accept, decline, handle and escalate what was dispatched to their unit;
-* leaders report and escalate anywhere;
+* leaders report, escalate and issue supervision orders (``supervise``) anywhere;
 * the street command centre may take every step;
 * whoever handled a case may not close it (the checker is not the handler), whatever the role.
 
@@ -87,7 +87,8 @@ class Refused:
 
 
 EVERY_ACTION = ("report", "resolve_on_spot", "verify", "reject", "dispatch", "reassign",
-                "accept", "decline", "handle", "close", "reopen", "evaluate", "escalate")
+                "accept", "decline", "handle", "close", "reopen", "evaluate", "escalate",
+                "supervise")
 GRANTS: tuple[Grant, ...] = (
     Grant("resident.report", "resident", ("report",), "anywhere"),
     Grant("resident.evaluate-own", "resident", ("evaluate",), "own"),
@@ -98,6 +99,7 @@ GRANTS: tuple[Grant, ...] = (
     Grant("unit-handler.dispatched-to-unit", "unit_handler",
           ("accept", "decline", "handle", "escalate"), "unit"),
     Grant("leader.report-escalate", "leader", ("report", "escalate"), "anywhere"),
+    Grant("leader.supervise", "leader", ("supervise",), "anywhere"),
     Grant("centre.every-step", "centre", EVERY_ACTION, "anywhere"),
 )
 

@@ -11,6 +11,11 @@ in the dispatcher's queue); the dispatcher may ``reassign`` a dispatched or decl
 to another unit or person (``target_unit`` required). ``escalate`` moves the case into the
 next tier's queue (grid → community → street centre → district) and keeps its history.
 
+Supervision (督办): ``supervise`` (a leader's or the centre's order, in a step of
+:data:`SUPERVISED_STEPS`) names a unit that must act by ``deadline_ms`` (after the order's
+time); the snapshot keeps it as ``supervision`` (a later order replaces it) without changing
+the step or the holder. Reaching ``handled`` or the end of the loop clears it.
+
 Holders: every snapshot names the unit holding the case (``unit``, a tier queue from
 :class:`TierQueues` or a dispatched unit) and the person (``assignee``); ``holders`` lists
 each holder in order with the action that handed the case over. A reported or verified case
@@ -33,9 +38,12 @@ from typing import Protocol
 
 import msgspec
 
-from domain.schemas import CaseEvent, CaseSnapshot, Holding
+from domain.schemas import CaseEvent, CaseSnapshot, Holding, Supervision
 from domain.vocab import MAX_TIER, OPEN_STEPS, TERMINAL_STEPS
 
+# Steps a supervision order may be issued in; reaching any other step (handled, or the end
+# of the loop) fulfils and clears the order.
+SUPERVISED_STEPS: tuple[str, ...] = ("reported", "verified", "dispatched")
 # action -> (steps it may start from, step it leads to); None as a source means "no case".
 TRANSITIONS: dict[str, tuple[tuple[str | None, ...], str | None]] = {
     "report": ((None,), "reported"),
@@ -51,6 +59,7 @@ TRANSITIONS: dict[str, tuple[tuple[str | None, ...], str | None]] = {
     "reopen": (("handled", "closed"), "dispatched"),
     "evaluate": (("closed",), "evaluated"),
     "escalate": (OPEN_STEPS, None),  # None: the step stays, the tier rises
+    "supervise": (SUPERVISED_STEPS, None),  # the step and holder stay; the order is kept
 }
 HOLDERS_LIMIT = 32  # holders kept per case (the oldest dropped first)
 MAX_ATTACHMENTS_KEPT = 16  # attachments kept per case (the first ones)
@@ -134,6 +143,8 @@ def apply(state: CaseSnapshot | None, event: CaseEvent, grid_id: str | None = No
     refusal = _dispatch_refusal(state, event)
     if refusal is not None:
         return Rejection(refusal)
+    if event.action == "supervise":
+        return _supervised(state, event)
     if event.action == "escalate":
         if state.tier >= MAX_TIER:
             return Rejection(f"case {state.case_id} is already at the top tier ({MAX_TIER})")
@@ -154,8 +165,24 @@ def apply(state: CaseSnapshot | None, event: CaseEvent, grid_id: str | None = No
         changes["rating"] = event.rating
     if target == state.step:
         changes["step_entered_ms"] = state.step_entered_ms  # the step goes on
+    if target not in SUPERVISED_STEPS:
+        changes["supervision"] = None  # handled or finished: the order is fulfilled
     moved = _holder_after(state, event, queues)
     return Transition(state, _replace(moved, event, **changes))
+
+
+def _supervised(state: CaseSnapshot, event: CaseEvent) -> Transition | Rejection:
+    """``state`` under the supervision order ``event`` (it replaces an earlier one); the
+    deadline must lie after the order's time."""
+    unit, deadline = event.target_unit, event.deadline_ms
+    if unit is None or deadline is None:
+        return Rejection("'supervise' needs target_unit and deadline_ms")
+    ts = max(event.ts, state.updated_ms)
+    if deadline <= ts:
+        return Rejection(f"'supervise' deadline {deadline} is not after the order's time {ts}")
+    order = Supervision(unit=unit, deadline_ms=deadline, by=event.actor, since_ms=ts,
+                        note=event.note)
+    return Transition(state, _replace(state, event, supervision=order))
 
 
 def _dispatch_refusal(state: CaseSnapshot, event: CaseEvent) -> str | None:

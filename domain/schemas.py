@@ -63,7 +63,8 @@ class CaseEvent(Located, kw_only=True, forbid_unknown_fields=True):
     Rules beyond types: ``report`` and ``resolve_on_spot`` need ``category`` and a place
     (``grid_id`` or ``lon``/``lat``); ``evaluate`` needs ``rating``; ``reassign`` needs
     ``target_unit``; ``decline`` needs ``reason``; ``target_person`` needs ``target_unit``
-    (except on ``accept``, where it names who in the unit takes the case). Other actions
+    (except on ``accept``, where it names who in the unit takes the case); ``supervise`` (a
+    supervision order, 督办) needs ``target_unit`` and ``deadline_ms``. Other actions
     may omit the place: the case already has a grid. ``attachments`` are at most
     :data:`MAX_ATTACHMENTS` http(s) URLs (photos).
     """
@@ -85,6 +86,7 @@ class CaseEvent(Located, kw_only=True, forbid_unknown_fields=True):
     target_person: Id | None = None
     reason: Text = ""
     attachments: Annotated[list[Url], Meta(max_length=MAX_ATTACHMENTS)] = []
+    deadline_ms: EpochMs | None = None  # a supervision order's deadline
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -99,6 +101,8 @@ class CaseEvent(Located, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("`target_unit` is required for action 'reassign'")
         if self.action == "decline" and not self.reason.strip():
             raise ValueError("`reason` is required for action 'decline'")
+        if self.action == "supervise" and (self.target_unit is None or self.deadline_ms is None):
+            raise ValueError("`target_unit` and `deadline_ms` are required for 'supervise'")
         if (self.target_person is not None and self.target_unit is None
                 and self.action != "accept"):
             raise ValueError("`target_person` needs `target_unit` (the person's unit)")
@@ -224,6 +228,19 @@ class Holding(msgspec.Struct, kw_only=True):
     reason: str = ""
 
 
+class Supervision(msgspec.Struct, kw_only=True):
+    """An open supervision order (督办): ``unit`` must act on the case by ``deadline_ms``;
+    issued by ``by`` at ``since_ms`` (which identifies the order) with ``note``;
+    ``breached_ms`` is when its deadline passed unmet (0: not yet)."""
+
+    unit: str
+    deadline_ms: int
+    by: str
+    since_ms: int
+    note: str = ""
+    breached_ms: int = 0
+
+
 class CaseSnapshot(msgspec.Struct, kw_only=True):
     """The current state of one case (see :mod:`domain.case_machine`).
 
@@ -231,7 +248,8 @@ class CaseSnapshot(msgspec.Struct, kw_only=True):
     it; ``holders`` lists every holder in order (bounded, the oldest dropped first);
     ``sla_start_ms`` is when the current step's SLA started (step entry, restarted when a
     reassign hands the case to another unit); ``dispatched_unit`` is the unit the case was
-    last dispatched to (a reopen returns it there); ``accepted_ms`` when that unit accepted.
+    last dispatched to (a reopen returns it there); ``accepted_ms`` when that unit accepted;
+    ``supervision`` the open supervision order, if any.
     """
 
     case_id: str
@@ -260,6 +278,7 @@ class CaseSnapshot(msgspec.Struct, kw_only=True):
     handler: str = ""
     holders: list[Holding] = []
     attachments: list[str] = []
+    supervision: Supervision | None = None
 
 
 class WallUpdate(msgspec.Struct, kw_only=True):

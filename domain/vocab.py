@@ -37,7 +37,7 @@ Step = Literal["reported", "verified", "dispatched", "handled", "closed", "evalu
                "rejected"]
 CaseAction = Literal["report", "verify", "reject", "dispatch", "handle", "close", "reopen",
                      "evaluate", "escalate", "resolve_on_spot", "accept", "decline",
-                     "reassign"]
+                     "reassign", "supervise"]
 Severity = Literal["info", "warning", "critical"]
 
 CATEGORIES: tuple[str, ...] = tuple(c.name for c in CATEGORY_CATALOG)

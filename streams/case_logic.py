@@ -47,6 +47,7 @@ from streams.metrics.facts import StepFact, fact_of
 
 SLA_ACTOR = "sla-timer"
 COUNTER_MAX = 65_535  # breaches and reopen_count are UInt16 columns
+SUPERVISION_PREFIX = "sup."  # the id prefix of a supervision order's breach
 SEEN_LIMIT = 64  # event ids remembered per case, for duplicate detection
 # Step facts kept per case (a case has a handful; only reopen loops add more): the metrics
 # and scores of a grid are rebuilt from them when its partition is assigned.
@@ -163,6 +164,39 @@ def breach_event(record: CaseRecord, deadline: int) -> CaseEvent:
                      note=f"SLA breach in step {snap.step} at tier {snap.tier}")
 
 
+def supervision_event_id(case_id: str, since_ms: int) -> str:
+    """The deterministic id of the missed deadline of the supervision order issued at
+    ``since_ms``: fired twice, it is applied once."""
+    digest = hashlib.sha1(case_id.encode()).hexdigest()[:16]
+    return f"{SUPERVISION_PREFIX}{since_ms}.{digest}"
+
+
+def supervision_due_ms(record: CaseRecord) -> int | None:
+    """When the case's open supervision order breaches; None without one, or once its
+    breach was applied (each order breaches once)."""
+    order = record.snapshot.supervision
+    if order is None or order.breached_ms:
+        return None
+    return order.deadline_ms
+
+
+def supervision_breach_event(record: CaseRecord, deadline: int) -> CaseEvent:
+    """The event the SLA timer writes when the supervision order of ``record`` missed its
+    deadline (an ``escalate`` by :data:`SLA_ACTOR` whose id names the order)."""
+    snap = record.snapshot
+    order = snap.supervision
+    assert order is not None
+    return CaseEvent(event_id=supervision_event_id(snap.case_id, order.since_ms),
+                     case_id=snap.case_id, action="escalate", ts=deadline,
+                     source="command_centre", actor=SLA_ACTOR, grid_id=snap.grid_id,
+                     note=f"supervision order to {order.unit} missed its deadline")
+
+
+def supervision_fingerprint(case_id: str) -> str:
+    """The condition "case's supervision order overdue": one alert per case."""
+    return fingerprint("supervision_breach", case_id)
+
+
 def breach_fingerprint(case_id: str, step: str) -> str:
     """The condition "case overdue in step": one alert per case and step."""
     return fingerprint("sla_breach", case_id, step)
@@ -184,6 +218,8 @@ def process(record: CaseRecord | None, event: CaseEvent, offset: int,
         return Outcome(rejection=f"duplicate event_id {event.event_id} (already applied from "
                                  f"offset {record.seen[event.event_id]})")
     is_breach = event.actor == SLA_ACTOR and event.action == "escalate"
+    if is_breach and event.event_id.startswith(SUPERVISION_PREFIX):
+        return _supervision_breach(record, event, offset)
     if is_breach:
         if record is None or event.event_id != sla_event_id(record.snapshot.case_id,
                                                             record.clock_start_ms):
@@ -215,7 +251,7 @@ def process(record: CaseRecord | None, event: CaseEvent, offset: int,
                      note=event.note or (record.note if record else ""),
                      history=record.history if record else [])
     fact = None
-    if policy is not None and event.action != "escalate":
+    if policy is not None and event.action not in ("escalate", "supervise"):
         fact = fact_of(record.snapshot if record else None, after, event, policy)
         new.history = [*new.history[-(HISTORY_LIMIT - 1):], fact]
     signals: list[Signal] = []
@@ -223,6 +259,8 @@ def process(record: CaseRecord | None, event: CaseEvent, offset: int,
         signals.append(_clear(record, event.ts))
     if is_breach:
         signals.append(_raise(new, event.ts))
+    if record is not None:
+        signals.extend(_supervision_cleared(record.snapshot, after, event.ts))
     return Outcome(record=new, before=record, fact=fact, breach=is_breach, signals=signals)
 
 
@@ -254,6 +292,42 @@ def _top_tier_breach(record: CaseRecord, event: CaseEvent, offset: int) -> Outco
                                   breached_step=snap.step,
                                   seen=_remember(record.seen, event.event_id, offset))
     return Outcome(record=new, before=record, breach=True, signals=[_raise(new, event.ts)])
+
+
+def _supervision_breach(record: CaseRecord | None, event: CaseEvent, offset: int) -> Outcome:
+    """The missed deadline of the case's open supervision order: recorded on the order
+    (``breached_ms``) and alerted, once; a stale one (the order was fulfilled, replaced or
+    already breached) is skipped. The step, holder and tier stay."""
+    order = record.snapshot.supervision if record else None
+    if (record is None or order is None or order.breached_ms
+            or event.event_id != supervision_event_id(record.snapshot.case_id,
+                                                      order.since_ms)):
+        return Outcome(skip=True)
+    ts = max(event.ts, record.snapshot.updated_ms)
+    breached = msgspec.structs.replace(order, breached_ms=ts)
+    snap = msgspec.structs.replace(record.snapshot, supervision=breached,
+                                   last_event_id=event.event_id, updated_ms=ts)
+    new = msgspec.structs.replace(record, snapshot=snap, version=record.version + 1,
+                                  seen=_remember(record.seen, event.event_id, offset))
+    signal = Signal(fingerprint=supervision_fingerprint(snap.case_id), grid_id=snap.grid_id,
+                    kind="sla_breach", category=snap.category, severity="critical",
+                    title=f"Case {snap.case_id}: supervision order to {order.unit} overdue",
+                    detail=f"deadline {order.deadline_ms}, issued by {order.by}", ts=ts,
+                    case_id=snap.case_id, tier=snap.tier)
+    return Outcome(record=new, before=record, breach=True, signals=[signal])
+
+
+def _supervision_cleared(before: CaseSnapshot, after: CaseSnapshot, ts: int) -> list[Signal]:
+    """The clearing of a breached supervision order's alert once the order is gone or
+    replaced by another."""
+    old = before.supervision
+    if old is None or not old.breached_ms or (
+            after.supervision is not None and after.supervision.since_ms == old.since_ms):
+        return []
+    return [Signal(fingerprint=supervision_fingerprint(after.case_id), grid_id=after.grid_id,
+                   kind="sla_breach", category=after.category, severity="info",
+                   title=f"Case {after.case_id}: supervision order settled", ts=ts,
+                   raised=False, case_id=after.case_id, tier=after.tier)]
 
 
 def _raise(record: CaseRecord, ts: int) -> Signal:

@@ -21,7 +21,7 @@ import msgspec
 from domain.alerts import AlertState
 from domain.contracts.tables import TABLES, TimeColumns
 from domain.privacy import mask_name, mask_phone, mask_text
-from domain.schemas import CaseEvent, DeadLetter
+from domain.schemas import CaseEvent, CaseSnapshot, DeadLetter
 from domain.wire import encode
 from streams.case_logic import CaseRecord
 
@@ -122,7 +122,8 @@ def transition_row(event: CaseEvent, before: CaseRecord | None, after: CaseRecor
 
 def case_row(record: CaseRecord, deadline: int | None) -> dict[str, Any]:
     """The current state of a case, versioned by the number of events applied, with its
-    holding unit, assignee, last dispatched unit and attachments; its free text
+    holding unit, assignee, last dispatched unit, attachments and open supervision order
+    (:func:`supervision_columns`); its free text
     (description, actor, assignee, note) masked."""
     s = record.snapshot
     return {"opened_ms": s.opened_ms, "case_id": s.case_id, "grid_id": s.grid_id,
@@ -135,7 +136,19 @@ def case_row(record: CaseRecord, deadline: int | None) -> dict[str, Any]:
             "last_event_id": s.last_event_id, "version": record.version, "lon": record.lon,
             "lat": record.lat, "note": _text(record.note), "unit": s.unit or "",
             "assignee": _text(s.assignee or ""), "dispatched_unit": s.dispatched_unit or "",
-            "attachments": list(s.attachments)}
+            "attachments": list(s.attachments), **supervision_columns(s)}
+
+
+def supervision_columns(snap: CaseSnapshot) -> dict[str, Any]:
+    """The case's open supervision order (unit, deadline, who issued it when, when it was
+    missed): empty strings and zeros without one."""
+    order = snap.supervision
+    if order is None:
+        return {"supervision_unit": "", "supervision_deadline_ms": 0, "supervision_by": "",
+                "supervision_since_ms": 0, "supervision_breached_ms": 0}
+    return {"supervision_unit": order.unit, "supervision_deadline_ms": order.deadline_ms,
+            "supervision_by": _text(order.by), "supervision_since_ms": order.since_ms,
+            "supervision_breached_ms": order.breached_ms}
 
 
 def alert_row(state: AlertState) -> dict[str, Any]:

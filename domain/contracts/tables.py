@@ -157,6 +157,11 @@ CASES = TableSpec("cases", _columns(f"""
     assignee String
     dispatched_unit {_LC}
     attachments Array(String)
+    supervision_unit {_LC}
+    supervision_deadline_ms UInt64
+    supervision_by String
+    supervision_since_ms UInt64
+    supervision_breached_ms UInt64
 """), order_by=("case_id",), version="version",
     times=(("opened_date", "opened_at", "opened_ms"), ("", "updated_at", "updated_ms")))
 

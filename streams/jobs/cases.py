@@ -18,6 +18,10 @@ after every recovery (:meth:`CasesJob.on_recovered`, which also hands the record
 recovery hooks: the grid metrics job) and after every SLA policy change. Timers: the SLA
 timer fires due breaches as escalate events (at most :data:`BREACHES_PER_TICK` a tick), the
 prune timer removes finished cases past their retention (tombstones in the changelog).
+The SLA timer also fires each open supervision order's missed deadline (its own index,
+:attr:`CasesJob.orders`, derived the same way), as an escalate event whose id names the
+order: applied once, it marks the order breached and raises its alert
+(:mod:`streams.case_logic`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import msgspec
 
 from domain.contracts.topics import ALERT_OPS, CASE_EVENTS, CASE_VERDICTS
 from domain.privacy import mask_text
-from domain.schemas import CaseEvent
+from domain.schemas import CaseEvent, Supervision
 from domain.verdicts import CaseVerdict, Verdict
 from domain.wire import decode_one_or_many, encode
 from streams.alert_logic import AlertOp
@@ -42,8 +46,11 @@ from streams.case_logic import (
     escalation_ms,
     process,
     received_at,
+    supervision_breach_event,
+    supervision_due_ms,
     window_of,
 )
+from streams.deadlines import DeadlineIndex
 from streams.ext import Ext
 from streams.faust_adapter import PartitionedTable
 from streams.metrics.facts import StepFact
@@ -81,6 +88,9 @@ class CasesJob:
                                 self.rt.settings.event_max_ahead_s)
         self.rt.config.on_change("sla", self.rebuild_deadlines)
         self._verdicts_topic = CASE_VERDICTS.name(self.rt.settings.topic_prefix)
+        # The open supervision orders' deadlines (derived like the SLA index; an entry's
+        # clock is the order's issue time, which names it).
+        self.orders = DeadlineIndex()
 
     def load(self, case_id: str) -> CaseRecord | None:
         """The stored record of ``case_id``."""
@@ -167,7 +177,14 @@ class CasesJob:
             self.rt.deadlines.set(case_id, rec.snapshot.grid_id, rec.clock_start_ms,
                                   escalation_ms(rec, sla))
             self.rt.finished.track(case_id, rec.snapshot.step, rec.snapshot.updated_ms)
+            self._index_order(rec)
         await self.table.write_changelog()
+
+    def _index_order(self, rec: CaseRecord) -> None:
+        """Index the record's open supervision order (or drop its entry)."""
+        order = rec.snapshot.supervision
+        self.orders.set(rec.snapshot.case_id, rec.snapshot.grid_id,
+                        order.since_ms if order else 0, supervision_due_ms(rec))
 
     # -- recovery ------------------------------------------------------------------------
 
@@ -196,6 +213,9 @@ class CasesJob:
                             escalation_ms(rec, rt.config.sla)))
             rt.finished.track(rec.snapshot.case_id, rec.snapshot.step, rec.snapshot.updated_ms)
         rt.deadlines.rebuild(entries)
+        self.orders.rebuild([])
+        for rec in records:
+            self._index_order(rec)
         log.info("deadline index rebuilt: %d open case(s)", len(rt.deadlines))
 
     # -- timers --------------------------------------------------------------------------
@@ -206,12 +226,13 @@ class CasesJob:
                 Timer("prune_timer", PRUNE_TICK_S, self.prune_finished)]
 
     async def fire_breaches(self) -> int:
-        """Send an escalate event for each due deadline (a bounded number); return how many
-        were due."""
+        """Send an escalate event for each due step deadline and each missed supervision
+        order (a bounded number of each); return how many were due."""
         rt = self.rt
         now = rt.clock()
         due = rt.deadlines.due(now, BREACHES_PER_TICK)
-        if not due:
+        orders = self.orders.due(now, BREACHES_PER_TICK)
+        if not due and not orders:
             return 0
         out = self.ext.outbox()
         topic = self.ext.topic(CASE_EVENTS.base)
@@ -221,8 +242,15 @@ class CasesJob:
                 continue
             out.send(topic, item.grid_id, encode(breach_event(record, item.deadline_ms)))
             rt.breach_delays_ms.append(now - item.deadline_ms)
+        for item in orders:
+            record = self.load(item.case_id)
+            order = record.snapshot.supervision if record else None
+            if record is None or order is None or order.since_ms != item.clock_start_ms:
+                continue
+            out.send(topic, item.grid_id,
+                     encode(supervision_breach_event(record, item.deadline_ms)))
         await out.flush()
-        return len(due)
+        return len(due) + len(orders)
 
     async def prune_finished(self) -> int:
         """Remove finished cases past their retention (tombstones acknowledged); return how
@@ -242,8 +270,9 @@ class CasesJob:
 def case_wall(rec: CaseRecord, deadline: int | None, escalation: int | None
               ) -> dict[str, Any]:
     """The wall's case: the snapshot (with its tier, priority, holding unit and assignee),
-    its step deadline (overdue from it until the case leaves the step or its holder) and the
-    next escalation (its own clock). Free text leaves masked (phones, ID numbers, e-mails:
+    its step deadline (overdue from it until the case leaves the step or its holder), the
+    next escalation (its own clock) and the open supervision order (``supervision``, or
+    None). Free text leaves masked (phones, ID numbers, e-mails:
     :func:`domain.privacy.mask_text`); the holders' history, attachments, reporter and
     handler stay in the worker and ClickHouse."""
     data = msgspec.structs.asdict(rec.snapshot)
@@ -252,8 +281,18 @@ def case_wall(rec: CaseRecord, deadline: int | None, escalation: int | None
     data.update(deadline_ms=deadline, escalation_ms=escalation, breaches=rec.breaches,
                 version=rec.version, description=mask_text(rec.snapshot.description) or "",
                 actor=mask_text(rec.snapshot.actor) or "",
-                assignee=mask_text(rec.snapshot.assignee))
+                assignee=mask_text(rec.snapshot.assignee),
+                supervision=_order_on_wall(rec.snapshot.supervision))
     return data
+
+
+def _order_on_wall(order: Supervision | None) -> dict[str, Any] | None:
+    """The open supervision order as the wall shows it (its free text masked)."""
+    if order is None:
+        return None
+    return {"unit": order.unit, "deadline_ms": order.deadline_ms,
+            "by": mask_text(order.by) or "", "since_ms": order.since_ms,
+            "breached_ms": order.breached_ms, "note": mask_text(order.note) or ""}
 
 
 _NOT_ON_WALL = ("holders", "attachments", "reporter", "handler")

@@ -31,7 +31,7 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "community_officer": ({"report", "verify", "reject", "dispatch", "reassign", "escalate"},
                           set()),
     "unit_handler": ({"accept", "decline", "handle", "escalate"}, set()),
-    "leader": ({"report", "escalate"}, {"report", "escalate"}),
+    "leader": ({"report", "escalate", "supervise"}, {"report", "escalate", "supervise"}),
     "centre": (set(authority.EVERY_ACTION), set(authority.EVERY_ACTION)),
 }
 ACTIONS = sorted(TRANSITIONS)
@@ -67,6 +67,15 @@ def test_the_handler_may_not_close_their_own_case(role: str) -> None:
     assert person.id in verdict.reason  # type: ignore[union-attr]
     assert may(PEOPLE["centre"], "close", Facts(handler="W-PL01-01-1")) == Allowed(
         "centre.every-step")
+
+
+@pytest.mark.parametrize("role", ["resident", "grid_worker", "community_officer",
+                                  "unit_handler"])
+def test_only_leaders_and_the_centre_issue_supervision_orders(role: str) -> None:
+    verdict = may(PEOPLE[role], "supervise", INSIDE)
+    assert verdict == Refused(f"{role}.may-not-supervise", verdict.reason)  # type: ignore[union-attr]
+    assert may(PEOPLE["leader"], "supervise", OUTSIDE) == Allowed("leader.supervise")
+    assert may(PEOPLE["centre"], "supervise", OUTSIDE) == Allowed("centre.every-step")
 
 
 def test_unknown_facts_never_satisfy_a_scope() -> None:

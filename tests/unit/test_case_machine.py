@@ -34,6 +34,8 @@ def event(action: str, ts: int = 1000, **extra: object) -> CaseEvent:
         fields["target_unit"] = "SO-safety"
     if action == "decline":
         fields["reason"] = "not ours: a water main"
+    if action == "supervise":
+        fields.update(target_unit="SO-safety", deadline_ms=ts + 3_600_000)
     fields.update(extra)
     return CaseEvent(**fields)  # type: ignore[arg-type]
 
