@@ -26,6 +26,26 @@ KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
 POM = KAFKA_DIR / "pom.xml"
 
 
+def security_lines(s: Settings) -> str:
+    """The client listener's security settings: none for PLAINTEXT; for SASL_PLAINTEXT with
+    PLAIN, the one user of the settings (also the broker's own identity). Other protocols
+    need certificates this local broker does not make: :class:`StartError` says so."""
+    if s.kafka_security_protocol == "PLAINTEXT":
+        return ""
+    if s.kafka_security_protocol != "SASL_PLAINTEXT" or s.kafka_sasl_mechanism != "PLAIN":
+        raise StartError("kafka: the local broker serves PLAINTEXT or SASL_PLAINTEXT with "
+                         "PLAIN; for SSL or SCRAM run your own brokers (docs/deploy.md)")
+    user, password = s.kafka_username, s.kafka_password
+    if any(c in user + password for c in '"\\;\n'):
+        raise StartError("kafka: the SASL user and password may not contain quotes, "
+                         "backslashes, semicolons or newlines")
+    login = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+             f'username="{user}" password="{password}" user_{user}="{password}";')
+    return ("sasl.enabled.mechanisms=PLAIN\n"
+            "sasl.mechanism.inter.broker.protocol=PLAIN\n"
+            f"listener.name.sasl_plaintext.plain.sasl.jaas.config={login}\n")
+
+
 class KafkaServer:
     """The broker described by ``settings``, with its files under ``<data dir>/kafka``."""
 
@@ -67,6 +87,7 @@ class KafkaServer:
         text = (KAFKA_DIR / "server.properties").read_text().format(
             host=s.kafka_host, port=s.kafka_port, controller_port=s.kafka_controller_port,
             log_dirs=self.home / "data", partitions=s.topic_partitions,
+            client=s.kafka_security_protocol, security=security_lines(s),
         )
         path = self.home / "server.properties"
         path.write_text(text)
