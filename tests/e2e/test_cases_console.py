@@ -8,6 +8,8 @@ then declines with a reason, which the dispatcher sees on the timeline; the disp
 reassigns, the other unit's handler accepts and handles with a photo; the centre's chief
 closes; the resident evaluates. Every step is taken with that person's own token and shows
 on the timeline with who and when. Waits poll the page; nothing asserts on durations.
+Screenshots of the dispatcher's console at 1920×1080 (no card's content cut; the page may
+scroll) and 3840×2160 (every card on screen, none cut) go to ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from domain.organisation import ORGANISATION_FILE, Directory, load_directory
 from domain.routing import FILE as ROUTING_FILE
 from domain.routing import load_rules, propose
 from tests.e2e.conftest import REPO, Proc, Stack, screenshot, stack_env
+from tests.e2e.test_wall_screens import CARDS_JS, clipped_cards
 from tests.unit.test_gateway_support import inside
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -207,6 +210,13 @@ def test_six_steps_by_six_people_in_the_case_console(
     dispatcher.timeline_has(first_handler, "a water main, not a kerb")
     dispatcher.page.evaluate("window.scrollTo(0, 0)")
     screenshot(dispatcher.page, "cases-1920x1080")  # the decline's reason, to the dispatcher
+    assert cut_cards(dispatcher.page) == []  # the page may scroll at this size, not cut
+    dispatcher.page.set_viewport_size({"width": 3840, "height": 2160})
+    dispatcher.timeline_has(first_handler, "a water main, not a kerb")
+    dispatcher.page.wait_for_timeout(1500)  # the layout settles at the new size
+    screenshot(dispatcher.page, "cases-3840x2160")
+    assert clipped_cards(dispatcher.page) == []  # every card inside the screen, none cut
+    dispatcher.page.set_viewport_size({"width": 1920, "height": 1080})
     dispatcher.page.locator("select").nth(1).select_option(
         label=DIRECTORY.units[second].name_en)
     dispatcher.press("Reassign")
@@ -237,6 +247,17 @@ def test_six_steps_by_six_people_in_the_case_console(
     resident.page.evaluate("window.scrollTo(0, 0)")
     screenshot(resident.page, "cases-evaluated-1920x1080")
     resident.close()
+
+
+def cut_cards(page: Any) -> list[str]:
+    """Cards wider than the viewport or whose content does not fit their box (a page that
+    scrolls vertically is fine; :func:`clipped_cards` also wants every card on screen)."""
+    width = page.viewport_size["width"]
+    return [f"{c['name']}: box {c['x']},{c['y']} {c['width']}x{c['height']}, content "
+            f"{c['wide']}x{c['tall']} in {c['broad']}x{c['high']}"
+            for c in page.evaluate(CARDS_JS)
+            if not c["drawn"] or c["x"] < 0 or c["x"] + c["width"] > width + 1
+            or c["tall"] > c["high"] + 1 or c["wide"] > c["broad"] + 1]
 
 
 def wall_shows(page: Any, selector: str, text: str | None = None) -> None:
