@@ -7,7 +7,9 @@ per source (the same id with another payload is a 409 conflict). An event time o
 receipt's window (``GRIDWALL_EVENT_MAX_AGE_S`` before, ``GRIDWALL_EVENT_MAX_AHEAD_S`` after the
 receive time) is a 422 naming ``ts``. With a judge (:class:`~ingest.gateway.case_rules.
 CaseJudge`), the actor is stamped from the credential, an unauthorised step is a 403 naming
-the rule and a step illegal from the case's known state a 409 with the reason.
+the rule and a step illegal from the case's known state a 409 with the reason; a
+supervision order (``supervise``) to an unknown unit or with an unfit deadline is a 422 naming
+the field (:mod:`ingest.gateway.supervision`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ingest.gateway.case_view import CaseView
 from ingest.gateway.payloads import decode_items, implausible
 from ingest.gateway.pipeline import Feed, Item, Receipt, Submission, payload_digest, receipt
 from ingest.gateway.placement import Placer, field_name
+from ingest.gateway.supervision import check_orders
 
 
 def placed_event(placer: Placer, principal: Principal, event: CaseEvent,
@@ -94,7 +97,9 @@ class CaseEventsFeed(Feed):
         prefixes = [batch.prefix(i) for i in range(len(batch.items))]
         events = [placed_event(self._placer, principal, event, prefix)
                   for event, prefix in zip(batch.items, prefixes, strict=True)]
-        check_times(events, prefixes, receipt(request))
+        stamp = receipt(request)
+        check_times(events, prefixes, stamp)
         if self._judge is not None:
             events = self._judge.check(principal, events, prefixes)
+            check_orders(events, prefixes, self._judge.directory, stamp.received_ms)
         return events_submission(events, self._view, prefixes, self._judge)
