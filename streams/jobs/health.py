@@ -9,7 +9,9 @@ every Faust table per changelog partition (:mod:`streams.health.recovery`), and 
 timer's breach detection delays (``sla_timer``). Published as a ``job_health`` wall update
 keyed by the worker id, and written in the Prometheus text format to
 ``<data dir>/metrics/<worker id>.prom`` (the textfile-collector convention: a scraper reads
-it; the file is replaced atomically).
+it; the file is replaced atomically). Each completed tick stamps ``health.last_tick_ms``,
+which the worker's ``/healthz`` reads (:mod:`streams.health.endpoint`; ``/metrics`` serves
+the same figures, computed when scraped).
 """
 
 from __future__ import annotations

@@ -28,6 +28,11 @@ def test_status_is_ok_only_when_running_and_ticking(state: str, last_tick: int |
     assert figures["partitions"] == {"agents": 3, "sink": 1}
 
 
+def test_a_worker_that_owns_no_partition_is_ok() -> None:
+    figures = worker_status("w2", "running", 99_000, 100_000, 30_000, {"agents": {}})
+    assert (figures["status"], figures["partitions"]) == ("ok", {"agents": 0})
+
+
 async def _exchange(port: int, request: bytes) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request)
