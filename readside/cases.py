@@ -23,7 +23,9 @@ class CaseState:
 
     The first eleven fields match the gateway's ``ingest.gateway.case_view.CaseRecord``.
     ``deadline_ms`` is 0 when no SLA clock runs; ``rating`` 0 when not evaluated; ``unit``
-    (holding the case) and ``dispatched_unit`` are "" when none.
+    (holding the case) and ``dispatched_unit`` are "" when none; ``supervision_unit`` is
+    the unit an open supervision order (督办) is addressed to ("" when none), due at
+    ``supervision_deadline_ms`` and missed at ``supervision_breached_ms`` (0: not missed).
     """
 
     case_id: str
@@ -46,6 +48,9 @@ class CaseState:
     unit: str = ""
     dispatched_unit: str = ""
     attachments: tuple[str, ...] = ()
+    supervision_unit: str = ""
+    supervision_deadline_ms: int = 0
+    supervision_breached_ms: int = 0
 
     @property
     def status(self) -> str:

@@ -5,8 +5,10 @@ Nothing here does I/O. Guarantees:
 * :func:`actions_for` offers an action only if the case machine allows it from the case's
   step (:data:`domain.case_machine.TRANSITIONS`) *and* :func:`domain.authority.may` allows
   it to the person on that case; the gateway judges again, so an offer is never a promise.
-* :func:`queue` holds the cases on which the person may take at least one action, sorted by
-  deadline (cases without a running deadline last, then oldest first).
+* :func:`queue` holds the cases on which the person may take at least one action, and the
+  cases under an open supervision order (督办) to the person's unit, sorted by deadline (a
+  supervised case by its order's deadline; cases without a running deadline last, then
+  oldest first).
 * :func:`event_body` builds the ``POST /v1/cases/events`` body of one button press; the
   actor is the person the token names (the gateway stamps it anyway).
 """
@@ -53,15 +55,26 @@ def actions_for(person: Person, case: CaseState, people: People) -> list[str]:
             and isinstance(may(person, a, facts), Allowed)]
 
 
+def supervised_for(person: Person, case: CaseState) -> bool:
+    """True if an open supervision order puts ``case`` on ``person``'s unit's queue."""
+    return bool(case.supervision_unit) and case.supervision_unit == person.unit
+
+
+def due_ms(case: CaseState) -> int:
+    """The deadline the queue sorts by: a supervision order's, else the step's (0: none)."""
+    return case.supervision_deadline_ms if case.supervision_unit else case.deadline_ms
+
+
 def queue(person: Person, cases: Iterable[CaseState],
           people: Mapping[str, People]) -> list[tuple[CaseState, list[str]]]:
-    """(case, actions) for every case ``person`` may act on, by deadline (none last)."""
+    """(case, actions) for every case ``person`` may act on or their unit is ordered to
+    settle, by deadline (none last)."""
     out = []
     for case in cases:
         actions = actions_for(person, case, people.get(case.case_id, People()))
-        if actions:
+        if actions or supervised_for(person, case):
             out.append((case, actions))
-    return sorted(out, key=lambda ca: (ca[0].deadline_ms == 0, ca[0].deadline_ms,
+    return sorted(out, key=lambda ca: (due_ms(ca[0]) == 0, due_ms(ca[0]),
                                        ca[0].opened_ms, ca[0].case_id))
 
 

@@ -13,7 +13,7 @@ from domain.organisation import Directory
 from domain.routing import Candidate
 from readside.cases import CaseState
 from wall.app import render
-from wall.app.cases_logic import Move, deadline_text, holders
+from wall.app.cases_logic import Move, deadline_text, due_ms, holders
 from wall.app.context import local_time
 from wall.app.i18n import Lang, tr
 
@@ -41,11 +41,19 @@ def queue_html(rows: Sequence[tuple[CaseState, list[str]]], directory: Directory
         ("col.case", "col.category", "col.grid", "col.step", "col.unit", "col.deadline",
          "col.actions"),
         ((c.case_id, tr(c.category, lang), c.grid_id, tr(c.step, lang),
-          unit_name(directory, c.unit, lang), deadline_text(c.deadline_ms, now_ms),
+          unit_name(directory, c.unit, lang), due_text(c, now_ms, lang),
           " · ".join(tr(f"cases.{a}", lang) for a in actions)) for c, actions in rows),
         lang, "cases-queue-table")
     wrap_cells = "<style>[data-testid=cases-queue-table] td { white-space: normal; }</style>"
     return wrap_cells + render.card("cases.queue", body, lang, "cases-queue")
+
+
+def due_text(case: CaseState, now_ms: int, lang: Lang) -> str:
+    """The queue's deadline cell: a supervised case flagged 督办 with its order's deadline."""
+    text = deadline_text(due_ms(case), now_ms)
+    if not case.supervision_unit:
+        return text
+    return f"{tr('supervision.flag', lang)} {case.supervision_unit} · {text}"
 
 
 def detail_html(case: CaseState | None, moves: Sequence[Move], directory: Directory,
@@ -59,6 +67,10 @@ def detail_html(case: CaseState | None, moves: Sequence[Move], directory: Direct
              (tr("col.unit", lang), unit_name(directory, case.unit, lang)),
              (tr("col.deadline", lang), local_time(case.deadline_ms, True)
               if case.deadline_ms else "—")]
+    if case.supervision_unit:
+        facts.append((tr("panel.supervision", lang),
+                      f"{unit_name(directory, case.supervision_unit, lang)} · "
+                      f"{local_time(case.supervision_deadline_ms, True)}"))
     out = render.card("cases.detail", render.table(("col.field", "col.value"), facts, lang,
                                                    "case-facts"), lang, "case-detail")
     if candidates:

@@ -1,5 +1,6 @@
 """The leaders' view (``/leader``) as data (pure): who may open it, the rankings of a
-scoring period, the overdue and the escalated cases.
+scoring period, the overdue and the escalated cases, the open supervision orders (督办) and
+the event that issues one.
 
 Guarantees: every function is total over any store content (odd fields read as defaults),
 returns rows in a stable order (ties broken by id) and at most ``limit`` of them, and never
@@ -113,3 +114,46 @@ def escalated(cases: Iterable[tuple[str, Mapping[str, Any]]], now_ms: int,
     rows.sort(key=lambda r: (-r.tier, PRIORITY_ORDER.get(r.priority, 9), -r.escalations,
                              r.case_id))
     return rows[:limit]
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """An open supervision order as the leader's card shows it: ``left_s`` is negative once
+    the deadline has passed; ``breached`` once the worker recorded the miss."""
+
+    case_id: str
+    grid_id: str
+    unit: str
+    deadline_ms: int
+    by: str
+    left_s: float
+    breached: bool
+
+
+def orders(cases: Iterable[tuple[str, Mapping[str, Any]]], now_ms: int,
+           limit: int = 20) -> list[OrderLine]:
+    """Open cases under a supervision order, the nearest deadline first."""
+    rows = []
+    for key, case in cases:
+        order = mapping(case, "supervision")
+        deadline = integer(order, "deadline_ms")
+        if not is_open(case) or not text(order, "unit") or deadline <= 0:
+            continue
+        rows.append(OrderLine(text(case, "case_id", key), text(case, "grid_id"),
+                              text(order, "unit"), deadline, text(order, "by"),
+                              (deadline - now_ms) / 1000, integer(order, "breached_ms") > 0))
+    rows.sort(key=lambda r: (r.deadline_ms, r.case_id))
+    return rows[:limit]
+
+
+def order_event(case: Mapping[str, Any], case_id: str, unit: str, minutes: int, note: str,
+                actor: str, event_id: str, now_ms: int) -> dict[str, Any]:
+    """The ``supervise`` event of the issue form: ``unit`` must act on the case within
+    ``minutes`` (the gateway stamps the actor from the token and judges the rest)."""
+    body: dict[str, Any] = {
+        "event_id": event_id, "case_id": case_id, "action": "supervise", "ts": now_ms,
+        "source": "command_centre", "grid_id": text(case, "grid_id"), "actor": actor,
+        "target_unit": unit, "deadline_ms": now_ms + max(1, minutes) * 60_000}
+    if note.strip():
+        body["note"] = note.strip()
+    return body

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from wall.app.context import local_time
 from wall.app.i18n import Lang, tr
-from wall.app.leader import CaseLine, Standing
+from wall.app.leader import CaseLine, OrderLine, Standing
 from wall.app.mechanism_html import clock, tier_badge
 from wall.app.render import empty, esc, fixed_table, trend
 
@@ -48,7 +49,17 @@ def cases(rows: Sequence[CaseLine], grid_names: Mapping[str, str], lang: Lang,
     return fixed_table((18, 16, 12, 10, 10, 20, 14), f"<tr>{head}</tr>{body}")
 
 
-def supervision(lang: Lang) -> str:
-    """The supervision orders card: issuing needs a gateway write that does not exist yet."""
-    return (f'<div class="gw-empty" data-testid="supervision-pending">'
-            f'{esc(tr("supervision.pending", lang))}</div>')
+def supervision(rows: Sequence[OrderLine], unit_names: Mapping[str, str], lang: Lang) -> str:
+    """The open supervision orders: unit, case, deadline, time left (or overdue by)."""
+    if not rows:
+        return empty(lang)
+    head = "".join(f"<th>{esc(tr(k, lang))}</th>" for k in
+                   ("col.unit", "col.case", "col.deadline", "col.left"))
+    body = "".join(
+        f'<tr data-testid="supervision-row" data-case="{esc(r.case_id)}" '
+        f'data-unit="{esc(r.unit)}" data-overdue="{r.left_s < 0}">'
+        f"<td>{esc(unit_names.get(r.unit, r.unit))}</td><td>{esc(r.case_id)}</td>"
+        f"<td>{esc(local_time(r.deadline_ms, True))}</td>"
+        f'<td class="{"late" if r.left_s < 0 else ""}">{clock(r.left_s)}</td></tr>'
+        for r in rows)
+    return fixed_table((30, 26, 26, 18), f"<tr>{head}</tr>{body}")

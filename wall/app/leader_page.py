@@ -4,8 +4,9 @@ Who may open it: :func:`wall.app.leader.may_lead` (a token that may act, or one 
 person of the organisation whose role is leader or centre). What it shows, redrawn every
 second from the wall's live store: the grid and grid-worker rankings of the chosen scoring
 period (the ``ranking`` items the street stage publishes), the overdue cases, the escalated
-cases, and the supervision orders card. Issuing a supervision order (督办) needs a gateway
-write that does not exist yet; the card says so instead of pretending.
+cases, and the open supervision orders (督办: unit, case, deadline, time left). Below the
+cards, the issue form (:mod:`wall.app.leader_form`) posts a ``supervise`` event with the
+signed-in leader's own token, when the token names a person.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from domain.organisation import ORGANISATION_FILE, Directory, load_directory
 from wall.app import leader, leader_html
 from wall.app.context import WallContext
 from wall.app.i18n import Lang, tr
+from wall.app.leader_form import SupervisionForm
 from wall.app.panes import PAGE_STYLES, REFRESH_MS, Header, html, session_lang, wrap
 from wall.app.render import card, esc
 
@@ -55,6 +57,8 @@ class LeaderPage:
                                                   button_style="outline")
         self.period.param.watch(lambda _e: self.refresh(), "value")
         self.cards = html(sizing_mode="stretch_both")
+        self.form = SupervisionForm(self.directory, ctx.settings.resolved_gateway_url,
+                                    self._live_cases, ctx.clock)
         self.body = pn.Column(pn.Column(self.token, self.button, self.message,
                                         margin=(20, 40)), sizing_mode="stretch_both")
         self._label()
@@ -65,6 +69,7 @@ class LeaderPage:
         self.token.name = tr("login.prompt", self.lang)
         self.button.name = tr("login.button", self.lang)
         self.period.name = tr("leader.period", self.lang)
+        self.form.label(self.lang)
 
     def set_lang(self, lang: Lang) -> None:
         """Relabel everything in ``lang``."""
@@ -74,9 +79,9 @@ class LeaderPage:
 
     def submit(self) -> None:
         """Check the token (see :func:`wall.app.leader.may_lead`); open the view or refuse."""
+        token = (self.token.value or "").strip()
         try:
-            who = TokenBook.load(self.ctx.settings.resolved_tokens_file).check(
-                (self.token.value or "").strip())
+            who = TokenBook.load(self.ctx.settings.resolved_tokens_file).check(token)
         except TokensFileError as exc:
             log.warning("cannot check a login: %s", exc)
             who = None
@@ -86,7 +91,9 @@ class LeaderPage:
                                        f'{esc(tr("leader.denied", self.lang))}</div>')
             return
         self.signed = True
-        self.body.objects = [pn.Row(self.period, margin=(4, 10)), self.cards]
+        assert who is not None
+        self.form.sign_in(token, who.person or "")
+        self.body.objects = [pn.Row(self.period, margin=(4, 10)), self.form.view, self.cards]
         self.refresh()
 
     def _period_options(self) -> None:
@@ -119,9 +126,19 @@ class LeaderPage:
             card("panel.escalated", leader_html.cases(leader.escalated(cases, now), names,
                                                       lang, "escalated-row"), lang,
                  "leader-escalated"),
-            card("panel.supervision", leader_html.supervision(lang), lang,
+            card("panel.supervision", leader_html.supervision(
+                leader.orders(cases, now), self._unit_names(), lang), lang,
                  "leader-supervision")]
         return f'<div class="gw-leader" style="{GRID_STYLE}">{"".join(parts)}</div>'
+
+    def _live_cases(self) -> dict[str, dict[str, object]]:
+        """The wall store's cases by id (what the issue form orders on)."""
+        return {k: dict(i.data) for k, i in self.ctx.store.channel("cases").items()}
+
+    def _unit_names(self) -> dict[str, str]:
+        """Unit id -> name in the page's language."""
+        return {u.id: (u.name if self.lang == "zh" or not u.name_en else u.name_en)
+                for u in self.directory.units.values()}
 
     def refresh(self) -> None:
         """The per-second redraw."""
