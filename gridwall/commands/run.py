@@ -124,6 +124,8 @@ def access_lines() -> list[str]:
              f"leaders      {base}/leader (the leader's or the centre's token)",
              f"gateway      http://{cfg.gateway_host}:{cfg.gateway_port}  "
              f"hub ws://{cfg.hub_host}:{cfg.hub_port}/",
+             *([f"worker       http://{cfg.worker_metrics_host}:{cfg.worker_metrics_port}"
+                "/metrics and /healthz"] if cfg.worker_metrics_port else []),
              f"dev tokens ({cfg.resolved_tokens_file}):"]
     acting = _acting_as(Path(cfg.config_dir), tokens)
     lines += [f"  {label:<9} {token}{acting.get(label, '')}"

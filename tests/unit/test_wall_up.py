@@ -35,6 +35,7 @@ def test_access_lines_print_urls_and_every_dev_token(tmp_path: Path,
     assert (tmp_path / "tokens.yaml").exists()
     for path in ("/cases", "/leader"):
         assert f"http://{cfg.wall_host}:{cfg.wall_port}{path}" in text
+    assert f"http://{cfg.worker_metrics_host}:{cfg.worker_metrics_port}/metrics" in text
     book = TokenBook.load(tmp_path / "tokens.yaml")
     acting = {}
     for line in text.splitlines():
