@@ -77,6 +77,7 @@ def gateway_cmd(args: argparse.Namespace) -> int:
     access = {"uvicorn.access": "info"} if s.gateway_access_log else {}
     uvicorn.run("gridwall.commands.gateway:app_from_environment", factory=True, host=host,
                 port=port, workers=max(1, args.workers), loop=_fastest("uvloop", "uvloop"),
-                log_config=logging_config("gateway", args.log_level, levels=access),
+                log_config=logging_config("gateway", args.log_level, quiet=("kafka",),
+                                          levels=access),
                 log_level=None, access_log=s.gateway_access_log, **server_options(s))
     return 0
