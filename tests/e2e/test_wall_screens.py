@@ -151,7 +151,7 @@ def test_the_leaders_view_signs_in_and_lists_the_escalated_cases(
         page.locator(f"[data-testid=escalated-row][data-case='{busy['escalated'][0]}']"
                      ).wait_for(timeout=TIMEOUT_MS)
         assert page.locator("[data-testid=escalated-row]").count() >= len(busy["escalated"])
-        page.locator("[data-testid=supervision-pending]").wait_for(timeout=TIMEOUT_MS)
+        page.locator("[data-testid=leader-supervision]").wait_for(timeout=TIMEOUT_MS)
         screenshot(page, f"leader-{size[0]}x{size[1]}")
         assert clipped_cards(page) == []
     finally:

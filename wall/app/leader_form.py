@@ -41,15 +41,16 @@ class SupervisionForm:
         self.lang: Lang = "zh"
         self.presses = 0
         units = {f"{u.id} · {u.name}": u.id for u in directory.units.values()}
-        self.case = pn.widgets.TextInput(width=200)
-        self.unit = pn.widgets.Select(options=units, width=260)
-        self.minutes = pn.widgets.IntInput(value=DEFAULT_MINUTES, start=1, width=120)
-        self.note = pn.widgets.TextInput(width=260)
-        self.button = pn.widgets.Button(button_type="warning", width=120)
+        self.case = pn.widgets.TextInput(width=170)
+        self.unit = pn.widgets.Select(options=units, width=220)
+        self.minutes = pn.widgets.IntInput(value=DEFAULT_MINUTES, start=1, width=110)
+        self.note = pn.widgets.TextInput(width=200)
+        self.button = pn.widgets.Button(button_type="warning", width=110, align="end")
         self.button.on_click(lambda _e: asyncio.ensure_future(self.issue()))
-        self.message = html()
-        self.view = pn.Column(pn.Row(self.case, self.unit, self.minutes, self.note,
-                                     self.button), self.message, margin=(4, 10))
+        self.message = html(width=360, sizing_mode="fixed", align="end")
+        # one row (beside the period switch): the cards below keep their height
+        self.view = pn.Row(self.case, self.unit, self.minutes, self.note, self.button,
+                           self.message, margin=0)
 
     def label(self, lang: Lang) -> None:
         """The widgets' labels in ``lang``."""

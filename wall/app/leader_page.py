@@ -93,7 +93,7 @@ class LeaderPage:
         self.signed = True
         assert who is not None
         self.form.sign_in(token, who.person or "")
-        self.body.objects = [pn.Row(self.period, margin=(4, 10)), self.form.view, self.cards]
+        self.body.objects = [pn.Row(self.period, self.form.view, margin=(4, 10)), self.cards]
         self.refresh()
 
     def _period_options(self) -> None:
