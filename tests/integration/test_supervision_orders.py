@@ -2,15 +2,17 @@
 real Kafka and ClickHouse.
 
 A leader orders a unit to settle a dispatched case by a deadline (``supervise`` through
-``POST /v1/cases/events`` with the leader's own token; a unit handler's order is a 403
-naming the rule). The order lands in ClickHouse's ``cases`` row and on the ordered unit's
-/cases queue (read as the console reads it) with its deadline; the deadline passes unmet
-and the worker's SLA timer records the miss exactly once (one breach transition, even
+``POST /v1/cases/events`` with the leader's own token, first through the /leader page's form,
+then a shorter order that replaces it; a unit handler's order is a 403 naming the rule).
+The order lands in ClickHouse's ``cases`` row and on the ordered unit's /cases queue (read
+as the console reads it) with its deadline; the deadline passes unmet and the worker's SLA
+timer records the miss exactly once (one breach transition, even
 after the timer's retry interval has passed several times); handling the case clears it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -26,10 +28,11 @@ from domain.organisation import ORGANISATION_FILE, load_directory
 from streams.deadlines import DeadlineIndex
 from tests.e2e.conftest import Proc, stack_env
 from tests.integration.helpers_live import clickhouse
-from tests.integration.test_case_refusals import Client, accepted
+from tests.integration.test_case_refusals import GRID, Client, accepted
 from tests.integration.test_streams_support import wait_for
 from wall.app.cases_data import listed_cases
 from wall.app.cases_logic import due_ms, queue
+from wall.app.leader_form import SupervisionForm
 
 pytestmark = pytest.mark.integration
 TOKENS: dict[str, dict[str, Any]] = {
@@ -112,6 +115,22 @@ def breach_rows(s: Settings, case_id: str) -> list[tuple[Any, ...]]:
         ch.disconnect()
 
 
+def form_order(stack: Stack, case: str) -> None:
+    """Issue an order to DD-water through the /leader page's form with the leader's token;
+    the worker applies it."""
+    directory = load_directory(Path(stack.settings.config_dir) / ORGANISATION_FILE)
+    live = {case: {"case_id": case, "grid_id": GRID, "step": "dispatched"}}
+    form = SupervisionForm(directory, stack.gateway, lambda: live,
+                           lambda: int(time.time() * 1000))
+    form.sign_in(LEADER, "L-secretary")
+    form.case.value, form.unit.value, form.minutes.value = case, "DD-water", 30
+    asyncio.run(form.issue())
+    assert 'data-ok="True"' in form.message.object and "applied" in form.message.object
+    row = wait_for("the form's order in ClickHouse", lambda: (
+        r if (r := order_row(stack.settings, case)).get("supervision_unit") else None), 60)
+    assert (row["supervision_unit"], row["supervision_by"]) == ("DD-water", "L-secretary")
+
+
 def test_an_order_lands_on_the_units_queue_and_a_missed_deadline_breaches_once(
         stack: Stack, run_id: str) -> None:
     gw, case = Client(stack.gateway), f"so-{run_id}-1"
@@ -120,6 +139,7 @@ def test_an_order_lands_on_the_units_queue_and_a_missed_deadline_breaches_once(
     for action, fields in (("verify", {}), ("dispatch", {"target_unit": "SO-urban"})):
         event_id = accepted(gw.step(CENTRE, action, case, source="command_centre", **fields))
         assert gw.status(CENTRE, event_id)["status"] == "applied"
+    form_order(stack, case)  # the /leader form's order, replaced by the one below
     deadline = int(time.time() * 1000) + ORDER_S * 1000
     order = {"source": "command_centre", "target_unit": "SO-fire", "deadline_ms": deadline,
              "note": "settle it"}
@@ -129,8 +149,8 @@ def test_an_order_lands_on_the_units_queue_and_a_missed_deadline_breaches_once(
     issued = accepted(gw.step(LEADER, "supervise", case, **order))
     assert gw.status(LEADER, issued)["status"] == "applied"
     landed = wait_for("the order in ClickHouse", lambda: (
-        row if (row := order_row(stack.settings, case)).get("supervision_unit") else None),
-        60)
+        row if (row := order_row(stack.settings, case)).get("supervision_unit") == "SO-fire"
+        else None), 60)
     landed.pop("supervision_breached_ms")  # 0, unless the sink wrote only after the miss
     assert landed == {"step": "dispatched", "supervision_unit": "SO-fire",
                       "supervision_deadline_ms": deadline, "supervision_by": "L-secretary"}
