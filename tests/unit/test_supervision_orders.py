@@ -208,3 +208,29 @@ async def test_an_unfit_order_is_a_422_naming_the_field_with_a_dead_letter(
     assert writer.on("gridwall.cases.events") == []
     [letter] = dead_letters(writer)
     assert words in letter.reason and '"supervise"' in letter.raw
+
+
+def test_a_missed_order_replaced_by_a_new_one_clears_its_alert_and_the_wall_shows_it() -> None:
+    from streams.jobs.cases import case_wall
+
+    rec = record_of(supervised())
+    missed = process(rec, supervision_breach_event(rec, T0 + 1000 + HOUR), offset=1).record
+    assert missed is not None
+    replaced = process(missed, ev("supervise", ts=T0 + 2 * HOUR, event_id="e7",
+                                  target_unit="DD-water"), offset=2)
+    assert replaced.record is not None
+    assert [s.raised for s in replaced.signals] == [False]
+    shown = case_wall(replaced.record, None, None)["supervision"]
+    assert (shown["unit"], shown["deadline_ms"], shown["breached_ms"], shown["by"]) == (
+        "DD-water", T0 + 3 * HOUR, 0, "L-secretary")
+    assert case_wall(record_of(snap()), None, None)["supervision"] is None
+
+
+async def test_an_order_without_a_deadline_is_a_422(
+        gw: tuple[httpx.AsyncClient, MemoryWriter]) -> None:
+    client, writer = gw
+    body = order()
+    del body["deadline_ms"]
+    answer = await post(client, "tok-leader-0000000", body)
+    assert answer.status_code == 422 and "deadline_ms" in answer.json()["reason"]
+    assert len(dead_letters(writer)) == 1

@@ -76,3 +76,19 @@ def test_the_issue_form_builds_a_valid_supervise_event() -> None:
     event = CaseEvent(**body)
     assert (event.action, event.target_unit, event.deadline_ms, event.grid_id, event.note) == (
         "supervise", "SO-fire", 1_000_000 + 90 * 60_000, "PL01-01", "by noon")
+
+
+def test_the_form_refuses_before_sending_without_a_person_or_an_open_case() -> None:
+    import asyncio
+
+    from wall.app.leader_form import SupervisionForm
+
+    form = SupervisionForm(DIRECTORY, "http://127.0.0.1:9", lambda: LIVE, lambda: 150_000)
+    form.case.value = "a"
+    form.label("en")
+    asyncio.run(form.issue())  # signed in with a token naming nobody
+    assert 'data-ok="False"' in form.message.object and "names no person" in form.message.object
+    form.sign_in("tok", "L-secretary")
+    form.case.value = "closed"
+    asyncio.run(form.issue())
+    assert "No open case with this id on the wall: closed" in form.message.object
