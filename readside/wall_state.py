@@ -10,7 +10,8 @@ A hydrated case carries what the worker's live case update carries of its holder
 ``unit`` (the unit or tier queue holding it), ``assignee`` and ``dispatched_unit`` (None when
 none, as live), and ``accepted_ms`` (when the holding unit accepted it; None when it has not
 or a later dispatch, reassign, decline or reopen took the acceptance back), which the
-``cases`` table does not hold and :func:`accepted_at` derives from ``case_transitions``.
+``cases`` table does not hold and :func:`accepted_at` derives from ``case_transitions``;
+and ``supervision``, the open supervision order (None without one; its note is not stored).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ CASE_COLUMNS = CASES.pick("case_id", "grid_id", "category", "priority", "step", 
                           "opened_ms", "step_entered_ms", "updated_ms", "deadline_ms",
                           "on_spot", "reopen_count", "escalations", "breaches", "rating",
                           "source", "description", "actor", "unit", "assignee",
-                          "dispatched_unit")
+                          "dispatched_unit", "supervision_unit", "supervision_deadline_ms",
+                          "supervision_by", "supervision_since_ms",
+                          "supervision_breached_ms")
+# the supervision columns become the live update's ``supervision`` (None without an order;
+# its note is not stored, so it comes back empty)
+ORDER = {"supervision_unit": "unit", "supervision_deadline_ms": "deadline_ms",
+         "supervision_by": "by", "supervision_since_ms": "since_ms",
+         "supervision_breached_ms": "breached_ms"}
 ALERT_COLUMNS = ALERTS.pick("alert_id", "fingerprint", "grid_id", "kind", "category",
                             "severity", "status", "title", "detail", "case_id", "sensor_id",
                             "tier", "assignee", "acked_by", "silenced_until_ms",
@@ -57,6 +65,10 @@ def updates_of(channel: str, columns: Sequence[str], found: list[tuple[Any, ...]
         for name in HOLDER:
             if name in data:
                 data[name] = data[name] or None
+        if "supervision_unit" in data:
+            order = {field: data.pop(column) for column, field in ORDER.items()}
+            data["supervision"] = ({**order, "by": mask_text(order["by"]) or "", "note": ""}
+                                   if order["unit"] else None)
         key = str(data[columns[0]])
         data.update((extra or {}).get(key, {}))
         out.append(WallUpdate(channel=channel, key=key, ts=int(data[ts_column]), data=data))

@@ -74,6 +74,11 @@ def test_hydrated_cases_carry_tier_holder_and_acceptance_as_live(infra: Settings
                           _event("HY-reassigned", 4, "reassign", target_unit="SO-safety")],
         "HY-escalated": [_event("HY-escalated", 0, "report"),
                          _event("HY-escalated", 1, "escalate")],
+        "HY-supervised": [_event("HY-supervised", 0, "report"),
+                          _event("HY-supervised", 1, "verify"),
+                          _event("HY-supervised", 2, "supervise", actor="L-secretary",
+                                 target_unit="SO-fire", deadline_ms=T0 + 90 * 60_000,
+                                 note="call 13812345678 first")],
     }
     live, cases, transitions = _lives(steps)
     for table, rows in (("cases", cases), ("case_transitions", transitions)):
@@ -95,3 +100,8 @@ def test_hydrated_cases_carry_tier_holder_and_acceptance_as_live(infra: Settings
     assert hydrated["HY-reassigned"]["unit"] == "SO-safety"
     assert hydrated["HY-reassigned"].get("accepted_ms") is None
     assert hydrated["HY-escalated"]["tier"] == live["HY-escalated"]["tier"] > 1
+    # the open supervision order as live, but its note (not stored in ClickHouse)
+    order = live["HY-supervised"]["supervision"]
+    assert order["unit"] == "SO-fire" and order["deadline_ms"] == T0 + 90 * 60_000
+    assert hydrated["HY-supervised"]["supervision"] == {**order, "note": ""}
+    assert hydrated["HY-accepted"]["supervision"] is None
