@@ -9,6 +9,7 @@ with the worker's reason, or applied -- is readable at ``GET /v1/cases/events/{e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -38,18 +39,19 @@ TOKENS: dict[str, dict[str, Any]] = {
 RESIDENTS, OFFICER, CHIEF, LEGACY = TOKENS
 
 
-@pytest.fixture(scope="module")
-def stack(infra: Settings, run_id: str, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[str]:
-    """Worker and gateway of their own prefix, database and tokens; the gateway's URL."""
+@contextlib.contextmanager
+def worker_and_gateway(infra: Settings, run_id: str, tmp: Path, tag: str,
+                       tokens: dict[str, Any]) -> Iterator[Settings]:
+    """A worker and a gateway of their own prefix ``<tag><run id>.``, database and tokens
+    file (``tokens``) on the shared broker and ClickHouse; their settings once both are up.
+    Both are stopped and the database dropped after."""
     from clickhouse_driver import Client
 
     from infra.migrate import migrate
     from infra.topics import ensure_stream_topics
 
-    tmp = tmp_path_factory.mktemp("refusals")
-    env = stack_env(run_id, tmp, GRIDWALL_TOPIC_PREFIX=f"cr{run_id}.",
-                    GRIDWALL_CLICKHOUSE_DATABASE=f"gw_cr_{run_id}",
+    env = stack_env(run_id, tmp, GRIDWALL_TOPIC_PREFIX=f"{tag}{run_id}.",
+                    GRIDWALL_CLICKHOUSE_DATABASE=f"gw_{tag}_{run_id}",
                     GRIDWALL_KAFKA_BOOTSTRAP=infra.kafka_bootstrap,
                     GRIDWALL_CLICKHOUSE_HOST=infra.clickhouse_host,
                     GRIDWALL_CLICKHOUSE_PORT=str(infra.clickhouse_port))
@@ -57,22 +59,31 @@ def stack(infra: Settings, run_id: str, tmp_path_factory: pytest.TempPathFactory
     client = Client(s.clickhouse_host, port=s.clickhouse_port)
     list(migrate(client, s.clickhouse_database))
     ensure_stream_topics(s)
-    Path(s.resolved_tokens_file).write_text(json.dumps(TOKENS))
+    Path(s.resolved_tokens_file).write_text(json.dumps(tokens))
     Path(s.resolved_tokens_file).chmod(0o600)
     procs: list[Proc] = []
     try:
-        procs.append(Proc("worker", ["worker", "--worker-id", "cr-worker", "--loglevel",
+        procs.append(Proc("worker", ["worker", "--worker-id", f"{tag}-worker", "--loglevel",
                                      "info"], env, tmp))
         procs.append(Proc("gateway", ["gateway"], env, tmp))
         procs[0].wait_log("Worker]: Ready", 120)
         procs[1].wait_http(f"http://127.0.0.1:{s.gateway_port}/healthz", 90)
-        yield f"http://127.0.0.1:{s.gateway_port}"
+        yield s
     finally:
         for proc in reversed(procs):
             proc.stop()
         if not os.environ.get("GRIDWALL_TEST_KEEP_DATA"):
             client.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
         client.disconnect()
+
+
+@pytest.fixture(scope="module")
+def stack(infra: Settings, run_id: str, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[str]:
+    """Worker and gateway of their own prefix, database and tokens; the gateway's URL."""
+    with worker_and_gateway(infra, run_id, tmp_path_factory.mktemp("refusals"), "cr",
+                            TOKENS) as s:
+        yield f"http://127.0.0.1:{s.gateway_port}"
 
 
 class Client:

@@ -13,8 +13,6 @@ after the timer's retry interval has passed several times); handling the case cl
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +21,11 @@ from typing import Any
 
 import pytest
 
-from core.settings import Settings, settings_from
+from core.settings import Settings
 from domain.organisation import ORGANISATION_FILE, load_directory
 from streams.deadlines import DeadlineIndex
-from tests.e2e.conftest import Proc, stack_env
 from tests.integration.helpers_live import clickhouse
-from tests.integration.test_case_refusals import GRID, Client, accepted
+from tests.integration.test_case_refusals import GRID, Client, accepted, worker_and_gateway
 from tests.integration.test_streams_support import wait_for
 from wall.app.cases_data import listed_cases
 from wall.app.cases_logic import due_ms, queue
@@ -60,35 +57,9 @@ class Stack:
 def stack(infra: Settings, run_id: str, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Stack]:
     """Worker and gateway of their own prefix, database and tokens."""
-    from infra.migrate import migrate
-    from infra.topics import ensure_stream_topics
-
-    tmp = tmp_path_factory.mktemp("supervision")
-    env = stack_env(run_id, tmp, GRIDWALL_TOPIC_PREFIX=f"so{run_id}.",
-                    GRIDWALL_CLICKHOUSE_DATABASE=f"gw_so_{run_id}",
-                    GRIDWALL_KAFKA_BOOTSTRAP=infra.kafka_bootstrap,
-                    GRIDWALL_CLICKHOUSE_HOST=infra.clickhouse_host,
-                    GRIDWALL_CLICKHOUSE_PORT=str(infra.clickhouse_port))
-    s = settings_from({k: v for k, v in env.items() if k.startswith("GRIDWALL_")})
-    client = clickhouse(s)
-    list(migrate(client, s.clickhouse_database))
-    ensure_stream_topics(s)
-    Path(s.resolved_tokens_file).write_text(json.dumps(TOKENS))
-    Path(s.resolved_tokens_file).chmod(0o600)
-    procs: list[Proc] = []
-    try:
-        procs.append(Proc("worker", ["worker", "--worker-id", "so-worker", "--loglevel",
-                                     "info"], env, tmp))
-        procs.append(Proc("gateway", ["gateway"], env, tmp))
-        procs[0].wait_log("Worker]: Ready", 120)
-        procs[1].wait_http(f"http://127.0.0.1:{s.gateway_port}/healthz", 90)
+    with worker_and_gateway(infra, run_id, tmp_path_factory.mktemp("supervision"), "so",
+                            TOKENS) as s:
         yield Stack(s, f"http://127.0.0.1:{s.gateway_port}")
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
-        if not os.environ.get("GRIDWALL_TEST_KEEP_DATA"):
-            client.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
-        client.disconnect()
 
 
 def order_row(s: Settings, case_id: str) -> dict[str, Any]:
