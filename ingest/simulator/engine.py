@@ -109,6 +109,7 @@ class Simulation:
         self.records = RecordMaker(self.places, seed, self.run_tag,
                                    random.Random(f"{seed}:records"))
         self._ms_per_slot = 1000.0 / config.rate
+        self._record_share = config.mix.record
         self._wait_ms_per_s = 1000.0 / config.speedup
         self._origins = [(origin, config.mix.report * share, ORIGIN_PROFILES[origin])
                          for origin, share in config.mix.origins]
@@ -125,20 +126,23 @@ class Simulation:
 
     def __next__(self) -> Event:
         slot = self.slot
-        self.slot += 1
+        self.slot = slot + 1
         ts = self.start_ms + int(slot * self._ms_per_slot)
-        if self._due and self._due[0][0] <= ts:
+        due = self._due
+        if due and due[0][0] <= ts:
             self.counts["case"] += 1
-            _, _, plan, index = heapq.heappop(self._due)
+            _, _, plan, index = heapq.heappop(due)
             return self._step(plan, index, ts)
         hour = self.clock.hour_at(slot / self.config.rate)
         u = self._rng.random()
-        for origin, share in self._report_shares(hour):
+        shares = (self._shares if int(hour * 60) == self._shares_minute
+                  else self._report_shares(hour))
+        for origin, share in shares:
             u -= share
             if u < 0:
                 self.counts["case"] += 1
                 return self._open_case(origin, hour, ts)
-        if u < self.config.mix.record:
+        if u < self._record_share:
             self.counts["record"] += 1
             return self.records.next_record(ts)
         self.counts["reading"] += 1

@@ -1,7 +1,7 @@
 """Straight to Kafka (``--direct``), in exactly the form the gateway produces.
 
 Readings become per-grid :class:`~domain.schemas.SensorBatch` messages
-(:func:`ingest.batching.group_readings`, source ``sensor``), case events and department
+(:func:`ingest.batching.grid_batches`, source ``sensor``), case events and department
 records one message each; every message is keyed by its ``grid_id``. Chunks are
 acknowledged whole (acks=all, via :class:`~core.kafka_writer.KafkaWriter`, which replaces a
 producer that stopped acknowledging, so a broker crash and restart do not stall the sink).
@@ -20,24 +20,36 @@ from collections.abc import Callable, Sequence
 
 from core.kafka_records import KafkaUnavailable, OutRecord, Writer
 from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
+from domain.schemas import SensorReading
 from domain.wire import encode
-from ingest.batching import group_readings
+from ingest.batching import grid_batches
 from ingest.simulator.engine import Event
 from ingest.simulator.sink import SinkStats, split
 
 log = logging.getLogger(__name__)
 
 
-
 def out_records(events: Sequence[Event], request_id: str, received_ms: int) -> list[OutRecord]:
     """The Kafka records of one chunk (pure): batches per grid, then cases, then records.
 
-    Every event must have ``grid_id`` filled (the simulator's events always do).
+    Every event must have ``grid_id`` filled (the simulator's events always do). Readings
+    are grouped by grid in one pass (the load generator's per-reading cost), the rest as
+    :func:`~ingest.simulator.sink.split` sorts it.
     """
-    parts = split(events)
+    by_grid: dict[str, list[SensorReading]] = {}
+    others: list[Event] = []
+    for event in events:
+        if type(event) is SensorReading:
+            items = by_grid.get(event.grid_id or "")
+            if items is None:
+                by_grid[event.grid_id or ""] = [event]
+            else:
+                items.append(event)
+        else:
+            others.append(event)
     records = [OutRecord(SENSOR_READINGS, batch.grid_id, encode(batch))
-               for batch in group_readings(((r.grid_id or "", r) for r in parts.readings),
-                                           request_id, received_ms, source="sensor")]
+               for batch in grid_batches(by_grid, request_id, received_ms, source="sensor")]
+    parts = split(others)
     records += [OutRecord(CASE_EVENTS, e.grid_id or "", encode(e)) for e in parts.cases]
     records += [OutRecord(DEPARTMENT_RECORDS, r.grid_id or "", encode(r))
                 for department in parts.records.values() for r in department]
