@@ -176,6 +176,7 @@ def simulate_cmd(args: argparse.Namespace) -> int:
     config = SimConfig(seed=args.seed, rate=args.rate, speedup=args.speedup,
                        day_start_h=args.day_start, run_tag=args.run_tag, mix=mix, fleet=fleet)
     simulation = Simulation(config, start_ms)
+    _settle_heap()
     try:
         sink: Sink = _sink(args, s, simulation.run_tag)
     except ValueError as exc:
@@ -208,6 +209,21 @@ def simulate_cmd(args: argparse.Namespace) -> int:
     for reason, count in sorted(result.stats.rejects_by_reason.items()):
         print(f"  rejected {count}: {reason}")
     return 1 if result.stats.rejected else 0
+
+
+def _settle_heap() -> None:
+    """Keep the garbage collector off what lives for the whole run.
+
+    The geography (a city: ~130,000 POIs, 10,000 grid polygons) and the simulation's tables
+    are never freed; frozen, the collector's full passes no longer walk them. The young
+    generation is collected less often too: a run allocates ~10,000 batch messages a second
+    at city scale, and each young collection walked the chunk being built.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def _sink(args: argparse.Namespace, s: Settings, run_tag: str) -> Any:

@@ -90,10 +90,12 @@ def run(events: Iterator[Event], sink: Sink, rate: float, *, duration_s: float |
                 break
             result.events += len(chunk)
             if push_every_s > 0:
-                held.extend(e for e in chunk if isinstance(e, SensorReading))
-                chunk = [e for e in chunk if not isinstance(e, SensorReading)]
-                if chunk:
-                    sink.send(chunk)
+                others = [e for e in chunk if type(e) is not SensorReading]
+                if others:
+                    held.extend(e for e in chunk if type(e) is SensorReading)
+                    sink.send(others)
+                else:
+                    held.extend(chunk)
                 if clock() >= next_push or len(held) >= max_chunk:
                     sink.send(held)
                     held = []
