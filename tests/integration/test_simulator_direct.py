@@ -1,5 +1,6 @@
 """``gridwall simulate --direct`` against the real broker: what it produced is what the
-engine generated, keyed by grid, readings batched per grid."""
+engine generated, keyed by grid (and partitioned as the gateway's producer would), readings
+batched per grid."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from kafka.partitioner.default import murmur2
 
 from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
@@ -47,6 +49,7 @@ def test_direct_run_lands_keyed_by_grid_and_batched(infra: Settings,
     want_cases = Counter(encode(e) for e in expected if isinstance(e, CaseEvent))
     want_records = Counter(encode(e) for e in expected if isinstance(e, DepartmentRecord))
 
+    partitions = SENSOR_READINGS.partitions or infra.topic_partitions
     got_readings: Counter[bytes] = Counter()
     got_cases: Counter[bytes] = Counter()
     got_records: Counter[bytes] = Counter()
@@ -58,6 +61,8 @@ def test_direct_run_lands_keyed_by_grid_and_batched(infra: Settings,
                 continue  # another test's readings
             assert key == batch.grid_id
             assert {r.grid_id for r in batch.readings} == {key}
+            # the partition kafka-python's default partitioner (the gateway's) picks
+            assert message.partition == (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
             got_readings.update(encode(r) for r in batch.readings)
         elif message.topic == CASE_EVENTS.name(infra.topic_prefix):
             for event in decode_one_or_many(message.value, CaseEvent):  # packed topic
