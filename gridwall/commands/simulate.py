@@ -223,7 +223,7 @@ def _settle_heap() -> None:
 
     gc.collect()
     gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    gc.set_threshold(100_000, 20, 20)
 
 
 def _sink(args: argparse.Namespace, s: Settings, run_tag: str) -> Any:
