@@ -117,6 +117,7 @@ class Simulation:
                          for origin, share in config.mix.origins]
         self._shares_minute = -1
         self._shares: list[tuple[str, float]] = []
+        self._reading_above = 2.0  # set with the shares
         self._due: list[tuple[float, int, CasePlan, int]] = []
         self._seq = itertools.count()
         self._cases = 0
@@ -127,20 +128,44 @@ class Simulation:
         return self
 
     def __next__(self) -> Event:
-        slot = self.slot
-        self.slot = slot + 1
-        ts = self.start_ms + int(slot * self._ms_per_slot)
-        due = self._due
-        if due and due[0][0] <= ts:
-            self.counts["case"] += 1
-            _, _, plan, index = heapq.heappop(due)
-            return self._step(plan, index, ts)
-        # self.clock.hour_at(slot / rate), inlined: this runs once per event
-        hour = (self._day_start_h + slot / self._rate * self._speedup / 3600.0) % 24.0
-        u = self._rng.random()
-        shares = (self._shares if int(hour * 60) == self._shares_minute
-                  else self._report_shares(hour))
-        for origin, share in shares:
+        return self.take(1)[0]
+
+    def take(self, n: int) -> list[Event]:
+        """The next ``n`` events (``next`` is ``take(1)``): the load generator's path.
+
+        A slot whose draw lies clearly above every report and record share carries a
+        reading without the share-by-share walk (most slots); the others take that walk
+        in :meth:`_slot_event`, so the stream is the same whatever the chunk sizes.
+        """
+        out: list[Event] = []
+        append, draw, next_reading = out.append, self._rng.random, self.fleet.next_reading
+        due, start_ms, ms_per_slot = self._due, self.start_ms, self._ms_per_slot
+        day_start_h, rate, speedup = self._day_start_h, self._rate, self._speedup
+        readings = 0
+        for slot in range(self.slot, self.slot + n):
+            ts = start_ms + int(slot * ms_per_slot)
+            if due and due[0][0] <= ts:
+                self.counts["case"] += 1
+                _, _, plan, index = heapq.heappop(due)
+                append(self._step(plan, index, ts))
+                continue
+            # self.clock.hour_at(slot / rate), inlined: this runs once per event
+            hour = (day_start_h + slot / rate * speedup / 3600.0) % 24.0
+            if int(hour * 60) != self._shares_minute:
+                self._report_shares(hour)
+            u = draw()
+            if u >= self._reading_above:
+                readings += 1
+                append(next_reading(ts, hour))
+            else:
+                append(self._slot_event(ts, hour, u))
+        self.slot += n
+        self.counts["reading"] += readings
+        return out
+
+    def _slot_event(self, ts: int, hour: float, u: float) -> Event:
+        """The event of a slot no case step took, by its draw ``u`` in [0, 1)."""
+        for origin, share in self._shares:
             u -= share
             if u < 0:
                 self.counts["case"] += 1
@@ -152,12 +177,16 @@ class Simulation:
         return self.fleet.next_reading(ts, hour)
 
     def _report_shares(self, hour: float) -> list[tuple[str, float]]:
-        """Each origin's share of slots at ``hour``; recomputed once per simulated minute."""
+        """Each origin's share of slots at ``hour``; recomputed once per simulated minute,
+        with the draw above which a slot surely carries a reading (a margin far above the
+        rounding of the walk in :meth:`_slot_event`)."""
         minute = int(hour * 60)
         if minute != self._shares_minute:
             self._shares_minute = minute
             self._shares = [(origin, share * daymodel.relative_weight(profile, minute / 60))
                             for origin, share, profile in self._origins]
+            self._reading_above = (sum(share for _, share in self._shares)
+                                   + self._record_share + 1e-9)
         return self._shares
 
     def _open_case(self, origin: str, hour: float, ts: int) -> CaseEvent:
@@ -211,4 +240,12 @@ def generate(seed: int, n_events: int, start_ms: int, **options: object) -> Iter
     department records, in ``ts`` order; deterministic for the same arguments.
     """
     config = SimConfig(seed=seed, **options)  # type: ignore[arg-type]
-    return itertools.islice(Simulation(config, start_ms), n_events)
+    return _taken(Simulation(config, start_ms), n_events)
+
+
+def _taken(simulation: Simulation, n_events: int, chunk: int = 4096) -> Iterator[Event]:
+    """The first ``n_events`` events of ``simulation``, taken ``chunk`` at a time."""
+    while n_events > 0:
+        events = simulation.take(min(chunk, n_events))
+        n_events -= len(events)
+        yield from events

@@ -20,7 +20,7 @@ from ingest.batching import grid_batches, group_readings
 from ingest.simulator import generate
 from ingest.simulator.batch_producer import group_by_partition, partition_for
 from ingest.simulator.daymodel import is_night
-from ingest.simulator.engine import Event
+from ingest.simulator.engine import Event, Mix, SimConfig, Simulation
 from ingest.simulator.kafka_sink import out_records
 from ingest.simulator.sensors import PROFILES, SensorFleet
 from ingest.simulator.sink import split
@@ -126,3 +126,29 @@ def test_a_dying_sensors_last_reading_removes_it_and_the_cycle_goes_on() -> None
     # after the deaths every live sensor reports exactly once per cycle
     tail = [fleet.next_reading(START, 12.0).sensor_id for _ in range(fleet.live_count)]
     assert len(set(tail)) == fleet.live_count and not set(tail) & set(fleet.dead)
+
+
+class Walking(Simulation):
+    """The reference: every slot takes the share-by-share walk (no reading shortcut)."""
+
+    def _report_shares(self, hour: float) -> list[tuple[str, float]]:
+        shares = super()._report_shares(hour)
+        self._reading_above = 2.0  # no draw is above: always walk
+        return shares
+
+
+@pytest.mark.parametrize("chunks", [(1,), (7, 1, 300), (5000,)])
+def test_take_gives_the_walks_stream_whatever_the_chunk_sizes(chunks: tuple[int, ...]
+                                                              ) -> None:
+    mix = Mix(report=0.2, record=0.15)  # many slots are not readings
+    one_by_one = Walking(SimConfig(seed=9, rate=200, speedup=900, mix=mix), START)
+    want = [encode(next(one_by_one)) for _ in range(5000)]
+    chunked = Simulation(SimConfig(seed=9, rate=200, speedup=900, mix=mix), START)
+    got: list[bytes] = []
+    while len(got) < 5000:
+        for size in chunks:
+            got += [encode(e) for e in chunked.take(min(size, 5000 - len(got)))]
+    assert got == want
+    assert chunked.counts == one_by_one.counts and chunked.slot == one_by_one.slot == 5000
+    kinds = {type(e).__name__ for e in generate(9, 5000, START, rate=200, speedup=900, mix=mix)}
+    assert kinds == {"SensorReading", "CaseEvent", "DepartmentRecord"}
