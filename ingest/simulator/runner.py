@@ -54,6 +54,20 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def hold_readings(chunk: list[Event], held: list[Event]) -> list[Event]:
+    """Append ``chunk``'s readings to ``held`` and return its other events, both in order.
+
+    One pass finds the few other events; the readings between them are copied by slices.
+    """
+    at = [i for i, e in enumerate(chunk) if type(e) is not SensorReading]
+    begin = 0
+    for i in at:
+        held.extend(chunk[begin:i])
+        begin = i + 1
+    held.extend(chunk[begin:])
+    return [chunk[i] for i in at]
+
+
 def run(events: Iterator[Event], sink: Sink, rate: float, *, duration_s: float | None = None,
         max_events: int | None = None, progress_every_s: float = 5.0, tick_s: float = 0.05,
         max_chunk: int = 20_000, push_every_s: float = 0.0,
@@ -93,12 +107,9 @@ def run(events: Iterator[Event], sink: Sink, rate: float, *, duration_s: float |
                 break
             result.events += len(chunk)
             if push_every_s > 0:
-                others = [e for e in chunk if type(e) is not SensorReading]
+                others = hold_readings(chunk, held)
                 if others:
-                    held.extend(e for e in chunk if type(e) is SensorReading)
                     sink.send(others)
-                else:
-                    held.extend(chunk)
                 if clock() >= next_push or len(held) >= max_chunk:
                     sink.send(held)
                     held = []

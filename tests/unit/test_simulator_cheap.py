@@ -22,6 +22,7 @@ from ingest.simulator.batch_producer import group_by_partition, partition_for
 from ingest.simulator.daymodel import is_night
 from ingest.simulator.engine import Event, Mix, SimConfig, Simulation
 from ingest.simulator.kafka_sink import out_records
+from ingest.simulator.runner import hold_readings
 from ingest.simulator.sensors import PROFILES, SensorFleet
 from ingest.simulator.sink import split
 
@@ -152,3 +153,14 @@ def test_take_gives_the_walks_stream_whatever_the_chunk_sizes(chunks: tuple[int,
     assert chunked.counts == one_by_one.counts and chunked.slot == one_by_one.slot == 5000
     kinds = {type(e).__name__ for e in generate(9, 5000, START, rate=200, speedup=900, mix=mix)}
     assert kinds == {"SensorReading", "CaseEvent", "DepartmentRecord"}
+
+
+def test_hold_readings_splits_a_chunk_in_order() -> None:
+    events = list(generate(4, 3000, START, rate=300, speedup=600))
+    for chunk in (events, events[:1], [], [e for e in events if type(e) is SensorReading],
+                  [e for e in events if type(e) is not SensorReading]):
+        held: list[Event] = [events[0]]
+        others = hold_readings(list(chunk), held)
+        assert held == [events[0]] + [e for e in chunk if type(e) is SensorReading]
+        assert others == [e for e in chunk if type(e) is not SensorReading]
+    assert any(type(e) is not SensorReading for e in events)
