@@ -24,6 +24,9 @@ Figures per phase (``street_*``, ``city_*``), measured in the load window after 
   simulator's live clock) — event → hub. ``cases_seen`` counts them. Goal: p99 <= 1 s;
 * ``reading_to_hub_p99_ms``: the same for ``grid_metrics`` items, from ``source_ms`` (when the
   oldest reading they cover was produced);
+* ``loop_lag_p99_ms`` / ``loop_lag_max_ms``: the largest event-loop lag p99 and maximum the
+  worker's job-health reports gave in the load window (how late a timed wake-up ran: time a
+  case event waits behind other jobs' synchronous work at each ``await``; -1 if none);
 * ``worker_cpu_pct`` (% of one core in the load window), ``worker_cpu_ms_per_s``;
   ``empty_idle_cpu_ms_per_s``: before any input (the geography loaded, nothing held);
   ``idle_cpu_ms_per_s`` after the load (no input, state held; ``idle_after_drain`` 0 means
@@ -126,6 +129,8 @@ class TopicSizes(Following):
     largest: dict[str, int] = field(default_factory=dict)
     messages: int = 0
     lags: list[tuple[int, int, dict[str, int]]] = field(default_factory=list)
+    # (report ts, event-loop lag p99 ms, max ms) of each job-health report
+    loop_lags: list[tuple[int, float, float]] = field(default_factory=list)
 
     def lag_zero_after(self, since_ms: int) -> int | None:
         """Ts of the first job-health report after ``since_ms`` with no lag, if any yet."""
@@ -141,6 +146,9 @@ class TopicSizes(Following):
                 for consumer, lag in by_consumer.items():
                     key = f"max_lag_{consumer}"
                     out[key] = max(out.get(key, 0.0), float(lag))
+        window = [(p99, top) for ts, p99, top in list(self.loop_lags) if start_ms <= ts <= end_ms]
+        out["loop_lag_p99_ms"] = max((p99 for p99, _ in window), default=-1.0)
+        out["loop_lag_max_ms"] = max((top for _, top in window), default=-1.0)
         return out
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -173,6 +181,10 @@ class TopicSizes(Following):
                                     by_consumer[f"{job}:{name}"] = lag
                             self.lags.append((report.ts, int(report.data.get("lag_total", -1)),
                                               by_consumer))
+                            loop = report.data.get("loop_lag") or {}
+                            if loop.get("p99_ms") is not None:
+                                self.loop_lags.append((report.ts, float(loop["p99_ms"]),
+                                                       float(loop["max_ms"])))
                         size = len(record.value)
                         if size > self.largest.get(channel, 0):
                             self.largest[channel] = size
@@ -450,7 +462,8 @@ def report(f: dict[str, Any]) -> None:
                  "drain_after_load_s", "max_lag_in_window", "readings_per_message",
                  "case_events_per_s",
                  "case_to_hub_p50_ms", "case_to_hub_p99_ms", "case_to_hub_max_ms", "cases_seen",
-                 "reading_to_hub_p99_ms", "worker_cpu_pct", "simulator_cpu_pct",
+                 "reading_to_hub_p99_ms", "loop_lag_p99_ms", "loop_lag_max_ms",
+                 "worker_cpu_pct", "simulator_cpu_pct",
                  "machine_busy_pct", "empty_idle_cpu_ms_per_s", "idle_cpu_ms_per_s",
                  "idle_cpu_ms_per_tick", "idle_after_drain", "worker_rss_mb",
                  "largest_wall_update_bytes",

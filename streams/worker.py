@@ -54,6 +54,7 @@ from streams.gapfill import GapFiller
 from streams.health.endpoint import worker_endpoint
 from streams.health.http import MetricsServer
 from streams.health.job import JobHealth
+from streams.health.loop_lag import probe_loop
 from streams.jobs import grid_metrics
 from streams.jobs.alerts import AlertsJob
 from streams.jobs.cases import CasesJob
@@ -128,6 +129,7 @@ def build_worker(settings: Settings, config: LiveConfig | None = None,
         worker.endpoint = worker_endpoint(settings, app, ext.health, wall_clock_ms)
         if worker.endpoint is not None:
             add_service(app, "MetricsServer", worker.endpoint.run)
+        add_service(app, "LoopLagProbe", lambda stopping: probe_loop(ext.health, stopping))
     _add_workflow(worker, send)
     policy = load_scoring(Path(settings.config_dir) / "scoring.yaml")
     grid = grid_metrics.GridMetricsJob(ext, policy)

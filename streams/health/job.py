@@ -71,6 +71,8 @@ class JobHealth:
     recovery: dict[str, dict[int, PartitionRecovery]] = field(default_factory=dict)
     # when the job-health timer last completed a tick (published its update); None before
     last_tick_ms: int | None = None
+    # event-loop lag samples (ms a probe's wake-up came late; :mod:`streams.health.loop_lag`)
+    loop_lag_ms: deque[float] = field(default_factory=lambda: deque(maxlen=600))
 
     def __post_init__(self) -> None:
         self.sink_rows.window_ms = self.window_ms
@@ -107,6 +109,10 @@ class JobHealth:
         self.sink_rows.add(rows, now_ms)
         self.sink_batches.append(rows)
 
+    def loop_lag(self, millis: float) -> None:
+        """One event-loop lag sample: how late a timed wake-up ran (0 when on time)."""
+        self.loop_lag_ms.append(millis)
+
     def set_recovery(self, tables: Mapping[str, Mapping[int, PartitionRecovery]]) -> None:
         """The recovery state of every changelog partition the worker owns now, per table;
         replaces the previous sample."""
@@ -123,6 +129,7 @@ class JobHealth:
                             "latency_p50_ms": percentile(samples, 50),
                             "latency_p99_ms": percentile(samples, 99)}
         batches = list(self.sink_batches)
+        lags = list(self.loop_lag_ms)
         return {"worker_id": self.worker_id, "ts": now_ms, "agents": agents,
                 "lag": {c: {t: {str(p): v for p, v in sorted(parts.items())}
                             for t, parts in sorted(topics.items())}
@@ -134,7 +141,9 @@ class JobHealth:
                          "batch_mean": (sum(batches) / len(batches)) if batches else None,
                          "batch_max": max(batches) if batches else None},
                 "recovery": {t: table_figures(parts)
-                             for t, parts in sorted(self.recovery.items())}}
+                             for t, parts in sorted(self.recovery.items())},
+                "loop_lag": {"p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
+                             "max_ms": max(lags) if lags else None}}
 
 
 def prometheus_text(health: JobHealth, now_ms: int) -> str:
@@ -173,6 +182,11 @@ def prometheus_text(health: JobHealth, now_ms: int) -> str:
            [("", snap["sink"]["rows_total"])])
     metric("sink_batch_rows_mean", "gauge", "Mean rows per ClickHouse insert (last 100).",
            [("", snap["sink"]["batch_mean"])])
+    loop = snap["loop_lag"]
+    metric("event_loop_lag_ms", "gauge",
+           "How late the worker's event loop ran a timed wake-up (last minute), percentiles.",
+           [(f'quantile="{q}"', loop[f"p{q}_ms"]) for q in ("50", "99")]
+           + [('quantile="1"', loop["max_ms"])])
     parts = [(f'table="{_label(t)}",partition="{p}"', f)
              for t, table in snap["recovery"].items() for p, f in table["partitions"].items()]
     metric("recovery_progress", "gauge",

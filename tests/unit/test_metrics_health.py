@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 from streams.health.job import JobHealth, RateMeter, prometheus_text
 from streams.health.lag import consumer_lags
+from streams.health.loop_lag import probe_loop
 from streams.health.recovery import PartitionRecovery, faust_recovery
 
 
@@ -128,3 +130,34 @@ def test_consumer_lags_leave_out_unknown_partitions_and_skipped_topics() -> None
                              TP("x-changelog", 0): 9, TP("moving", 0): 9})
     lags = asyncio.run(consumer_lags(consumer, ("-changelog",)))
     assert lags == {("rows", 0): 5}
+
+
+def test_loop_lag_percentiles_and_prometheus_quantiles() -> None:
+    h = JobHealth("w1")
+    assert h.snapshot(0)["loop_lag"] == {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    assert "gridwall_event_loop_lag_ms{" not in prometheus_text(h, 0)  # unknown: no sample
+    for ms in range(1, 101):
+        h.loop_lag(float(ms))
+    assert h.snapshot(0)["loop_lag"] == {"p50_ms": 50.0, "p99_ms": 99.0, "max_ms": 100.0}
+    text = prometheus_text(h, 0)
+    assert 'gridwall_event_loop_lag_ms{worker="w1",quantile="99"} 99' in text
+    assert 'gridwall_event_loop_lag_ms{worker="w1",quantile="1"} 100' in text
+
+
+def test_the_probe_sees_a_handler_that_blocks_the_loop() -> None:
+    """A synchronous 300 ms stretch delays the probe's next wake-up by about as much."""
+    h = JobHealth("w1")
+
+    async def scenario() -> None:
+        stopping = asyncio.Event()
+        probe = asyncio.ensure_future(probe_loop(h, stopping, period_s=0.01))
+        await asyncio.sleep(0.05)
+        time.sleep(0.3)  # a handler that never awaits
+        await asyncio.sleep(0.05)
+        stopping.set()
+        await probe
+
+    asyncio.run(scenario())
+    assert len(h.loop_lag_ms) >= 2
+    assert max(h.loop_lag_ms) >= 250  # the blocked stretch, less the probe's own period
+    assert min(h.loop_lag_ms) >= 0
