@@ -58,6 +58,7 @@ Send = Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value), ac
 Refused = tuple[dict[str, Any], str]  # a row ClickHouse refused, and why
 STAGE = "sink"
 RAW_LIMIT = 65_536
+SLICE_ROWS = 5_000  # rows decoded between two yields to the worker's event loop
 
 # ClickHouse error codes that blame the data sent, not the server or the schema: CANNOT_PARSE_*,
 # TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE, INCORRECT_DATA,
@@ -206,9 +207,13 @@ class ClickHouseSink:
                 break
             fetched = await consumer.getmany(timeout_ms=left_ms,
                                              max_records=config.batch_size - len(rows))
+            sliced = len(rows)
             for tp, records in fetched.items():
                 decoder = self.decoders[tp.topic]
                 for record in records:
+                    if len(rows) - sliced >= SLICE_ROWS:  # let the worker's other jobs run
+                        sliced = len(rows)
+                        await asyncio.sleep(0)
                     if record.value is not None:
                         try:
                             rows.extend(decoder(record.value, tp.partition, record.offset))

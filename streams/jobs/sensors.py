@@ -32,6 +32,7 @@ it once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,9 @@ from streams.sensors.detector import GridHealth, SensorDetector
 from streams.sensors.rollup import SensorRollup
 
 TAKE_MAX = 2_000  # records per fetched batch (~100k readings)
+# readings handled between two yields to the event loop: ~5-10 ms of work, so a case event
+# never waits long behind a large batch (the worker's jobs share one event loop)
+SLICE_READINGS = 2_000
 HEARTBEAT_TICK_S = 0.5
 HEALTH_TICK_S = 0.1
 HEALTH_INTERVAL_MS = 500  # a grid's health looked at twice a second at most, sent if changed
@@ -162,11 +166,15 @@ class SensorsJob:
 
     async def handle(self, batch: list[Item], out: Outbox) -> Tally:
         """Run the detector and the rollup over the readings; the signals as one packed
-        alert op per grid and batch."""
+        alert op per grid and batch. Yields to the event loop every :data:`SLICE_READINGS`
+        readings (the batch loop's lock keeps a rebalance out meanwhile)."""
         alert_ops = self.ext.topic(ALERT_OPS.base)
-        readings = 0
+        readings = sliced = 0
         oldest: dict[str, int] = {}
         for rec, sensor_batch in batch:
+            if readings - sliced >= SLICE_READINGS:
+                sliced = readings
+                await asyncio.sleep(0)
             self.note(rec, sensor_batch.grid_id)
             send_per_grid(out, alert_ops, f"sen.{sensor_batch.batch_id}",
                           sensor_batch.received_ms,

@@ -1,0 +1,74 @@
+"""The sensors job hands a large batch to the event loop in slices.
+
+Every job of a worker shares one event loop, so a batch of 100,000 readings handled in one
+synchronous stretch would hold a case event back at each ``await`` on its path.
+:meth:`SensorsJob.handle` yields every :data:`~streams.jobs.sensors.SLICE_READINGS`
+readings; the result is the same as handling the batch without yielding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from streams.jobs.sensors import SLICE_READINGS, SensorsJob
+from streams.runner import Item
+from tests.unit.test_partials_on_change import TP, sensors_job
+from tests.unit.test_sensors import T0, batch
+from tests.unit.test_street_stage import CapturingExt
+
+RECORD = SimpleNamespace(topic=TP.topic, partition=TP.partition)
+
+
+def items(n_batches: int, per_batch: int) -> list[Item]:
+    """``n_batches`` messages of ``per_batch`` gas readings of sensors a and b (rising)."""
+    return [Item(RECORD, batch([("ab"[i % 2], "gas", float(i % 30), T0 + b * 1_000 + i)
+                                for i in range(per_batch)]))
+            for b in range(n_batches)]
+
+
+def state(job: SensorsJob) -> dict[str, tuple[object, ...]]:
+    """Each sensor's detector state (its rolling window by size and z-score of 15)."""
+    return {sid: (s.level, s.anomalous, s.last_value, s.last_ts, len(s.window),
+                  s.window.zscore(15.0)) for sid, s in job.detector.sensors.items()}
+
+
+def test_handle_yields_between_slices_and_ends_as_one_stretch_would() -> None:
+    per_batch = 500
+    n_batches = 3 * SLICE_READINGS // per_batch  # three slices' worth
+    sliced_ext, whole_ext = CapturingExt(), CapturingExt()
+    sliced, whole = sensors_job(sliced_ext), sensors_job(whole_ext)
+
+    async def with_ticker() -> tuple[int | None, int]:
+        done = asyncio.Event()
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.ensure_future(ticker())
+        await asyncio.sleep(0)
+        before = ticks
+        tally = await sliced.handle(items(n_batches, per_batch), sliced_ext.outbox())
+        during = ticks - before
+        done.set()
+        await task
+        return tally.events, during
+
+    readings, ticks_during = asyncio.run(with_ticker())
+    assert readings == n_batches * per_batch
+    assert ticks_during >= 2  # another task ran between the slices
+
+    import streams.jobs.sensors as sensors_module
+    old = sensors_module.SLICE_READINGS
+    sensors_module.SLICE_READINGS = 10 ** 9  # one stretch
+    try:
+        asyncio.run(whole.handle(items(n_batches, per_batch), whole_ext.outbox()))
+    finally:
+        sensors_module.SLICE_READINGS = old
+    assert state(sliced) == state(whole)
+    assert sliced.rollup.rows(10 ** 15) == whole.rollup.rows(10 ** 15)
+    assert sliced_ext.sent == whole_ext.sent
