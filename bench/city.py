@@ -28,6 +28,9 @@ Figures per phase (``street_*``, ``city_*``), measured in the load window after 
   worker's job-health reports gave in the load window (how late a timed wake-up ran: time a
   case event waits behind other jobs' synchronous work at each ``await``; -1 if none);
 * ``worker_cpu_pct`` (% of one core in the load window), ``worker_cpu_ms_per_s``;
+  ``worker_cpu_ms_per_1k_readings``: the worker's CPU from the simulator's start until it
+  drained, per 1,000 readings the simulator sent (its cost per reading, which a busy
+  machine does not hide as the window's share of a core does; -1 if it did not drain);
   ``empty_idle_cpu_ms_per_s``: before any input (the geography loaded, nothing held);
   ``idle_cpu_ms_per_s`` after the load (no input, state held; ``idle_after_drain`` 0 means
   the worker still had lag then, so it was catching up, not idle) and
@@ -108,7 +111,7 @@ class Plan:
 
 
 FULL = Plan(warmup_s=15, measure_s=45, idle_s=10, drain_timeout_s=60)
-QUICK = Plan(warmup_s=5, measure_s=12, idle_s=4, drain_timeout_s=20)
+QUICK = Plan(warmup_s=5, measure_s=12, idle_s=4, drain_timeout_s=60)
 
 
 class _Channel(msgspec.Struct):
@@ -330,6 +333,7 @@ async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: W
 async def _load_and_idle(world: World, plan: Plan, pid: int, watch: HubWatch,
                          sizes: TopicSizes, sim: subprocess.Popen[str]) -> dict[str, float]:
     """Warm up, measure the load window, wait until the worker has no lag, measure idle CPU."""
+    load_cpu0 = cpu_seconds(pid)
     await asyncio.sleep(plan.warmup_s)
     # ClickHouse is asked from a thread, so no hub frame waits on it (arrival times).
     stored0 = await asyncio.to_thread(stored_readings, world)
@@ -353,6 +357,8 @@ async def _load_and_idle(world: World, plan: Plan, pid: int, watch: HubWatch,
             drained = max(0.0, (zero_ms - load_end_ms) / 1000)
             break
         await asyncio.sleep(0.5)
+    # the worker's whole cost of the run's readings (warm-up, window and drain), when drained
+    per_1k = 1000 * (cpu_seconds(pid) - load_cpu0) / (readings / 1000) if drained >= 0 else -1.0
     await asyncio.sleep(1.0)
     idle0, idle_t0 = cpu_seconds(pid), time.monotonic()
     await asyncio.sleep(plan.idle_s)
@@ -363,6 +369,7 @@ async def _load_and_idle(world: World, plan: Plan, pid: int, watch: HubWatch,
         "stored_readings_per_s": stored / elapsed, "drain_after_load_s": drained,
         **sizes.max_lag(start_ms, start_ms + int(elapsed * 1000)),
         "worker_cpu_pct": 100 * cpu / elapsed, "worker_cpu_ms_per_s": 1000 * cpu / elapsed,
+        "worker_cpu_ms_per_1k_readings": per_1k,
         "simulator_cpu_pct": 100 * sim_cpu / elapsed,
         "machine_busy_pct": 100 * machine / elapsed / (os.cpu_count() or 1),
         "idle_cpu_ms_per_s": 1000 * idle, "idle_cpu_ms_per_tick": 1000 * idle * PUBLISH_PERIOD_S,
@@ -463,7 +470,7 @@ def report(f: dict[str, Any]) -> None:
                  "case_events_per_s",
                  "case_to_hub_p50_ms", "case_to_hub_p99_ms", "case_to_hub_max_ms", "cases_seen",
                  "reading_to_hub_p99_ms", "loop_lag_p99_ms", "loop_lag_max_ms",
-                 "worker_cpu_pct", "simulator_cpu_pct",
+                 "worker_cpu_pct", "worker_cpu_ms_per_1k_readings", "simulator_cpu_pct",
                  "machine_busy_pct", "empty_idle_cpu_ms_per_s", "idle_cpu_ms_per_s",
                  "idle_cpu_ms_per_tick", "idle_after_drain", "worker_rss_mb",
                  "largest_wall_update_bytes",

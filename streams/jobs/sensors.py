@@ -72,6 +72,9 @@ HEARTBEAT_TICK_S = 0.5
 HEALTH_TICK_S = 0.1
 HEALTH_INTERVAL_MS = 500  # a grid's health looked at twice a second at most, sent if changed
 ROLLUP_TICK_S = 1.0
+# open minutes' rollup rows rewritten per tick at most (a street's ~500 all at every tick; a
+# city's ~50,000 each about every 10 s); a closed minute's row is written at the next tick
+ROLLUP_OPEN_PER_TICK = 5_000
 _decoder = msgspec.json.Decoder(SensorBatch)
 
 
@@ -213,8 +216,10 @@ class SensorsJob:
         return len(signals)
 
     async def flush_rollups(self) -> int:
-        """Write the changed 1-minute rollups through the sink; return how many rows."""
-        rows = self.rollup.rows(version=wall_ms())
+        """Write the changed 1-minute rollups through the sink (closed minutes at once, at
+        most :data:`ROLLUP_OPEN_PER_TICK` open ones, first changed first); return how many
+        rows."""
+        rows = self.rollup.rows(version=wall_ms(), max_open=ROLLUP_OPEN_PER_TICK)
         if not rows:
             return 0
         out = self.ext.outbox()

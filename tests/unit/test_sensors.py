@@ -170,6 +170,25 @@ def test_rollup_per_grid_kind_minute_and_rows() -> None:
     assert r.late == 1 and all(k[2] >= T0 + 10 * 60_000 for k in r.cells)
 
 
+def test_rollup_writes_closed_minutes_at_once_and_open_ones_in_turn() -> None:
+    r = SensorRollup()
+    grids = [f"G{i:02d}" for i in range(10)]
+    for g in grids:  # minute 0 (closed once minute 1 has a reading) and minute 1 (open)
+        r.add(batch([("a", "gas", 1.0, T0), ("b", "gas", 2.0, T0 + 60_000)], grid=g))
+    first = r.rows(version=1, max_open=4)
+    assert [x["grid_id"] for x in first if x["minute_ms"] == T0] == grids  # closed: all
+    assert [x["grid_id"] for x in first if x["minute_ms"] > T0] == grids[:4]  # first changed
+    r.add(batch([("c", "gas", 5.0, T0 + 61_000)], grid="G00"))  # written, changed again
+    second = r.rows(version=2, max_open=4)
+    assert [x["grid_id"] for x in second] == grids[4:8]  # the waiting ones come first
+    third = r.rows(version=3, max_open=4)
+    assert [(x["grid_id"], x["readings"]) for x in third] == [("G00", 2), ("G08", 1),
+                                                               ("G09", 1)]
+    assert r.rows(version=4, max_open=4) == []
+    r.add(batch([("c", "gas", 5.0, T0 + 62_000)], grid="G05"))
+    assert [x["grid_id"] for x in r.rows(version=5)] == ["G05"]  # no limit: all
+
+
 def test_reading_rows_keep_order_and_levels() -> None:
     rows = reading_rows(batch([("a", "gas", 1.0, T0), ("b", "gas", 12.0, T0 + 1)]),
                         ["ok", "warning"])
