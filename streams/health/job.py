@@ -186,7 +186,7 @@ def prometheus_text(health: JobHealth, now_ms: int) -> str:
     metric("event_loop_lag_ms", "gauge",
            "How late the worker's event loop ran a timed wake-up (last minute), percentiles.",
            [(f'quantile="{q}"', loop[f"p{q}_ms"]) for q in ("50", "99")]
-           + [('quantile="1"', loop["max_ms"])])
+           + [('quantile="100"', loop["max_ms"])])
     parts = [(f'table="{_label(t)}",partition="{p}"', f)
              for t, table in snap["recovery"].items() for p, f in table["partitions"].items()]
     metric("recovery_progress", "gauge",

@@ -110,6 +110,9 @@ def test_worker_serves_metrics_and_healthz(world: tuple[dict[str, str], Settings
         lags = figures["gridwall_consumer_lag"]
         assert any('consumer="agents"' in labels for labels, _ in lags)
         assert all(labels.startswith('worker="wm-first"') for labels, _ in lags)
+        loop_lag = dict(figures["gridwall_event_loop_lag_ms"])  # the probe runs in a worker
+        assert set(loop_lag) == {f'worker="wm-first",quantile="{q}"' for q in ("50", "99", "100")}
+        assert all(v >= 0 for v in loop_lag.values())
         textfile = (Path(s.data_dir) / "metrics" / "wm-first.prom").read_text()
         assert set(samples(textfile)) <= set(figures)  # every figure of the textfile
 

@@ -141,7 +141,7 @@ def test_loop_lag_percentiles_and_prometheus_quantiles() -> None:
     assert h.snapshot(0)["loop_lag"] == {"p50_ms": 50.0, "p99_ms": 99.0, "max_ms": 100.0}
     text = prometheus_text(h, 0)
     assert 'gridwall_event_loop_lag_ms{worker="w1",quantile="99"} 99' in text
-    assert 'gridwall_event_loop_lag_ms{worker="w1",quantile="1"} 100' in text
+    assert 'gridwall_event_loop_lag_ms{worker="w1",quantile="100"} 100' in text
 
 
 def test_the_probe_sees_a_handler_that_blocks_the_loop() -> None:

@@ -68,3 +68,42 @@ def test_sink_consumer_is_the_running_loops_and_none_after_it_stopped(
     asyncio.run(main())
     assert len(seen) == 1 and isinstance(seen[0], FakeConsumer)
     assert s.consumer is None and seen[0].stopped
+
+
+def test_collect_yields_to_the_event_loop_between_slices_of_rows() -> None:
+    """A fetch of many readings is decoded in slices of SLICE_ROWS rows, so the worker's
+    other jobs run in between; every row and offset is still collected."""
+    from aiokafka import TopicPartition
+
+    from streams.sink import SLICE_ROWS
+
+    tp = TopicPartition("readings", 0)
+    per_record, n_records = 500, 4 * SLICE_ROWS // 500
+    s = ClickHouseSink("127.0.0.1:1", "g",
+                       {"readings": lambda value, _p, _o: [("t", value)] * per_record},
+                       lambda: None, "db", SinkConfig)
+
+    class OneFetch:
+        async def getmany(self, **_: Any) -> dict[Any, Any]:
+            await asyncio.sleep(0)
+            return {tp: [SimpleNamespace(value=b"x", offset=o) for o in range(n_records)]}
+
+    async def scenario() -> tuple[int, dict[Any, int], int]:
+        done, ticks = asyncio.Event(), 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.ensure_future(ticker())
+        rows, offsets = await s._collect(OneFetch(), asyncio.Event())  # type: ignore[arg-type]
+        before_done = ticks
+        done.set()
+        await task
+        return len(rows), offsets, before_done
+
+    rows, offsets, ticks = asyncio.run(scenario())
+    assert rows == per_record * n_records and offsets == {tp: n_records}
+    assert ticks >= 4  # the fetch's own await, then once per slice
