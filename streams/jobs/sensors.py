@@ -110,7 +110,7 @@ class SensorsJob:
         self.health_due: Coalescer[str] = Coalescer(HEALTH_INTERVAL_MS)
         self.source_ms: dict[str, int] = {}
         self.sent_health: dict[str, GridHealth] = {}  # the last health sent per owned grid
-        self._oldest: dict[str, int] = {}
+        self._changed: dict[str, int] = {}  # grids whose health may have changed, oldest input
 
     def touch(self, oldest: dict[str, int]) -> None:
         """Grids whose sensor health may have changed, with the oldest input time behind."""
@@ -170,31 +170,43 @@ class SensorsJob:
     async def handle(self, batch: list[Item], out: Outbox) -> Tally:
         """Run the detector and the rollup over the readings; the signals as one packed
         alert op per grid and batch. Yields to the event loop every :data:`SLICE_READINGS`
-        readings (the batch loop's lock keeps a rebalance out meanwhile)."""
+        readings (the batch loop's lock keeps a rebalance out meanwhile).
+
+        Only grids whose sensor health may have changed become due for a health partial:
+        a grid's :class:`~streams.sensors.detector.GridHealth` changes only with a signal
+        (a level, an anomaly or a dead sensor coming back) or a sensor seen for the first
+        time; the heartbeat timer and a restore make their own grids due.
+        """
         alert_ops = self.ext.topic(ALERT_OPS.base)
+        detector = self.detector
         readings = sliced = 0
-        oldest: dict[str, int] = {}
+        oldest_input: int | None = None
+        changed: dict[str, int] = {}
         for rec, sensor_batch in batch:
             if readings - sliced >= SLICE_READINGS:
                 sliced = readings
                 await asyncio.sleep(0)
-            self.note(rec, sensor_batch.grid_id)
-            send_per_grid(out, alert_ops, f"sen.{sensor_batch.batch_id}",
-                          sensor_batch.received_ms,
+            grid, received = sensor_batch.grid_id, sensor_batch.received_ms
+            self.note(rec, grid)
+            known = len(detector.sensors)
+            signals = detector.update(sensor_batch)
+            send_per_grid(out, alert_ops, f"sen.{sensor_batch.batch_id}", received,
                           [(f"sen.{sensor_batch.batch_id}.{i}", signal)
-                           for i, signal in enumerate(self.detector.update(sensor_batch))])
+                           for i, signal in enumerate(signals)])
             self.rollup.add(sensor_batch)
             readings += len(sensor_batch.readings)
-            grid = sensor_batch.grid_id
-            oldest[grid] = min(oldest.get(grid, sensor_batch.received_ms),
-                               sensor_batch.received_ms)
-        self._oldest = oldest
-        return Tally(readings, min(oldest.values()) if oldest else None, bool(oldest))
+            if signals or len(detector.sensors) != known:
+                changed[grid] = min(changed.get(grid, received), received)
+            if oldest_input is None or received < oldest_input:
+                oldest_input = received
+        self._changed = changed
+        return Tally(readings, oldest_input, oldest_input is not None)
 
     async def write_state(self) -> None:
-        """The batch's grids are due for a health partial (after its outputs are acked)."""
-        oldest, self._oldest = self._oldest, {}
-        self.touch(oldest)
+        """The batch's grids whose health may have changed are due for a health partial
+        (after its outputs are acked)."""
+        changed, self._changed = self._changed, {}
+        self.touch(changed)
 
     def timers(self) -> list[Timer]:
         """Heartbeats (dead sensors), health partials, rollup rows."""

@@ -140,3 +140,30 @@ def views(ext: CapturingExt) -> dict[tuple[str, str], Any]:
     out = ext.wall()
     ext.sent.clear()
     return out
+
+
+def test_only_grids_whose_health_may_have_changed_become_due() -> None:
+    """A reading that changes nothing of a grid's health (a known sensor, same level, no
+    anomaly) does not make the grid due: the health is not even computed for it."""
+    from streams.runner import Item
+
+    ext = CapturingExt()
+    job = sensors_job(ext)
+    rec = SimpleNamespace(topic=TP.topic, partition=TP.partition)
+
+    async def due_after(readings: list[tuple[str, str, float, int]]) -> int:
+        await job.handle([Item(rec, batch(readings))], ext.outbox())
+        await job.write_state()
+        return job.health_due.pending()
+
+    async def run() -> list[int]:
+        pending = []
+        for readings in ([("a", "gas", 1.0, T0)],           # a seen first: due
+                         [("a", "gas", 1.5, T0 + 1_000)],   # nothing changed: not due
+                         [("a", "gas", 12.0, T0 + 2_000)],  # warning: due
+                         [("a", "gas", 12.5, T0 + 3_000)]):  # still warning: not due
+            pending.append(await due_after(readings))
+            await job.publish_health()
+        return pending
+
+    assert asyncio.run(run()) == [1, 0, 1, 0]
