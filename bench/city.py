@@ -83,6 +83,7 @@ from bench.common import (
     percentile,
     print_figures,
     print_table,
+    rounded,
 )
 from bench.hub import start_hub, stop
 from domain import geo_build
@@ -486,20 +487,16 @@ def report(f: dict[str, Any]) -> None:
         rows.append((name, f"{fmt(f.get(f'street_{name}'))} | {fmt(f.get(f'city_{name}'))}"))
     rows.append(("goal: city case_to_hub_p99_ms <=", fmt(f["target_p99_ms"])))
     print_table(rows, "city: one worker, simulate --direct, hub client (street = baseline)")
-    print_figures({k: float(f"{v:.6g}") if isinstance(v, float) and v == v else
-                   (None if isinstance(v, float) else v) for k, v in f.items()})
+    print_figures(rounded(f))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, run both phases, print the table and the JSON line."""
-    parser = argparse.ArgumentParser(prog="gridwall bench city", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="short phases (~2 minutes)")
+def add_load_arguments(parser: argparse.ArgumentParser, report_help: str | None = None
+                       ) -> None:
+    """The load generator's and the city's options, shared by the city benches."""
     parser.add_argument("--readings-per-s", type=float, default=50_000.0)
     parser.add_argument("--push-s", type=float, default=1.0,
                         help="seconds of readings per push (per-grid batch), default 1")
-    parser.add_argument("--report-share", type=float, default=0.0004,
-                        help="share of slots that open a case (default 0.0004: ~20/s)")
+    parser.add_argument("--report-share", type=float, default=0.0004, help=report_help)
     parser.add_argument("--record-share", type=float, default=0.0002)
     parser.add_argument("--anomaly-share", type=float, default=0.00002,
                         help="chance that a reading starts an anomaly episode (default "
@@ -511,6 +508,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensors-per-grid", type=int,
                         default=geo_build.CitySpec.sensors_per_grid)
     parser.add_argument("--city-dir", help="use this generated city instead of generating one")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run both phases, print the table and the JSON line."""
+    parser = argparse.ArgumentParser(prog="gridwall bench city", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short phases (~2 minutes)")
+    add_load_arguments(parser, report_help="share of slots that open a case (default "
+                                           "0.0004: ~20/s)")
     args = parser.parse_args(argv)
     report(run(args))
     return 0

@@ -59,6 +59,12 @@ def print_table(rows: Sequence[tuple[str, object]], title: str = "") -> None:
         print(f"  {name:<{width}}  {shown}")
 
 
+def rounded(figures: Mapping[str, object]) -> dict[str, object]:
+    """The figures with floats to 6 significant digits and NaN as None (JSON has no NaN)."""
+    return {k: (float(f"{v:.6g}") if v == v else None) if isinstance(v, float) else v
+            for k, v in figures.items()}
+
+
 def print_figures(figures: Mapping[str, object]) -> None:
     """Print every figure as one JSON object: this must be the benchmark's last line."""
     print(json.dumps(dict(figures), sort_keys=True), flush=True)

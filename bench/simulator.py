@@ -40,13 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from bench._pipeline_world import World, now_ms
-from bench.city import _SUMMARY, busy, geography_world, simulator
-from bench.common import cpu_seconds, print_figures, print_table
+from bench.city import _SUMMARY, add_load_arguments, busy, geography_world, simulator
+from bench.common import cpu_seconds, print_figures, print_table, rounded
 from domain import geo_build
 from domain.contracts.topics import SENSOR_READINGS
 from wall.hub.stats import rss_mb
 
-TARGET_READINGS_PER_S = 50_000.0
 TARGET_CPU_PCT = 30.0
 
 
@@ -162,8 +161,7 @@ def report(f: dict[str, Any]) -> None:
     rows.append(("goal: city readings_per_s >=", f"{f['target_readings_per_s']:,.0f}"))
     rows.append(("goal: city cpu_pct <=", f"{f['target_cpu_pct']:,.0f}"))
     print_table(rows, "simulator: gridwall simulate --direct (street = baseline)")
-    print_figures({k: float(f"{v:.6g}") if isinstance(v, float) and v == v else
-                   (None if isinstance(v, float) else v) for k, v in f.items()})
+    print_figures(rounded(f))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,18 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gridwall bench simulator", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short phases (~40 s in all)")
-    parser.add_argument("--readings-per-s", type=float, default=TARGET_READINGS_PER_S)
-    parser.add_argument("--push-s", type=float, default=1.0,
-                        help="seconds of readings per push (per-grid batch), default 1")
-    parser.add_argument("--report-share", type=float, default=0.0004)
-    parser.add_argument("--record-share", type=float, default=0.0002)
-    parser.add_argument("--anomaly-share", type=float, default=0.00002)
-    parser.add_argument("--communities", type=int, default=geo_build.CitySpec.communities)
-    parser.add_argument("--grids-per-community", type=int,
-                        default=geo_build.CitySpec.grids_per_community)
-    parser.add_argument("--sensors-per-grid", type=int,
-                        default=geo_build.CitySpec.sensors_per_grid)
-    parser.add_argument("--city-dir", help="use this generated city instead of generating one")
+    add_load_arguments(parser)
     report(run(parser.parse_args(argv)))
     return 0
 
