@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
+
+import streams.jobs.sensors as sensors_module
 from streams.jobs.sensors import SLICE_READINGS, SensorsJob
 from streams.runner import Item
+from tests.unit.loop_ticks import ticks_during
 from tests.unit.test_partials_on_change import TP, sensors_job
 from tests.unit.test_sensors import T0, batch
 from tests.unit.test_street_stage import CapturingExt
@@ -33,42 +37,20 @@ def state(job: SensorsJob) -> dict[str, tuple[object, ...]]:
                   s.window.zscore(15.0)) for sid, s in job.detector.sensors.items()}
 
 
-def test_handle_yields_between_slices_and_ends_as_one_stretch_would() -> None:
+def test_handle_yields_between_slices_and_ends_as_one_stretch_would(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     per_batch = 500
     n_batches = 3 * SLICE_READINGS // per_batch  # three slices' worth
     sliced_ext, whole_ext = CapturingExt(), CapturingExt()
     sliced, whole = sensors_job(sliced_ext), sensors_job(whole_ext)
 
-    async def with_ticker() -> tuple[int | None, int]:
-        done = asyncio.Event()
-        ticks = 0
+    tally, ticks = asyncio.run(
+        ticks_during(sliced.handle(items(n_batches, per_batch), sliced_ext.outbox())))
+    assert tally.events == n_batches * per_batch
+    assert ticks >= 2  # another task ran between the slices
 
-        async def ticker() -> None:
-            nonlocal ticks
-            while not done.is_set():
-                ticks += 1
-                await asyncio.sleep(0)
-
-        task = asyncio.ensure_future(ticker())
-        await asyncio.sleep(0)
-        before = ticks
-        tally = await sliced.handle(items(n_batches, per_batch), sliced_ext.outbox())
-        during = ticks - before
-        done.set()
-        await task
-        return tally.events, during
-
-    readings, ticks_during = asyncio.run(with_ticker())
-    assert readings == n_batches * per_batch
-    assert ticks_during >= 2  # another task ran between the slices
-
-    import streams.jobs.sensors as sensors_module
-    old = sensors_module.SLICE_READINGS
-    sensors_module.SLICE_READINGS = 10 ** 9  # one stretch
-    try:
-        asyncio.run(whole.handle(items(n_batches, per_batch), whole_ext.outbox()))
-    finally:
-        sensors_module.SLICE_READINGS = old
+    monkeypatch.setattr(sensors_module, "SLICE_READINGS", 10 ** 9)  # one stretch
+    asyncio.run(whole.handle(items(n_batches, per_batch), whole_ext.outbox()))
     assert state(sliced) == state(whole)
     assert sliced.rollup.rows(10 ** 15) == whole.rollup.rows(10 ** 15)
     assert sliced_ext.sent == whole_ext.sent

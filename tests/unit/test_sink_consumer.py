@@ -76,6 +76,7 @@ def test_collect_yields_to_the_event_loop_between_slices_of_rows() -> None:
     from aiokafka import TopicPartition
 
     from streams.sink import SLICE_ROWS
+    from tests.unit.loop_ticks import ticks_during
 
     tp = TopicPartition("readings", 0)
     per_record, n_records = 500, 4 * SLICE_ROWS // 500
@@ -88,22 +89,8 @@ def test_collect_yields_to_the_event_loop_between_slices_of_rows() -> None:
             await asyncio.sleep(0)
             return {tp: [SimpleNamespace(value=b"x", offset=o) for o in range(n_records)]}
 
-    async def scenario() -> tuple[int, dict[Any, int], int]:
-        done, ticks = asyncio.Event(), 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while not done.is_set():
-                ticks += 1
-                await asyncio.sleep(0)
-
-        task = asyncio.ensure_future(ticker())
-        rows, offsets = await s._collect(OneFetch(), asyncio.Event())  # type: ignore[arg-type]
-        before_done = ticks
-        done.set()
-        await task
-        return len(rows), offsets, before_done
-
-    rows, offsets, ticks = asyncio.run(scenario())
+    (rows_, offsets), ticks = asyncio.run(
+        ticks_during(s._collect(OneFetch(), asyncio.Event())))  # type: ignore[arg-type]
+    rows = len(rows_)
     assert rows == per_record * n_records and offsets == {tp: n_records}
     assert ticks >= 4  # the fetch's own await, then once per slice
