@@ -130,6 +130,21 @@ def _delete_topics(settings: Settings) -> None:
         admin.close()
 
 
+def topic_messages(world: World, spec: TopicSpec) -> int:
+    """Messages on the run's ``spec`` topic: the sum of its partitions' end offsets."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    s = world.settings
+    topic = spec.name(s.topic_prefix)
+    consumer = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return int(sum(ends.values()))
+    finally:
+        consumer.close()
+
+
 @dataclass
 class Load:
     """What was produced: counts by kind and the encoded records."""

@@ -22,6 +22,8 @@ Figures per phase (``street_*``, ``city_*``), measured in the load window after 
 * ``case_to_hub_p50/p99/max_ms``: a hub client subscribed to every channel, as ``/wall`` is;
   for each case item, arrival minus the item's ``ts`` (the case event's time, stamped by the
   simulator's live clock) — event → hub. ``cases_seen`` counts them. Goal: p99 <= 1 s;
+* ``case_to_topic_p50/p99_ms``: the worker's part of it: a case item's wall update on the
+  wall updates topic (its Kafka timestamp, set by the worker's producer) minus its ``ts``;
 * ``reading_to_hub_p99_ms``: the same for ``grid_metrics`` items, from ``source_ms`` (when the
   oldest reading they cover was produced);
 * ``loop_lag_p99_ms`` / ``loop_lag_max_ms``: the largest event-loop lag p99 and maximum the
@@ -43,7 +45,10 @@ Figures per phase (``street_*``, ``city_*``), measured in the load window after 
   consumer of the worker as ``max_lag_<consumer>``, per consumer and input topic as
   ``max_lag_<consumer>:<topic>`` in the JSON line only),
   ``drain_after_load_s`` (load stop → first job-health report with no lag; -1 if none
-  within the plan's ``drain_timeout_s``), ``readings_per_message``; ``simulator_cpu_pct`` and
+  within the plan's ``drain_timeout_s``), ``readings_per_batch`` (per grid
+  ``SensorBatch``), ``readings_per_message`` (per Kafka message of the readings topic, packed
+  per partition), ``alert_ops_messages_per_s`` (messages on the alert-ops topic over the
+  load: what the Faust alerts agent pays for per message); ``simulator_cpu_pct`` and
   ``machine_busy_pct`` (all cores, ``/proc/stat``) show how much the load generator and
   everything else took from the worker;
 * ``largest_wall_update_bytes`` (and its channel; per channel as ``largest_<channel>_bytes``)
@@ -75,7 +80,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from bench._pipeline_world import REPO, Worker, World, make_world, now_ms
+from bench._pipeline_world import REPO, Worker, World, make_world, now_ms, topic_messages
 from bench.common import (
     Following,
     cpu_seconds,
@@ -87,7 +92,7 @@ from bench.common import (
 )
 from bench.hub import start_hub, stop
 from domain import geo_build
-from domain.contracts.topics import WALL_UPDATES
+from domain.contracts.topics import ALERT_OPS, SENSOR_READINGS, WALL_UPDATES
 from domain.geo import load_street
 from wall.hub.client import HubClient
 from wall.hub.protocol import CHANNELS, DeltasMsg, SnapshotMsg, decode_hub
@@ -117,6 +122,7 @@ QUICK = Plan(warmup_s=5, measure_s=12, idle_s=4, drain_timeout_s=60)
 
 class _Channel(msgspec.Struct):
     channel: str
+    ts: int = 0
 
 
 class _Health(msgspec.Struct):
@@ -135,6 +141,12 @@ class TopicSizes(Following):
     lags: list[tuple[int, int, dict[str, int]]] = field(default_factory=list)
     # (report ts, event-loop lag p99 ms, max ms) of each job-health report
     loop_lags: list[tuple[int, float, float]] = field(default_factory=list)
+    # (case update ts, its wall update's Kafka timestamp minus ts) of each cases update
+    case_to_topic: list[tuple[int, int]] = field(default_factory=list)
+
+    def case_to_topic_ms(self, start_ms: int, end_ms: int) -> list[float]:
+        """Event -> wall updates topic of the case updates of events in the window."""
+        return [float(ms) for ts, ms in list(self.case_to_topic) if start_ms <= ts <= end_ms]
 
     def lag_zero_after(self, since_ms: int) -> int | None:
         """Ts of the first job-health report after ``since_ms`` with no lag, if any yet."""
@@ -172,7 +184,10 @@ class TopicSizes(Following):
                 for records in consumer.poll(timeout_ms=200).values():
                     for record in records:
                         self.messages += 1
-                        channel = decoder.decode(record.value).channel
+                        item = decoder.decode(record.value)
+                        channel = item.channel
+                        if channel == "cases":
+                            self.case_to_topic.append((item.ts, record.timestamp - item.ts))
                         if channel == "job_health":
                             report = health.decode(record.value)
                             by_consumer: dict[str, int] = {}
@@ -323,6 +338,8 @@ async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: W
         "case_to_hub_p50_ms": percentile(watch.cases, 50),
         "case_to_hub_p99_ms": percentile(watch.cases, 99),
         "case_to_hub_max_ms": max(watch.cases, default=float("nan")),
+        "case_to_topic_p50_ms": percentile(sizes.case_to_topic_ms(*watch.window), 50),
+        "case_to_topic_p99_ms": percentile(sizes.case_to_topic_ms(*watch.window), 99),
         "cases_seen": float(len(watch.cases)),
         "reading_to_hub_p99_ms": percentile(watch.readings, 99),
         "largest_hub_frame_bytes": float(watch.largest_frame),
@@ -411,7 +428,11 @@ def phase(name: str, geo_dir: Path | None, args: argparse.Namespace, plan: Plan
         figures |= measure_phase(world, args, plan, sizes)
         stored, batches = world.client.execute(
             f"SELECT count(), uniqExact(batch_id) FROM {world.db}.sensor_readings")[0]
-    figures["readings_per_message"] = stored / batches if batches else float("nan")
+        messages = topic_messages(world, SENSOR_READINGS)
+        load_s = plan.warmup_s + plan.measure_s
+        figures["alert_ops_messages_per_s"] = topic_messages(world, ALERT_OPS) / load_s
+    figures["readings_per_batch"] = stored / batches if batches else float("nan")
+    figures["readings_per_message"] = stored / messages if messages else float("nan")
     figures["wall_updates"] = float(sizes.messages)
     channel, largest = max(sizes.largest.items(), key=lambda kv: kv[1], default=("none", 0))
     figures["largest_wall_update_bytes"] = float(largest)
@@ -467,9 +488,11 @@ def report(f: dict[str, Any]) -> None:
         return str(value)
 
     for name in ("grids", "sensors", "readings_per_s", "stored_readings_per_s",
-                 "drain_after_load_s", "max_lag_in_window", "readings_per_message",
+                 "drain_after_load_s", "max_lag_in_window", "readings_per_batch",
+                 "readings_per_message", "alert_ops_messages_per_s",
                  "case_events_per_s",
                  "case_to_hub_p50_ms", "case_to_hub_p99_ms", "case_to_hub_max_ms", "cases_seen",
+                 "case_to_topic_p50_ms", "case_to_topic_p99_ms",
                  "reading_to_hub_p99_ms", "loop_lag_p99_ms", "loop_lag_max_ms",
                  "worker_cpu_pct", "worker_cpu_ms_per_1k_readings", "simulator_cpu_pct",
                  "machine_busy_pct", "empty_idle_cpu_ms_per_s", "idle_cpu_ms_per_s",

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._pipeline_world import World, now_ms
+from bench._pipeline_world import World, now_ms, topic_messages
 from bench.city import _SUMMARY, add_load_arguments, busy, geography_world, simulator
 from bench.common import cpu_seconds, print_figures, print_table, rounded
 from domain import geo_build
@@ -61,21 +61,6 @@ FULL = Plan(warmup_s=6, measure_s=20)
 QUICK = Plan(warmup_s=4, measure_s=8)
 
 
-def readings_topic_messages(world: World) -> int:
-    """Messages on the run's readings topic: the sum of its partitions' end offsets."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    s = world.settings
-    topic = SENSOR_READINGS.name(s.topic_prefix)
-    consumer = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-        return int(sum(ends.values()))
-    finally:
-        consumer.close()
-
-
 def measure(world: World, args: argparse.Namespace, plan: Plan) -> dict[str, float]:
     """Run the simulator on ``world``'s geography; its figures (module docstring)."""
     sim = simulator(world, args, plan.warmup_s + plan.measure_s)
@@ -95,7 +80,7 @@ def measure(world: World, args: argparse.Namespace, plan: Plan) -> dict[str, flo
     if sim.returncode != 0 or summary is None:
         raise RuntimeError(f"simulator failed ({sim.returncode}): {err[-2000:]}")
     events, seconds, readings, _, _ = (float(x) for x in summary.groups())
-    messages = readings_topic_messages(world)
+    messages = topic_messages(world, SENSOR_READINGS)
     readings_per_s = readings / seconds
     return {
         "readings_per_s": readings_per_s, "events_per_s": events / seconds,

@@ -37,7 +37,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from core.clients import kafka_client_options
-from core.kafka_records import KafkaUnavailable, OutRecord, pack_records
+from core.kafka_records import KafkaUnavailable, OutRecord, pack_records, partition_for
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class ProducerSession:
         self.ack_timeout_s = ack_timeout_s
         self._unsettled: set[Any] = set()  # futures of sends not known to be done
         self._lock = threading.Lock()
+        self._partitions: dict[str, int] = {}  # partition count per topic name
         timeout_ms = int(ack_timeout_s * 1000)
         self._producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, client_id=client_id, acks="all",
@@ -81,12 +82,13 @@ class ProducerSession:
     def send_all(self, records: Sequence[OutRecord]) -> None:
         """Produce ``records`` and wait until the broker acknowledged every one of them.
 
-        Records of packed topics are packed per key first (:func:`pack_records`), so a
-        round of many small case events costs the stream jobs a few messages, not many.
+        Records of packed topics are packed per key, or per partition, first
+        (:func:`pack_records`), so a round of many small case events or sensor batches costs
+        the stream jobs a few messages, not many.
         """
         futures: list[Any] = []
         try:
-            for r in pack_records(records):
+            for r in pack_records(records, partition_of=self._partition_of):
                 futures.append(self._producer.send(r.topic.name(self.settings.topic_prefix),
                                                    key=r.key.encode(), value=r.value))
             with self._lock:
@@ -99,6 +101,15 @@ class ProducerSession:
         finally:
             with self._lock:
                 self._unsettled.difference_update(f for f in futures if f.is_done)
+
+    def _partition_of(self, record: OutRecord) -> int:
+        """The partition the producer's default partitioner gives ``record`` (the topic's
+        partition count from the producer's metadata, fetched once per topic)."""
+        name = record.topic.name(self.settings.topic_prefix)
+        count = self._partitions.get(name)
+        if count is None:
+            count = self._partitions[name] = len(self._producer.partitions_for(name))
+        return partition_for(record.key, count)
 
     def close(self, timeout_s: float | None = None) -> int:
         """Flush for at most ``timeout_s`` (default ``ack_timeout_s``), then force-close:

@@ -131,6 +131,17 @@ class SensorBatch(msgspec.Struct, kw_only=True):
     readings: list[SensorReading]
 
 
+_sensor_batches = msgspec.json.Decoder(SensorBatch | list[SensorBatch])
+
+
+def decode_sensor_batches(value: bytes) -> list[SensorBatch]:
+    """The batches of one message of the readings topic: one :class:`SensorBatch`, or an
+    array of them (the topic is packed per partition: batches of several grids of the
+    message's partition). Raises ``msgspec.MsgspecError`` if it is neither."""
+    batches = _sensor_batches.decode(value)
+    return batches if isinstance(batches, list) else [batches]
+
+
 class DepartmentRecord(Located, kw_only=True, forbid_unknown_fields=True):
     """A record from a department system, kept per grid in the registers.
 

@@ -67,12 +67,16 @@ class PartitionState(Protocol):
         """Drop the partitions' state and stop their timers."""
 
 
+DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024  # aiokafka's default
+
+
 class BatchLoop:
     """One job's consumer loop; see the module docstring."""
 
     def __init__(self, bootstrap: str, group_id: str, topics: Sequence[str],
                  handler: Handler, max_records: int = 5_000, fetch_wait_ms: int = 50,
-                 *, client_options: dict[str, Any] | None = None) -> None:
+                 *, client_options: dict[str, Any] | None = None,
+                 fetch_max_bytes: int = DEFAULT_FETCH_MAX_BYTES) -> None:
         self.bootstrap = bootstrap
         self.client_options = dict(client_options or {})  # aiokafka security options
         self.group_id = group_id
@@ -80,6 +84,7 @@ class BatchLoop:
         self.handler = handler
         self.max_records = max_records
         self.fetch_wait_ms = fetch_wait_ms
+        self.fetch_max_bytes = fetch_max_bytes  # per fetch: bounds one batch's work
         self.batches = 0
         self.records = 0
         self.restores: list[dict[str, Any]] = []  # one entry per assignment (figures)
@@ -113,7 +118,8 @@ class BatchLoop:
             bootstrap_servers=self.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
             max_poll_records=self.max_records, fetch_max_wait_ms=self.fetch_wait_ms,
-            max_partition_fetch_bytes=8 * 1024 * 1024, **self.client_options)
+            max_partition_fetch_bytes=min(8 * 1024 * 1024, self.fetch_max_bytes),
+            fetch_max_bytes=self.fetch_max_bytes, **self.client_options)
         consumer.subscribe(self.topics, listener=_Listener(self))
         self.consumer = consumer
         await consumer.start()

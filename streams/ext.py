@@ -13,7 +13,8 @@ from typing import Any
 
 import faust
 
-from domain.contracts.topics import DEAD_LETTER, ROWS, WALL_UPDATES
+from domain.contracts.topics import ALERT_OPS, DEAD_LETTER, ROWS, WALL_UPDATES
+from streams.faust_adapter import topic_partition_count
 from streams.health.job import JobHealth
 from streams.outbox import Outbox, Send
 
@@ -34,6 +35,7 @@ class Ext:
     health: JobHealth
     handles: dict[str, Any] = field(default_factory=dict)
     send: Send | None = None
+    partition_counts: dict[str, int] = field(default_factory=dict)
 
     def topic(self, base: str) -> str:
         """The full name of a topic."""
@@ -48,11 +50,24 @@ class Ext:
         """Send one record with the app's producer; the awaitable of its acknowledgement."""
         return await self.app.producer.send(topic, key, value, partition, None, None)
 
+    async def partition_count(self, topic: str) -> int:
+        """The partition count of ``topic`` (full name), asked of the broker once per topic
+        (partitions are added with the workers stopped, see docs/streams.md)."""
+        count = self.partition_counts.get(topic)
+        if count is None:
+            count = self.partition_counts[topic] = await topic_partition_count(self.app, topic)
+        return count
+
     def outbox(self) -> Outbox:
-        """A fresh outbox on the app's producer (flush waits for every acknowledgement)."""
-        send: Send = self.send or self.produce
-        return Outbox(send, self.topic(ROWS.base), self.topic(WALL_UPDATES.base),
-                      self.topic(DEAD_LETTER.base))
+        """A fresh outbox on the app's producer (flush waits for every acknowledgement);
+        alert ops are packed per partition (with ``send`` replaced: not packed)."""
+        if self.send is not None:
+            return Outbox(self.send, self.topic(ROWS.base), self.topic(WALL_UPDATES.base),
+                          self.topic(DEAD_LETTER.base))
+        return Outbox(self.produce, self.topic(ROWS.base), self.topic(WALL_UPDATES.base),
+                      self.topic(DEAD_LETTER.base),
+                      packed={self.topic(ALERT_OPS.base): ALERT_OPS},
+                      partitions=self.partition_count)
 
 
 def wall_ms() -> int:

@@ -1,7 +1,7 @@
 """The one module that reaches into Faust's internals, and why each time.
 
 faust-streaming 0.15.3 stays the engine of the case workflow, the SLA timers and the alerts
-(agents, changelogged tables, timers, rebalancing). Three things it does not do as the
+(agents, changelogged tables, timers, rebalancing). Four things it does not do as the
 workflow needs, each worked around here and tested in ``tests/unit/test_faust_adapter.py``
 (and, against the real broker, ``tests/integration/test_streams_gapfill.py``):
 
@@ -25,6 +25,10 @@ workflow needs, each worked around here and tested in ``tests/unit/test_faust_ad
 3. **Consumer access for lag and health** (:func:`faust_consumer`). ``app.consumer``
    creates a consumer when there is none; job health must not, so it reads the private
    ``app._consumer`` (None until the worker started it).
+4. **A topic's partition count** (:func:`topic_partition_count`), for packing records per
+   partition (:mod:`streams.outbox`). Faust's producer has ``key_partition``, but it fails
+   for a topic whose metadata the producer has not fetched yet; the aiokafka producer it
+   wraps (the private ``Producer._producer``) fetches it in its public ``partitions_for``.
 
 (Table recovery figures read Faust's recovery service in :mod:`streams.health.recovery`.)
 """
@@ -170,3 +174,13 @@ def faust_consumer(app: Any) -> Any:
     """The app's running consumer, or None before the worker created it (workaround 3:
     ``app.consumer`` would create one)."""
     return getattr(app, "_consumer", None)
+
+
+async def topic_partition_count(app: Any, topic: str) -> int:
+    """The partition count of ``topic`` (full name) from the broker's metadata, through the
+    aiokafka producer of the app's started Faust producer (workaround 4). Raises
+    ``RuntimeError`` before the producer started."""
+    producer = getattr(app.producer, "_producer", None)
+    if producer is None:
+        raise RuntimeError("the Faust producer has not started")
+    return len(await producer.partitions_for(topic))

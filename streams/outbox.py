@@ -6,7 +6,11 @@ an agent that flushes before writing its table and before returning from the bat
 the input, which produces the same records again. Wall updates and alert snapshots are
 coalesced to the last one per key; rows are grouped per table into messages of at most
 :data:`ROWS_PER_MESSAGE` rows and :data:`MAX_MESSAGE_BYTES` bytes (a busy batch of packed
-input can change tens of thousands of cases at once).
+input can change tens of thousands of cases at once). Records sent in order to a topic
+packed per partition (``packed``, e.g. the alert ops) are packed into one JSON-array message
+per partition (:func:`core.kafka_records.pack_records`; order kept per key, every record in
+its own key's partition): a Faust agent pays its cost per message, and a city's sensors send
+alert ops for thousands of grids a second.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from core.kafka_records import OutRecord, pack_records, partition_for
+from domain.contracts.topics import TopicSpec
 from domain.privacy import scrub_payload, scrub_text
 from domain.schemas import DeadLetter, WallUpdate
 from domain.wire import encode
@@ -22,6 +28,8 @@ from streams.rows import RowBatch
 
 # send(topic, key, value) -> awaitable that resolves when the broker acknowledged
 Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
+# a topic's full name -> its partition count
+PartitionCount = Callable[[str], Awaitable[int]]
 MAX_RAW = 8_192
 ROWS_PER_MESSAGE = 1_000
 MAX_MESSAGE_BYTES = 900_000  # under the producer's 1 MiB request limit
@@ -30,8 +38,14 @@ MAX_MESSAGE_BYTES = 900_000  # under the producer's 1 MiB request limit
 class Outbox:
     """Records of one batch, by kind."""
 
-    def __init__(self, send: Send, rows_topic: str, wall_topic: str, dead_topic: str) -> None:
+    def __init__(self, send: Send, rows_topic: str, wall_topic: str, dead_topic: str,
+                 packed: dict[str, TopicSpec] | None = None,
+                 partitions: PartitionCount | None = None) -> None:
+        """``packed``: full topic name -> spec of the topics whose in-order records are
+        packed per partition, with ``partitions`` giving their partition counts."""
         self._send = send
+        self._packed = packed if partitions is not None else None
+        self._partitions = partitions
         self._rows_topic = rows_topic
         self._wall_topic = wall_topic
         self._dead_topic = dead_topic
@@ -75,7 +89,7 @@ class Outbox:
 
     async def flush(self) -> None:
         """Send everything and wait for every acknowledgement; the outbox is empty after."""
-        records = list(self._ordered)
+        records = await self._pack(self._ordered)
         for (topic, _), (key, value) in self._latest.items():
             records.append((topic, key, value))
         for table, rows in self._rows.items():
@@ -89,6 +103,24 @@ class Outbox:
         if records:
             pending = [await self._send(topic, key, value) for topic, key, value in records]
             await asyncio.gather(*pending)
+
+    async def _pack(self, records: list[tuple[str, bytes, bytes]]
+                    ) -> list[tuple[str, bytes, bytes]]:
+        """``records`` with those of per-partition packed topics packed (see the module
+        docstring); the others as they were, in order."""
+        packed = self._packed
+        if not packed or self._partitions is None:
+            return list(records)
+        kept = [r for r in records if r[0] not in packed]
+        if len(kept) == len(records):
+            return kept
+        names = {packed[topic].base: topic for topic, _, _ in records if topic in packed}
+        counts = {name: await self._partitions(name) for name in names.values()}
+        out = pack_records(
+            [OutRecord(packed[topic], key.decode(), value)
+             for topic, key, value in records if topic in packed],
+            partition_of=lambda r: partition_for(r.key, counts[names[r.topic.base]]))
+        return kept + [(names[r.topic.base], r.key.encode(), r.value) for r in out]
 
 
 def _row_messages(table: str, rows: list[dict[str, Any]]) -> list[bytes]:

@@ -14,10 +14,9 @@ from typing import Any
 
 import msgspec
 
-from domain.schemas import SensorBatch
+from domain.schemas import decode_sensor_batches
 from streams.rows import COLUMNS, TIME_COLUMNS
 
-_batch_decoder = msgspec.json.Decoder(SensorBatch)
 READING_COLUMNS = ("ts_ms", "grid_id", "sensor_id", "kind", "value", "level", "batch_id")
 AS_TUPLES = COLUMNS["sensor_readings"] == READING_COLUMNS and not TIME_COLUMNS["sensor_readings"]
 Row = tuple[str, Any]  # (table, a row dict or a tuple in column order)
@@ -25,7 +24,8 @@ Row = tuple[str, Any]  # (table, a row dict or a tuple in column order)
 
 def sensor_readings_decoder(level_of: Callable[[str, float], str]
                             ) -> Callable[[bytes, int, int], list[Row]]:
-    """A sink decoder: one ``sensor_readings`` row per reading of a SensorBatch record.
+    """A sink decoder: one ``sensor_readings`` row per reading of a readings-topic message
+    (one SensorBatch, or an array of them: the topic is packed per partition).
 
     ``level_of(kind, value)`` classifies the value under the live thresholds. Undecodable
     records yield no rows (the sensors agent dead-letters them). The rows are those of
@@ -36,18 +36,22 @@ def sensor_readings_decoder(level_of: Callable[[str, float], str]
 
     def decode(value: bytes, _partition: int, _offset: int) -> list[Row]:
         try:
-            batch = _batch_decoder.decode(value)
+            batches = decode_sensor_batches(value)
         except msgspec.MsgspecError:
             return []
-        grid, batch_id = batch.grid_id, batch.batch_id
-        if not AS_TUPLES:
-            return [("sensor_readings",
-                     {"ts_ms": r.ts, "grid_id": grid, "sensor_id": r.sensor_id,
-                      "kind": r.kind, "value": r.value, "level": level_of(r.kind, r.value),
-                      "batch_id": batch_id})
-                    for r in batch.readings]
-        return [("sensor_readings", (r.ts, grid, r.sensor_id, r.kind, r.value,
-                                     level_of(r.kind, r.value), batch_id))
-                for r in batch.readings]
+        rows: list[Row] = []
+        for batch in batches:
+            grid, batch_id = batch.grid_id, batch.batch_id
+            if AS_TUPLES:
+                rows += [("sensor_readings", (r.ts, grid, r.sensor_id, r.kind, r.value,
+                                              level_of(r.kind, r.value), batch_id))
+                         for r in batch.readings]
+            else:
+                rows += [("sensor_readings",
+                          {"ts_ms": r.ts, "grid_id": grid, "sensor_id": r.sensor_id,
+                           "kind": r.kind, "value": r.value,
+                           "level": level_of(r.kind, r.value), "batch_id": batch_id})
+                         for r in batch.readings]
+        return rows
 
     return decode

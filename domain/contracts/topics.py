@@ -31,7 +31,11 @@ class TopicSpec:
     key. ``packed``: producers may pack several records of one key into one message whose
     value is a JSON array of them; consumers decode a value as one record or an array of
     records (a Faust stream pays its cost per message, so packing is what lets one worker
-    keep up with a busy street).
+    keep up with a busy street). ``pack_per_partition``: a packed message may hold records of
+    several keys, all of one partition (the partition of every record's own key; the message
+    is keyed by its first record's key), so a city of small per-grid records costs a few
+    messages per partition, not one per grid; a consumer must take each record's grid from
+    the record, not from the message key.
     """
 
     base: str
@@ -40,6 +44,7 @@ class TopicSpec:
     retention_ms: int | None = None
     compacted: bool = False
     packed: bool = False
+    pack_per_partition: bool = False
 
     def name(self, prefix: str) -> str:
         """The topic's full name under ``prefix``."""
@@ -59,7 +64,9 @@ class TopicSpec:
 CASE_EVENTS = TopicSpec("gridwall.cases.events", "case reports and workflow actions",
                         packed=True)
 SENSOR_READINGS = TopicSpec("gridwall.sensors.readings",
-                            "sensor readings, one message per grid per batch")
+                            "sensor readings: SensorBatch messages, one grid's batch or an "
+                            "array of batches of grids of one partition",
+                            packed=True, pack_per_partition=True)
 # Kept forever: the registers job rebuilds a partition's registers by re-reading it from
 # its beginning (streams/jobs/registers.py); ``ensure_topics`` applies this to an existing
 # topic too.
@@ -88,7 +95,9 @@ CATALOG: tuple[TopicSpec, ...] = (CASE_EVENTS, SENSOR_READINGS, DEPARTMENT_RECOR
 # (signals, routed commands, timer ticks), so one grid's alerts change in one partition in
 # order; ``rows`` carries ClickHouse rows from the agents to the sink.
 ALERT_OPS = TopicSpec("gridwall.streams.alert-ops",
-                      "alert operations (signals, commands, ticks) keyed by grid")
+                      "alert operations (signals, commands, ticks) keyed by grid: one op, or "
+                      "an array of ops of grids of one partition",
+                      packed=True, pack_per_partition=True)
 ROWS = TopicSpec("gridwall.streams.rows", "ClickHouse rows from the agents to the sink")
 # Each grid owner's latest per-grid figures for the one street-wide stage (two-stage
 # aggregation). One partition: the street stage has exactly one owner among the workers;

@@ -1,12 +1,14 @@
 """``POST /v1/sensors/readings``: the high-volume path.
 
 Readings are geocoded one by one (explicit grid, coordinates, or the registered sensor's grid)
-and produced as :class:`~domain.schemas.SensorBatch` messages, one grid per message, built by
-:func:`ingest.batching.group_readings`. The whole request is one dedup item: a client
-``request_id`` makes its retry a duplicate (batch ids derive from it, so they repeat too);
-the same ``request_id`` with other readings is a 409 conflict. Every reading's value must lie
-in its kind's plausible range (:data:`domain.vocab.SENSORS`) and its time in the receipt's
-window, else the request is a 422 naming ``readings[i].value`` or ``readings[i].ts``.
+and grouped into :class:`~domain.schemas.SensorBatch` es, one grid per batch, by
+:func:`ingest.batching.group_readings`; the writer packs the batches of grids of one
+partition into one Kafka message (the readings topic is packed per partition). The whole
+request is one dedup item: a client ``request_id`` makes its retry a duplicate (batch ids
+derive from it, so they repeat too); the same ``request_id`` with other readings is a 409
+conflict. Every reading's value must lie in its kind's plausible range
+(:data:`domain.vocab.SENSORS`) and its time in the receipt's window, else the request is a
+422 naming ``readings[i].value`` or ``readings[i].ts``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class SensorReadingsFeed(Feed):
             key = f"sensors|{body.source}|{body.request_id}"
             digest = payload_digest(encode(body.readings))
         return Submission([Item(key, request_id, records, digest, "request_id")],
-                          extra={"readings": len(placed), "messages": len(records)})
+                          extra={"readings": len(placed), "batches": len(records)})
 
     def _placed(self, readings: list[SensorReading]) -> list[tuple[str, SensorReading]]:
         grid_of = self._placer.grid_of_reading

@@ -10,10 +10,11 @@ Guarantees (the :class:`core.kafka_records.Writer` contract, as ``KafkaWriter``)
 
 * :meth:`BatchSession.send_all` returns only once the broker acknowledged every record
   (idempotent producer, ``acks=all``), else raises :class:`KafkaUnavailable` within about
-  ``ack_timeout_s``; records of ``packed`` topics are packed per key first
-  (:func:`core.kafka_records.pack_records`), as ``KafkaWriter`` does;
+  ``ack_timeout_s``; records of ``packed`` topics are packed per key, or per partition,
+  first (:func:`core.kafka_records.pack_records`), as ``KafkaWriter`` does;
 * a record goes to the partition kafka-python's default partitioner picks for its key
-  (murmur2 of the key, :func:`partition_for`), so keys land where the gateway's would;
+  (murmur2 of the key, :func:`core.kafka_records.partition_for`), so keys land where the
+  gateway's would;
 * :func:`batch_writer` wraps sessions in :class:`core.kafka_writer.HealingWriter`: a
   session whose send was not acknowledged is discarded and the next send opens a new one.
 
@@ -29,10 +30,8 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from aiokafka.partitioner import murmur2
-
 from core.clients import aiokafka_client_options
-from core.kafka_records import KafkaUnavailable, OutRecord, pack_records
+from core.kafka_records import KafkaUnavailable, OutRecord, pack_records, partition_for
 from core.kafka_writer import HealingWriter
 from core.settings import Settings
 
@@ -41,10 +40,16 @@ MAX_BATCH_BYTES = 960 * 1024  # under the broker's default message.max.bytes (1 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # as KafkaWriter's producer
 
 
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition of ``key`` among ``partitions``: kafka-python's (and Java's) default
-    partitioner for keyed records, ``murmur2(key) & 0x7fffffff % partitions``."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+def place(record: OutRecord, prefix: str, partitions: dict[str, int],
+          cache: dict[tuple[str, str], tuple[str, int]]) -> tuple[str, int]:
+    """(topic name, partition) of ``record`` (pure but for ``cache``, see
+    :func:`group_by_partition`)."""
+    where = cache.get((record.topic.base, record.key))
+    if where is None:
+        name = record.topic.name(prefix)
+        where = (name, partition_for(record.key, partitions[name]))
+        cache[(record.topic.base, record.key)] = where
+    return where
 
 
 def group_by_partition(records: Sequence[OutRecord], prefix: str, partitions: dict[str, int],
@@ -59,12 +64,7 @@ def group_by_partition(records: Sequence[OutRecord], prefix: str, partitions: di
     out: dict[tuple[str, int], list[OutRecord]] = {}
     cache = {} if cache is None else cache
     for record in records:
-        where = cache.get((record.topic.base, record.key))
-        if where is None:
-            name = record.topic.name(prefix)
-            where = (name, partition_for(record.key.encode(), partitions[name]))
-            cache[(record.topic.base, record.key)] = where
-        out.setdefault(where, []).append(record)
+        out.setdefault(place(record, prefix, partitions, cache), []).append(record)
     return out
 
 
@@ -117,21 +117,22 @@ class BatchSession:
 
     def send_all(self, records: Sequence[OutRecord]) -> None:
         """Produce ``records`` and wait until the broker acknowledged every one of them."""
-        packed = pack_records(records)
-        self._unsettled += len(packed)
+        self._unsettled += len(records)
         try:
-            self._call(self._send(packed), self.ack_timeout_s)
+            self._call(self._send(records), self.ack_timeout_s)
         except KafkaUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - aiokafka's errors vary
             raise KafkaUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
-        self._unsettled -= len(packed)
+        self._unsettled -= len(records)
 
     async def _send(self, records: Sequence[OutRecord]) -> None:
         producer = self._producer
         prefix = self.settings.topic_prefix
         for name in {r.topic.name(prefix) for r in records} - self._partitions.keys():
             self._partitions[name] = len(await producer.partitions_for(name))
+        records = pack_records(records, partition_of=lambda r: place(
+            r, prefix, self._partitions, self._where)[1])
         futures = []
         for (topic, partition), group in group_by_partition(
                 records, prefix, self._partitions, self._where).items():

@@ -2,7 +2,8 @@
 
 Runs as a Faust agent (:func:`streams.runner.on_agent`) over the alert-ops topic; its state
 is the ``alerts`` table (a :class:`~streams.faust_adapter.PartitionedTable`, changelogged per
-input partition). Per batch: each op (a packed op: its signals one by one) is applied through
+input partition). Per batch: each op of each message (a message holds one op or an array of
+ops of grids of its partition; a packed op: its signals one by one) is applied through
 an :class:`~streams.alert_logic.AlertBook` (idempotent per op id and offset; bad data is
 dead-lettered, never raised); outputs are the ``alert_actions`` audit rows, refused commands'
 dead letters, and per changed alert, once each: its ``alerts`` row (ClickHouse) and its
@@ -25,7 +26,7 @@ import msgspec
 from domain.alerts import RESOLVED, AlertState, due_ticks
 from domain.contracts.topics import ALERT_OPS, ALERTS
 from domain.schemas import WallUpdate
-from domain.wire import decode, encode
+from domain.wire import decode_one_or_many, encode
 from streams.alert_logic import AlertBook, AlertOp, expand, process_op
 from streams.ext import Ext
 from streams.faust_adapter import PartitionedTable
@@ -58,19 +59,21 @@ class AlertsJob:
         raw = self.table.get(alert_id.encode())
         return _alert_decoder.decode(raw) if raw else None
 
-    def decode(self, record: Any) -> AlertOp:
-        """One alert op."""
-        return decode(record.value, AlertOp)
+    def decode(self, record: Any) -> list[AlertOp]:
+        """The alert ops of one message: one, or an array of them (the topic is packed per
+        partition: ops of several grids of the message's partition)."""
+        return decode_one_or_many(record.value, AlertOp)
 
     async def handle(self, batch: list[Item], out: Outbox) -> Tally:
         """Apply every op; stage the changed alerts; their rows and wall forms."""
         book = AlertBook(self.load, self.rt.open_by_fingerprint)
         partitions: dict[str, int] = {}
-        for rec, received in batch:
-            for op in expand(received):  # a packed op: its signals one by one
-                changed = self._apply(book, rec, op, out)
-                if changed is not None:
-                    partitions[changed] = rec.partition
+        for rec, ops in batch:
+            for received in ops:
+                for op in expand(received):  # a packed op: its signals one by one
+                    changed = self._apply(book, rec, op, out)
+                    if changed is not None:
+                        partitions[changed] = rec.partition
         alerts_topic = self.ext.topic(ALERTS.base)
         for alert_id, state in book.changed.items():
             out.row("alerts", alert_row(state), alert_id)

@@ -3,7 +3,9 @@
 It runs as a plain consumer loop inside the worker (:func:`streams.runner.on_loop`, not a
 Faust stream: the readings are the volume, and Faust's cost is per message). Per fetched
 batch of Kafka records the runner decodes each message as one
-:class:`~domain.schemas.SensorBatch` with msgspec; :meth:`SensorsJob.handle` runs the
+:class:`~domain.schemas.SensorBatch` or an array of them (the topic is packed per
+partition: a message may carry the batches of many grids of its partition) with msgspec;
+:meth:`SensorsJob.handle` runs the
 detector and the rollup over its readings in plain structures and sends the condition
 changes as alert signals (alert-ops topic, deterministic op ids, so a replay is
 deduplicated by the alerts agent); the runner flushes them and only then does the loop
@@ -39,12 +41,12 @@ from typing import Any
 
 import msgspec
 from aiokafka import TopicPartition
-from kafka.partitioner.default import murmur2
 
+from core.kafka_records import partition_for
 from domain.alerts import Signal
 from domain.contracts.topics import ALERT_OPS, GRID_PARTIALS, SENSOR_READINGS
 from domain.geo import street
-from domain.schemas import SensorBatch
+from domain.schemas import SensorBatch, decode_sensor_batches
 from domain.sensor_policy import SensorPolicy, load_sensor_policy
 from domain.wire import encode
 from streams.alert_logic import SignalEntry, packed
@@ -64,7 +66,10 @@ from streams.runner import Item, Tally, Timer
 from streams.sensors.detector import GridHealth, SensorDetector
 from streams.sensors.rollup import SensorRollup
 
-TAKE_MAX = 2_000  # records per fetched batch (~100k readings)
+TAKE_MAX = 2_000  # records per fetched batch
+# bytes per fetched batch: ~25,000 readings, so one batch (handled whole before its commit,
+# a rebalance waiting meanwhile) stays a fraction of a second of work
+FETCH_MAX_BYTES = 4 * 1024 * 1024
 # readings handled between two yields to the event loop: ~5-10 ms of work, so a case event
 # never waits long behind a large batch (the worker's jobs share one event loop)
 SLICE_READINGS = 2_000
@@ -75,7 +80,6 @@ ROLLUP_TICK_S = 1.0
 # open minutes' rollup rows rewritten per tick at most (a street's ~500 all at every tick; a
 # city's ~50,000 each about every 10 s); a closed minute's row is written at the next tick
 ROLLUP_OPEN_PER_TICK = 5_000
-_decoder = msgspec.json.Decoder(SensorBatch)
 
 
 def replay_horizon_ms(policy: SensorPolicy, rollup: SensorRollup) -> int:
@@ -83,11 +87,6 @@ def replay_horizon_ms(policy: SensorPolicy, rollup: SensorRollup) -> int:
     retention, plus a minute (so every held rollup minute is replayed whole)."""
     longest = max(policy.heartbeat_ms(kind) for kind in policy.kinds)
     return max(longest, rollup.retention_ms) + MINUTE_MS
-
-
-def partition_of(grid_id: str, partitions: int) -> int:
-    """The partition of a grid's records (the producers' default partitioner: murmur2)."""
-    return (murmur2(grid_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 class SensorsJob:
@@ -99,6 +98,7 @@ class SensorsJob:
     keyed_dead_letters = True
     topic = SENSOR_READINGS.base
     max_records = TAKE_MAX
+    fetch_max_bytes = FETCH_MAX_BYTES
 
     def __init__(self, ext: Ext, detector: SensorDetector, rollup: SensorRollup) -> None:
         self.ext = ext
@@ -163,9 +163,9 @@ class SensorsJob:
 
     # -- the batch (streams.runner) --------------------------------------------------------
 
-    def decode(self, record: Any) -> SensorBatch:
-        """One whole SensorBatch message."""
-        return _decoder.decode(record.value)
+    def decode(self, record: Any) -> list[SensorBatch]:
+        """The SensorBatches of one message."""
+        return decode_sensor_batches(record.value)
 
     async def handle(self, batch: list[Item], out: Outbox) -> Tally:
         """Run the detector and the rollup over the readings; the signals as one packed
@@ -182,23 +182,26 @@ class SensorsJob:
         readings = sliced = 0
         oldest_input: int | None = None
         changed: dict[str, int] = {}
-        for rec, sensor_batch in batch:
-            if readings - sliced >= SLICE_READINGS:
-                sliced = readings
-                await asyncio.sleep(0)
-            grid, received = sensor_batch.grid_id, sensor_batch.received_ms
-            self.note(rec, grid)
-            known = len(detector.sensors)
-            signals = detector.update(sensor_batch)
-            send_per_grid(out, alert_ops, f"sen.{sensor_batch.batch_id}", received,
-                          [(f"sen.{sensor_batch.batch_id}.{i}", signal)
-                           for i, signal in enumerate(signals)])
-            self.rollup.add(sensor_batch)
-            readings += len(sensor_batch.readings)
-            if signals or len(detector.sensors) != known:
-                changed[grid] = min(changed.get(grid, received), received)
-            if oldest_input is None or received < oldest_input:
-                oldest_input = received
+        for rec, sensor_batches in batch:
+            grids = self.partition_grids(rec)
+            for sensor_batch in sensor_batches:
+                if readings - sliced >= SLICE_READINGS:
+                    sliced = readings
+                    await asyncio.sleep(0)
+                grid, received = sensor_batch.grid_id, sensor_batch.received_ms
+                grids.add(grid)
+                known = len(detector.sensors)
+                signals = detector.update(sensor_batch)
+                if signals:
+                    send_per_grid(out, alert_ops, f"sen.{sensor_batch.batch_id}", received,
+                                  [(f"sen.{sensor_batch.batch_id}.{i}", signal)
+                                   for i, signal in enumerate(signals)])
+                self.rollup.add(sensor_batch)
+                readings += len(sensor_batch.readings)
+                if signals or len(detector.sensors) != known:
+                    changed[grid] = min(changed.get(grid, received), received)
+                if oldest_input is None or received < oldest_input:
+                    oldest_input = received
         self._changed = changed
         return Tally(readings, oldest_input, oldest_input is not None)
 
@@ -240,9 +243,9 @@ class SensorsJob:
         await out.flush()
         return len(rows)
 
-    def note(self, rec: Any, grid_id: str) -> None:
-        """Remember that ``grid_id`` lives in the partition of ``rec``."""
-        self.grids.setdefault(TopicPartition(rec.topic, rec.partition), set()).add(grid_id)
+    def partition_grids(self, rec: Any) -> set[str]:
+        """The owned grids of the partition of ``rec`` (add the grids of its batches)."""
+        return self.grids.setdefault(TopicPartition(rec.topic, rec.partition), set())
 
     def replay_from_ms(self) -> int:
         """Replay from the horizon back (see :func:`replay_horizon_ms`)."""
@@ -253,12 +256,14 @@ class SensorsJob:
         """Readings already handled: into the detector and rollup, without signals."""
         for rec in records:
             try:
-                batch = _decoder.decode(rec.value)
+                batches = decode_sensor_batches(rec.value)
             except msgspec.MsgspecError:
                 continue  # dead-lettered when it was handled
-            self.note(rec, batch.grid_id)
-            self.detector.update(batch, silent=True)
-            self.rollup.add(batch, replay=True)
+            grids = self.partition_grids(rec)
+            for batch in batches:
+                grids.add(batch.grid_id)
+                self.detector.update(batch, silent=True)
+                self.rollup.add(batch, replay=True)
 
     async def restored(self, partitions: dict[TopicPartition, int], now_ms: int) -> None:
         """Arm heartbeats of the partitions' grids, rewrite their rollups, send clears."""
@@ -297,7 +302,7 @@ class SensorsJob:
         count = len(consumer.partitions_for_topic(tp.topic) or ()) if consumer else 0
         if not count:
             return set()
-        return {g for g in self.detector.installed if partition_of(g, count) == tp.partition}
+        return {g for g in self.detector.installed if partition_for(g, count) == tp.partition}
 
 
 def send_per_grid(out: Outbox, topic: str, op_id: str, ts: int,

@@ -12,7 +12,13 @@ import pytest
 
 from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER, DEPARTMENT_RECORDS, SENSOR_READINGS
-from domain.schemas import CaseEvent, DeadLetter, DepartmentRecord, SensorBatch
+from domain.schemas import (
+    CaseEvent,
+    DeadLetter,
+    DepartmentRecord,
+    SensorBatch,
+    decode_sensor_batches,
+)
 from domain.wire import decode_one_or_many
 from tests.integration.test_gateway_support import (
     ServedApp,
@@ -65,14 +71,15 @@ def test_readings_land_as_one_batch_per_grid(infra: Settings, gateway: ServedApp
     response = post(gateway, "/v1/sensors/readings",
                     {"request_id": request_id, "readings": readings})
     assert response.status_code == 202
-    messages = response.json()["messages"]
-    found = read_topic(infra, SENSOR_READINGS, lambda rs: len(_batches(rs, request_id)) >= messages)
+    count = response.json()["batches"]
+    found = read_topic(infra, SENSOR_READINGS, lambda rs: len(_batches(rs, request_id)) >= count)
     batches = _batches(found, request_id)
-    assert len(batches) == messages
+    assert len(batches) == count
     assert sum(len(b.readings) for _, b in batches) == 60
-    for record, batch in batches:
-        assert record.key == batch.grid_id.encode()
+    for record, batch in batches:  # packed per partition: each batch in its grid's
         assert record.partition == expected_partition(batch.grid_id, infra.topic_partitions)
+        assert record.partition == expected_partition(record.key.decode(),
+                                                      infra.topic_partitions)
 
 
 def test_department_records_land_with_department_and_grid(infra: Settings,
@@ -114,5 +121,5 @@ def _events(record: Any) -> list[CaseEvent]:
 
 
 def _batches(records: list[Any], request_id: str) -> list[tuple[Any, SensorBatch]]:
-    decoded = [(r, msgspec.json.decode(r.value, type=SensorBatch)) for r in records]
+    decoded = [(r, b) for r in records for b in decode_sensor_batches(r.value)]
     return [(r, b) for r, b in decoded if b.batch_id.startswith(f"{request_id}:")]

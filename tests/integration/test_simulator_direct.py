@@ -11,11 +11,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from kafka.partitioner.default import murmur2
 
+from core.kafka_records import partition_for
 from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
-from domain.schemas import CaseEvent, DepartmentRecord, SensorBatch, SensorReading
+from domain.schemas import CaseEvent, DepartmentRecord, SensorReading, decode_sensor_batches
 from domain.wire import decode, decode_one_or_many, encode
 from ingest.import_scan import TopicLog
 from ingest.simulator import generate
@@ -56,14 +56,15 @@ def test_direct_run_lands_keyed_by_grid_and_batched(infra: Settings,
     for message in produced:
         key = (message.key or b"").decode()
         if message.topic == SENSOR_READINGS.name(infra.topic_prefix):
-            batch = decode(message.value, SensorBatch)
-            if not batch.batch_id.startswith(f"{tag}-d"):
+            batches = decode_sensor_batches(message.value)  # packed per partition
+            if not batches[0].batch_id.startswith(f"{tag}-d"):
                 continue  # another test's readings
-            assert key == batch.grid_id
-            assert {r.grid_id for r in batch.readings} == {key}
-            # the partition kafka-python's default partitioner (the gateway's) picks
-            assert message.partition == (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
-            got_readings.update(encode(r) for r in batch.readings)
+            assert key in {b.grid_id for b in batches}
+            for batch in batches:
+                assert {r.grid_id for r in batch.readings} == {batch.grid_id}
+                # the partition kafka-python's default partitioner (the gateway's) picks
+                assert message.partition == partition_for(batch.grid_id, partitions)
+                got_readings.update(encode(r) for r in batch.readings)
         elif message.topic == CASE_EVENTS.name(infra.topic_prefix):
             for event in decode_one_or_many(message.value, CaseEvent):  # packed topic
                 if event.case_id.startswith(f"{tag}-"):

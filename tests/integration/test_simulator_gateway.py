@@ -16,10 +16,11 @@ import httpx
 import pytest
 
 from core.auth import ensure_dev_tokens
+from core.kafka_records import partition_for
 from core.settings import Settings
 from domain.contracts.topics import CASE_EVENTS, SENSOR_READINGS
-from domain.schemas import CaseEvent, SensorBatch, SensorReading
-from domain.wire import decode, decode_one_or_many, encode
+from domain.schemas import CaseEvent, SensorReading, decode_sensor_batches
+from domain.wire import decode_one_or_many, encode
 from ingest.import_scan import TopicLog
 from ingest.simulator import generate
 
@@ -83,14 +84,17 @@ def test_through_the_gateway_everything_is_accepted(gateway: dict[str, str],
     expected = list(generate(3, EVENTS, start_ms, rate=RATE, speedup=2000.0, run_tag=tag))
     want_readings = Counter(encode(e) for e in expected if isinstance(e, SensorReading))
     want_cases = {e.event_id for e in expected if isinstance(e, CaseEvent)}
+    partitions = SENSOR_READINGS.partitions or infra.topic_partitions
     got_readings: Counter[bytes] = Counter()
     got_cases: Counter[str] = Counter()
     for message in produced:
         if message.topic == SENSOR_READINGS.name(infra.topic_prefix):
-            batch = decode(message.value, SensorBatch)
-            if batch.batch_id.startswith(f"{tag}-h"):
-                assert message.key == batch.grid_id.encode()
-                got_readings.update(encode(r) for r in batch.readings)
+            batches = decode_sensor_batches(message.value)  # packed per partition
+            if batches[0].batch_id.startswith(f"{tag}-h"):
+                assert message.key.decode() in {b.grid_id for b in batches}
+                for batch in batches:
+                    assert message.partition == partition_for(batch.grid_id, partitions)
+                    got_readings.update(encode(r) for r in batch.readings)
         else:
             for event in decode_one_or_many(message.value, CaseEvent):  # packed topic
                 if event.case_id.startswith(f"{tag}-"):

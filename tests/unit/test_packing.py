@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from core.kafka_records import OutRecord, pack_records
-from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER
-from domain.schemas import CaseEvent
+from core.kafka_records import OutRecord, pack_records, partition_for
+from domain.contracts.topics import CASE_EVENTS, DEAD_LETTER, SENSOR_READINGS
+from domain.schemas import CaseEvent, SensorBatch, SensorReading, decode_sensor_batches
 from domain.wire import WireError, decode_one_or_many, encode
 
 
@@ -61,3 +61,49 @@ def test_packed_values_are_valid_json_arrays() -> None:
 def test_decode_refuses_what_is_neither_object_nor_array(raw: bytes) -> None:
     with pytest.raises(WireError):
         decode_one_or_many(raw, CaseEvent)
+
+
+def _sensor_records(grids: list[str], per_grid: int) -> list[OutRecord]:
+    """``per_grid`` one-reading SensorBatches of each grid, interleaved across grids."""
+    return [OutRecord(SENSOR_READINGS, grid, encode(SensorBatch(
+        batch_id=f"b{i}:{grid}", grid_id=grid, received_ms=i, source="sensor",
+        readings=[SensorReading(sensor_id=f"s-{grid}", kind="gas", value=float(i), ts=i)])))
+        for i in range(per_grid) for grid in grids]
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 8])
+def test_sensor_batches_pack_per_partition_with_every_batch_in_its_own_partition(
+        partitions: int) -> None:
+    grids = [f"CT{c:03d}-{g:03d}" for c in range(1, 11) for g in range(1, 11)]
+    records = _sensor_records(grids, per_grid=7)
+    packed = pack_records(records, max_records=150,
+                          partition_of=lambda r: partition_for(r.key, partitions))
+    # a few messages per partition (700 batches, at most 150 a message), not one per grid
+    assert len(packed) <= partitions + len(records) // 150 + 1
+    got = [(m, b) for m in packed for b in decode_sensor_batches(m.value)]
+    assert sorted(b.batch_id for _, b in got) == sorted(
+        msgspec.json.decode(r.value)["batch_id"] for r in records)
+    for message, batch in got:
+        # the message goes where its key's records go, and so does each batch's own grid
+        assert partition_for(batch.grid_id, partitions) == partition_for(message.key,
+                                                                         partitions)
+    for grid in grids:  # each grid's batches keep their order
+        order = [b.received_ms for _, b in got if b.grid_id == grid]
+        assert order == list(range(7))
+
+
+def test_without_a_partition_function_sensor_batches_pack_per_key() -> None:
+    records = _sensor_records(["PL01-01", "PL01-02"], per_grid=3)
+    packed = pack_records(records)
+    assert sorted(m.key for m in packed) == ["PL01-01", "PL01-02"]
+    assert all({b.grid_id for b in decode_sensor_batches(m.value)} == {m.key} for m in packed)
+
+
+def test_a_readings_message_decodes_as_one_batch_or_an_array_of_batches() -> None:
+    [one, two] = _sensor_records(["PL01-01", "PL02-03"], per_grid=1)
+    assert [b.grid_id for b in decode_sensor_batches(one.value)] == ["PL01-01"]
+    both = b"[" + one.value + b"," + two.value + b"]"
+    assert [b.grid_id for b in decode_sensor_batches(both)] == ["PL01-01", "PL02-03"]
+    for bad in (b"[]x", b"17", b'[{"batch_id": 1}]'):
+        with pytest.raises(msgspec.MsgspecError):
+            decode_sensor_batches(bad)

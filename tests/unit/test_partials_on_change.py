@@ -43,7 +43,7 @@ def sensors_job(ext: CapturingExt) -> SensorsJob:
                               registry={"a": ("G1", "gas"), "b": ("G1", "gas")})
     job = SensorsJob(ext, detector, SensorRollup())  # type: ignore[arg-type]
     job.health_due = Coalescer(0)  # every touched grid is due at once
-    job.note(SimpleNamespace(topic=TP.topic, partition=TP.partition), "G1")
+    job.partition_grids(SimpleNamespace(topic=TP.topic, partition=TP.partition)).add("G1")
     return job
 
 
@@ -69,7 +69,7 @@ def test_a_sensor_partial_is_sent_only_when_the_health_changed() -> None:
             await job.publish_health()
             rounds.append(sensor_partials(ext))
         job.revoke({TP})  # another owner may send meanwhile
-        job.note(SimpleNamespace(topic=TP.topic, partition=TP.partition), "G1")
+        job.partition_grids(SimpleNamespace(topic=TP.topic, partition=TP.partition)).add("G1")
         job.detector.update(batch([("a", "gas", 1.0, T0 + 4_000)]))
         job.touch({"G1": T0 + 4_000})
         await job.publish_health()
@@ -152,7 +152,7 @@ def test_only_grids_whose_health_may_have_changed_become_due() -> None:
     rec = SimpleNamespace(topic=TP.topic, partition=TP.partition)
 
     async def due_after(readings: list[tuple[str, str, float, int]]) -> int:
-        await job.handle([Item(rec, batch(readings))], ext.outbox())
+        await job.handle([Item(rec, [batch(readings)])], ext.outbox())
         await job.write_state()
         return job.health_due.pending()
 

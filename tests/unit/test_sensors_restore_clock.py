@@ -24,11 +24,11 @@ import pytest
 from aiokafka import TopicPartition
 
 import streams.batchloop as batchloop
-from domain.schemas import SensorBatch, SensorReading
+from domain.schemas import SensorBatch, SensorReading, decode_sensor_batches
 from domain.sensor_policy import SensorPolicy
 from domain.wire import encode
 from streams.batchloop import BatchLoop
-from streams.jobs.sensors import SensorsJob, _decoder
+from streams.jobs.sensors import SensorsJob
 from streams.sensors.detector import SensorDetector
 from streams.sensors.rollup import SensorRollup
 from tests.unit.test_sensors import policy
@@ -138,9 +138,9 @@ def world(policy: SensorPolicy, monkeypatch: pytest.MonkeyPatch) -> dict[str, An
 
     async def handle(records: Sequence[Any]) -> None:  # sensors_batch, without outputs
         for rec in records:
-            sensor_batch = _decoder.decode(rec.value)
-            job.note(rec, sensor_batch.grid_id)
-            detector.update(sensor_batch)
+            for sensor_batch in decode_sensor_batches(rec.value):
+                job.partition_grids(rec).add(sensor_batch.grid_id)
+                detector.update(sensor_batch)
 
     loop = BatchLoop("unused:9092", "sensors", [TOPIC], handle)
     loop.own(job)

@@ -26,8 +26,8 @@ RECORD = SimpleNamespace(topic=TP.topic, partition=TP.partition)
 
 def items(n_batches: int, per_batch: int) -> list[Item]:
     """``n_batches`` messages of ``per_batch`` gas readings of sensors a and b (rising)."""
-    return [Item(RECORD, batch([("ab"[i % 2], "gas", float(i % 30), T0 + b * 1_000 + i)
-                                for i in range(per_batch)]))
+    return [Item(RECORD, [batch([("ab"[i % 2], "gas", float(i % 30), T0 + b * 1_000 + i)
+                                 for i in range(per_batch)])])
             for b in range(n_batches)]
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import random
 
 import pytest
-from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from core.kafka_records import OutRecord
+from core.kafka_records import OutRecord, partition_for
 from domain.contracts.topics import CASE_EVENTS, DEPARTMENT_RECORDS, SENSOR_READINGS
 from domain.geo import street
 from domain.schemas import SensorReading
 from domain.wire import encode
 from ingest.batching import grid_batches, group_readings
 from ingest.simulator import generate
-from ingest.simulator.batch_producer import group_by_partition, partition_for
+from ingest.simulator.batch_producer import group_by_partition
 from ingest.simulator.daymodel import is_night
 from ingest.simulator.engine import Event, Mix, SimConfig, Simulation
 from ingest.simulator.kafka_sink import out_records
@@ -29,18 +29,19 @@ from ingest.simulator.sink import split
 START = 1_767_225_600_000
 
 
-def _kafka_python_partition(key: bytes, partitions: int) -> int:
-    """kafka-python's DefaultPartitioner for a keyed record (kafka/partitioner/default.py)."""
-    return (kafka_python_murmur2(key) & 0x7FFFFFFF) % partitions
+def _aiokafka_partition(key: str, partitions: int) -> int:
+    """aiokafka's DefaultPartitioner for a keyed record (aiokafka/partitioner.py)."""
+    return (aiokafka_murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 8, 12])
-def test_partition_for_is_kafka_pythons_partition(partitions: int) -> None:
-    keys = [g.encode() for g in street().grids] + [f"CT{c:03d}-{g:03d}".encode()
-                                                  for c in range(1, 40) for g in range(1, 40)]
+def test_partition_for_is_aiokafkas_partition_too(partitions: int) -> None:
+    """The gateway (kafka-python) and the load generator (aiokafka) place a key alike."""
+    keys = list(street().grids) + [f"CT{c:03d}-{g:03d}" for c in range(1, 40)
+                                   for g in range(1, 40)]
     assert {partition_for(k, partitions) for k in keys} <= set(range(partitions))
     for key in keys:
-        assert partition_for(key, partitions) == _kafka_python_partition(key, partitions)
+        assert partition_for(key, partitions) == _aiokafka_partition(key, partitions)
 
 
 def _records(n: int) -> list[OutRecord]:
@@ -58,10 +59,10 @@ def test_group_by_partition_places_every_record_once_in_order() -> None:
         r.value for r in records)
     for (topic, partition), group in groups.items():
         assert all(r.topic.name("p.") == topic for r in group)
-        assert all(_kafka_python_partition(r.key.encode(), 8) == partition for r in group)
+        assert all(partition_for(r.key, 8) == partition for r in group)
         # order within a partition is the input order
         assert group == [r for r in records if r.topic.name("p.") == topic
-                         and _kafka_python_partition(r.key.encode(), 8) == partition]
+                         and partition_for(r.key, 8) == partition]
     cache: dict[tuple[str, str], tuple[str, int]] = {}
     assert group_by_partition(records, "p.", partitions, cache) == groups
     assert group_by_partition(records, "p.", partitions, cache) == groups  # cache reused

@@ -72,6 +72,23 @@ def test_reading_rows_leave_the_decoder_as_tuples_of_the_same_values() -> None:
         "sensor_readings", reading_rows(sample, ["gas:1.0", "noise:70.5"]))
 
 
+def test_a_packed_readings_message_gives_the_rows_of_every_batch_in_order() -> None:
+    import msgspec
+
+    from streams.rows import row_dict
+    from streams.rows_metrics import sensor_readings_decoder
+    from streams.sensors.rollup import reading_rows
+    from tests.unit.test_sensors import T0, batch
+
+    first = batch([("a", "gas", 1.0, T0)], grid="G7")
+    second = batch([("b", "noise", 70.5, T0 + 1), ("c", "gas", 2.0, T0 + 2)], grid="G9")
+    decode = sensor_readings_decoder(lambda kind, value: "ok")
+    rows = decode(msgspec.json.encode([first, second]), 0, 0)
+    assert [row_dict(t, r) for t, r in rows] == (reading_rows(first, ["ok"])
+                                                 + reading_rows(second, ["ok", "ok"]))
+    assert decode(b"[{]", 0, 0) == []
+
+
 def test_a_refused_tuple_row_is_dead_lettered_with_its_columns_named() -> None:
     import msgspec
 

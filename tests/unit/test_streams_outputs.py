@@ -58,6 +58,42 @@ async def test_outbox_coalesces_wall_updates_and_rows_and_keeps_ordered_sends() 
     assert letter.raw_truncated and len(letter.raw) == 8_192
 
 
+async def test_outbox_packs_a_packed_topics_records_per_partition_in_order_per_key() -> None:
+    """Alert ops of many grids leave as one array message per partition: every op once, in
+    its own grid's partition, each grid's ops in order; other topics untouched."""
+    from core.kafka_records import partition_for
+    from domain.contracts.topics import ALERT_OPS
+    from domain.wire import decode_one_or_many
+
+    asked: list[str] = []
+
+    async def partitions(topic: str) -> int:
+        asked.append(topic)
+        return 4
+
+    rec = Recorder()
+    out = Outbox(rec.send, "rows", "wall", "dead", packed={"ops": ALERT_OPS},
+                 partitions=partitions)
+    grids = [f"CT{g:03d}" for g in range(40)]
+    for n in range(3):
+        for grid in grids:
+            out.send("ops", grid, encode({"grid_id": grid, "n": n}))
+    out.send("other", "G01", b'{"a":1}')
+    await out.flush()
+    assert asked == ["ops"]
+    ops = [(key, value) for topic, key, value in rec.sent if topic == "ops"]
+    assert len(ops) == len({partition_for(g, 4) for g in grids})  # one per partition
+    got = [(key.decode(), op) for key, value in ops
+           for op in decode_one_or_many(value, dict)]
+    assert sorted((op["grid_id"], op["n"]) for _, op in got) == sorted(
+        (g, n) for g in grids for n in range(3))
+    for key, op in got:
+        assert partition_for(op["grid_id"], 4) == partition_for(key, 4)
+    for grid in grids:
+        assert [op["n"] for _, op in got if op["grid_id"] == grid] == [0, 1, 2]
+    assert ("other", b"G01", b'{"a":1}') in rec.sent
+
+
 async def test_outbox_splits_many_rows_into_messages_under_the_size_limit() -> None:
     rec = Recorder()
     out = outbox(rec)
