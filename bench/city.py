@@ -22,8 +22,11 @@ Figures per phase (``street_*``, ``city_*``), measured in the load window after 
 * ``case_to_hub_p50/p99/max_ms``: a hub client subscribed to every channel, as ``/wall`` is;
   for each case item, arrival minus the item's ``ts`` (the case event's time, stamped by the
   simulator's live clock) — event → hub. ``cases_seen`` counts them. Goal: p99 <= 1 s;
-* ``case_to_topic_p50/p99_ms``: the worker's part of it: a case item's wall update on the
-  wall updates topic (its Kafka timestamp, set by the worker's producer) minus its ``ts``;
+* ``case_to_input_p50/p99_ms``: the load generator's part of it: the case event's record on
+  the case events topic (its Kafka timestamp) minus its ``ts``;
+* ``case_to_topic_p50/p99_ms``: the load generator's and the worker's part of it: a case
+  item's wall update on the wall updates topic (its Kafka timestamp, set by the worker's
+  producer) minus its ``ts``;
 * ``reading_to_hub_p99_ms``: the same for ``grid_metrics`` items, from ``source_ms`` (when the
   oldest reading they cover was produced);
 * ``loop_lag_p99_ms`` / ``loop_lag_max_ms``: the largest event-loop lag p99 and maximum the
@@ -92,8 +95,9 @@ from bench.common import (
 )
 from bench.hub import start_hub, stop
 from domain import geo_build
-from domain.contracts.topics import ALERT_OPS, SENSOR_READINGS, WALL_UPDATES
+from domain.contracts.topics import ALERT_OPS, CASE_EVENTS, SENSOR_READINGS, WALL_UPDATES
 from domain.geo import load_street
+from domain.wire import decode_one_or_many
 from wall.hub.client import HubClient
 from wall.hub.protocol import CHANNELS, DeltasMsg, SnapshotMsg, decode_hub
 from wall.hub.stats import rss_mb
@@ -125,6 +129,10 @@ class _Channel(msgspec.Struct):
     ts: int = 0
 
 
+class _Event(msgspec.Struct):
+    ts: int
+
+
 class _Health(msgspec.Struct):
     ts: int
     data: dict[str, Any]
@@ -144,9 +152,20 @@ class TopicSizes(Following):
     # (case update ts, its wall update's Kafka timestamp minus ts) of each cases update
     case_to_topic: list[tuple[int, int]] = field(default_factory=list)
 
+    # (case event ts, its input record's Kafka timestamp minus ts) of each case event
+    case_to_input: list[tuple[int, int]] = field(default_factory=list)
+
     def case_to_topic_ms(self, start_ms: int, end_ms: int) -> list[float]:
         """Event -> wall updates topic of the case updates of events in the window."""
         return [float(ms) for ts, ms in list(self.case_to_topic) if start_ms <= ts <= end_ms]
+
+    def case_to_input_ms(self, start_ms: int, end_ms: int) -> list[float]:
+        """Event -> case events topic (the load generator's part) in the window."""
+        return [float(ms) for ts, ms in list(self.case_to_input) if start_ms <= ts <= end_ms]
+
+    def _note_input(self, record: Any) -> None:
+        for event in decode_one_or_many(record.value, _Event):
+            self.case_to_input.append((event.ts, record.timestamp - event.ts))
 
     def lag_zero_after(self, since_ms: int) -> int | None:
         """Ts of the first job-health report after ``since_ms`` with no lag, if any yet."""
@@ -174,6 +193,7 @@ class TopicSizes(Following):
 
         s = self.world.settings
         consumer = KafkaConsumer(WALL_UPDATES.name(s.topic_prefix),
+                                 CASE_EVENTS.name(s.topic_prefix),
                                  bootstrap_servers=s.kafka_bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  group_id=None, fetch_max_wait_ms=100)
@@ -183,6 +203,9 @@ class TopicSizes(Following):
             while not self._stop.is_set():
                 for records in consumer.poll(timeout_ms=200).values():
                     for record in records:
+                        if record.topic == CASE_EVENTS.name(s.topic_prefix):
+                            self._note_input(record)
+                            continue
                         self.messages += 1
                         item = decoder.decode(record.value)
                         channel = item.channel
@@ -340,6 +363,8 @@ async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: W
         "case_to_hub_max_ms": max(watch.cases, default=float("nan")),
         "case_to_topic_p50_ms": percentile(sizes.case_to_topic_ms(*watch.window), 50),
         "case_to_topic_p99_ms": percentile(sizes.case_to_topic_ms(*watch.window), 99),
+        "case_to_input_p50_ms": percentile(sizes.case_to_input_ms(*watch.window), 50),
+        "case_to_input_p99_ms": percentile(sizes.case_to_input_ms(*watch.window), 99),
         "cases_seen": float(len(watch.cases)),
         "reading_to_hub_p99_ms": percentile(watch.readings, 99),
         "largest_hub_frame_bytes": float(watch.largest_frame),
@@ -492,6 +517,7 @@ def report(f: dict[str, Any]) -> None:
                  "readings_per_message", "alert_ops_messages_per_s",
                  "case_events_per_s",
                  "case_to_hub_p50_ms", "case_to_hub_p99_ms", "case_to_hub_max_ms", "cases_seen",
+                 "case_to_input_p50_ms", "case_to_input_p99_ms",
                  "case_to_topic_p50_ms", "case_to_topic_p99_ms",
                  "reading_to_hub_p99_ms", "loop_lag_p99_ms", "loop_lag_max_ms",
                  "worker_cpu_pct", "worker_cpu_ms_per_1k_readings", "simulator_cpu_pct",

@@ -188,6 +188,8 @@ def simulate_cmd(args: argparse.Namespace) -> int:
           f"{args.speedup:g}, run tag {simulation.run_tag}; {geography.name_en}: "
           f"{len(geography.grids):,} grids, {len(geography.sensors):,} sensors "
           f"({s.resolved_geo_dir})", file=sys.stderr)
+    if args.start_ms is None:  # live: the clock starts now, after loading and connecting
+        simulation.rebase(int(time.time() * 1000))
     try:
         result = run(simulation, sink, args.rate, duration_s=args.duration,
                      max_events=args.events, progress_every_s=args.progress_every,
@@ -236,12 +238,20 @@ def _sink(args: argparse.Namespace, s: Settings, run_tag: str) -> Any:
         from ingest.simulator.batch_producer import batch_writer
         from ingest.simulator.kafka_sink import KafkaSink
 
+        def connect(client_id: str) -> Writer:
+            return (KafkaWriter(s, client_id=client_id) if args.producer == "kafka-python"
+                    else batch_writer(s, client_id=client_id))
+
         try:
-            writer: Writer = (KafkaWriter(s, client_id="gridwall-simulator")
-                              if args.producer == "kafka-python" else batch_writer(s))
+            writer = connect("gridwall-simulator")
         except (KafkaError, KafkaUnavailable) as exc:
             raise ValueError(f"cannot connect to Kafka at {s.kafka_bootstrap}: {exc}") from exc
-        return KafkaSink(writer, run_tag)
+        try:  # case events and records on a lane of their own (KafkaSink)
+            events_writer = connect("gridwall-simulator-events")
+        except (KafkaError, KafkaUnavailable) as exc:
+            writer.close()
+            raise ValueError(f"cannot connect to Kafka at {s.kafka_bootstrap}: {exc}") from exc
+        return KafkaSink(writer, run_tag, events_writer=events_writer)
     from ingest.simulator.http_sink import HttpSink
 
     url = args.gateway or s.resolved_gateway_url

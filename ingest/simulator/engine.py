@@ -124,6 +124,16 @@ class Simulation:
         self.slot = 0
         self.counts: Counter[str] = Counter()  # events by kind: reading, case, record
 
+    def rebase(self, start_ms: int) -> None:
+        """Stamp slot 0 at ``start_ms`` instead (only before the first event was taken; the
+        day start and run tag stay those of the construction, so only the timestamps move,
+        as the module docstring says). A live run rebases when it starts sending, so the
+        seconds spent loading a city's geography and connecting do not make every event
+        that much late."""
+        if self.slot:
+            raise RuntimeError("rebase after events were taken")
+        self.start_ms = start_ms
+
     def __iter__(self) -> Iterator[Event]:
         return self
 

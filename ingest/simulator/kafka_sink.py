@@ -56,44 +56,31 @@ def out_records(events: Sequence[Event], request_id: str, received_ms: int) -> l
     return records
 
 
-class KafkaSink:
-    """Produces chunks with one acks=all writer; retries with back-off until acknowledged.
+class _Lane:
+    """One acks=all writer fed in order: inline (``in_flight`` 0) or from a bounded queue by
+    a thread of its own; a chunk is retried with back-off until acknowledged."""
 
-    With ``in_flight`` > 0 a background thread produces while the caller generates the next
-    chunks: :meth:`send` then returns once the chunk is queued (at most ``in_flight`` wait),
-    and :meth:`close` returns once every queued chunk was acknowledged. With 0, :meth:`send`
-    itself waits for the acknowledgement.
-    """
-
-    def __init__(self, writer: Writer, run_tag: str, *, in_flight: int = 2,
-                 max_backoff_s: float = 10.0, sleep: Callable[[float], None] = time.sleep
+    def __init__(self, name: str, writer: Writer, stats: SinkStats, stats_lock: threading.Lock,
+                 in_flight: int, max_backoff_s: float, sleep: Callable[[float], None]
                  ) -> None:
-        self.stats = SinkStats()
-        self._writer = writer
-        self._run_tag = run_tag
-        self._chunks = 0
+        self.writer = writer
+        self._stats = stats
+        self._stats_lock = stats_lock
         self._max_backoff_s = max_backoff_s
         self._sleep = sleep
         self._queue: queue.Queue[tuple[list[OutRecord], int] | None] | None = None
         self._thread: threading.Thread | None = None
         if in_flight > 0:
             self._queue = queue.Queue(maxsize=in_flight)
-            self._thread = threading.Thread(target=self._drain, name="simulator-producer",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._drain, name=name, daemon=True)
             self._thread.start()
 
-    def send(self, events: Sequence[Event]) -> None:
-        """Produce ``events`` (see the class docstring for when it returns)."""
-        if not events:
-            return
-        self._chunks += 1
-        records = out_records(events, f"{self._run_tag}-d{self._chunks}",
-                              int(time.time() * 1000))
-        self.stats.sent += len(events)
+    def put(self, records: list[OutRecord], count: int) -> None:
+        """Produce ``records`` (``count`` events) now, or queue them."""
         if self._queue is None:
-            self._produce(records, len(events))
+            self._produce(records, count)
         else:
-            self._queue.put((records, len(events)))
+            self._queue.put((records, count))
 
     def _drain(self) -> None:
         assert self._queue is not None
@@ -104,12 +91,14 @@ class KafkaSink:
         backoff = 0.5
         while True:
             try:
-                self._writer.send_all(records)
-                self.stats.accepted += count
+                self.writer.send_all(records)
+                with self._stats_lock:
+                    self._stats.accepted += count
                 return
             except KafkaUnavailable as exc:
-                self.stats.errors += 1
-                self.stats.retries += 1
+                with self._stats_lock:
+                    self._stats.errors += 1
+                    self._stats.retries += 1
                 log.warning("Kafka did not acknowledge (%s); retrying in %.1f s", exc, backoff)
                 self._sleep(backoff)
                 backoff = min(self._max_backoff_s, backoff * 2)
@@ -119,4 +108,47 @@ class KafkaSink:
         if self._queue is not None and self._thread is not None:
             self._queue.put(None)
             self._thread.join()
-        self._writer.close()
+        self.writer.close()
+
+
+class KafkaSink:
+    """Produces chunks with acks=all writers; retries with back-off until acknowledged.
+
+    With ``in_flight`` > 0 a background thread produces while the caller generates the next
+    chunks: :meth:`send` then returns once the chunk is queued (at most ``in_flight`` wait),
+    and :meth:`close` returns once every queued chunk was acknowledged. With 0, :meth:`send`
+    itself waits for the acknowledgement. With ``events_writer``, chunks without readings
+    (case events, department records) go through it on a lane of their own, so a report is
+    not queued behind a city's push of readings (as an app's report and a sensor hub's push
+    are different clients); each lane keeps its chunks in order.
+    """
+
+    def __init__(self, writer: Writer, run_tag: str, *, in_flight: int = 2,
+                 max_backoff_s: float = 10.0, sleep: Callable[[float], None] = time.sleep,
+                 events_writer: Writer | None = None) -> None:
+        self.stats = SinkStats()
+        self._run_tag = run_tag
+        self._chunks = 0
+        lock = threading.Lock()
+        self._readings = _Lane("simulator-producer", writer, self.stats, lock, in_flight,
+                               max_backoff_s, sleep)
+        self._events = self._readings if events_writer is None else _Lane(
+            "simulator-events", events_writer, self.stats, lock, in_flight, max_backoff_s,
+            sleep)
+
+    def send(self, events: Sequence[Event]) -> None:
+        """Produce ``events`` (see the class docstring for when it returns)."""
+        if not events:
+            return
+        self._chunks += 1
+        records = out_records(events, f"{self._run_tag}-d{self._chunks}",
+                              int(time.time() * 1000))
+        self.stats.sent += len(events)
+        readings = any(type(e) is SensorReading for e in events)
+        (self._readings if readings else self._events).put(records, len(events))
+
+    def close(self) -> None:
+        """Wait until every queued chunk was acknowledged, then close the writers."""
+        self._readings.close()
+        if self._events is not self._readings:
+            self._events.close()

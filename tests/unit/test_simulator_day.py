@@ -66,6 +66,21 @@ def test_another_start_moves_only_the_timestamps() -> None:
     assert [msgspec.structs.replace(e, ts=e.ts + later - START) for e in a] == b
 
 
+def test_a_rebased_run_moves_only_the_timestamps_and_only_before_it_began() -> None:
+    from ingest.simulator.engine import SimConfig, Simulation
+
+    config = SimConfig(seed=3, rate=500.0, speedup=300.0)
+    later = START + 1_654  # what loading a city and connecting took
+    rebased = Simulation(config, START)
+    rebased.rebase(later)
+    a = Simulation(config, START).take(2000)
+    b = rebased.take(2000)
+    assert b[0].ts == later
+    assert [msgspec.structs.replace(e, ts=e.ts + later - START) for e in a] == b
+    with pytest.raises(RuntimeError):
+        rebased.rebase(START)
+
+
 def test_slots_are_stamped_at_the_rate_in_order() -> None:
     events = list(generate(1, 1000, START, rate=400))
     assert [e.ts for e in events] == [START + int(k * 1000 / 400) for k in range(1000)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Sequence
 
 import httpx
@@ -221,3 +223,37 @@ def test_runner_stops_at_max_events_and_goes_as_fast_as_a_slow_sink() -> None:
     result = run(iter(_events(3000)), sink, 1e6, max_events=2500, max_chunk=1000,
                  clock=clock, sleep=clock.sleep, report=lambda _: None)
     assert result.events == 2500 and [len(c) for c in sink.chunks] == [1, 1000, 1000, 499]
+
+
+class SlowWriter(FakeWriter):
+    """A writer that blocks each send until released (a city push still being acked)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def send_all(self, records: Sequence[OutRecord]) -> None:
+        assert self.release.wait(10)
+        super().send_all(records)
+
+
+def test_case_events_do_not_queue_behind_a_push_of_readings() -> None:
+    """With an events writer, a chunk of case events is acknowledged while a readings chunk
+    sent before it is still waiting."""
+    events = _events(400)
+    readings = [e for e in events if isinstance(e, SensorReading)]
+    others = [e for e in events if not isinstance(e, SensorReading)]
+    assert readings and others
+    slow, fast = SlowWriter(), FakeWriter()
+    sink = KafkaSink(slow, "tag", in_flight=2, events_writer=fast)
+    sink.send(readings)
+    sink.send(others)
+    deadline = time.monotonic() + 10
+    while sink.stats.accepted < len(others) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sink.stats.accepted == len(others) and not slow.sent  # the reports went first
+    slow.release.set()
+    sink.close()
+    assert sink.stats.accepted == len(events) and slow.closed and fast.closed
+    assert {r.topic.base for r in fast.sent} <= {"gridwall.cases.events",
+                                                 "gridwall.departments.records"}
