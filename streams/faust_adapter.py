@@ -3,7 +3,8 @@
 faust-streaming 0.15.3 stays the engine of the case workflow, the SLA timers and the alerts
 (agents, changelogged tables, timers, rebalancing). Four things it does not do as the
 workflow needs, each worked around here and tested in ``tests/unit/test_faust_adapter.py``
-(and, against the real broker, ``tests/integration/test_streams_gapfill.py``):
+(and, against the real broker, ``tests/integration/test_streams_gapfill.py`` and
+``tests/integration/test_faust_partition_count.py``):
 
 1. **Changelog writes acknowledged** (:class:`PartitionedTable`). Faust hands a table's
    changelog records to a background buffer that drained too slowly under load (12 s
