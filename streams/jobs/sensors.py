@@ -73,6 +73,8 @@ FETCH_MAX_BYTES = 4 * 1024 * 1024
 # readings handled between two yields to the event loop: ~5-10 ms of work, so a case event
 # never waits long behind a large batch (the worker's jobs share one event loop)
 SLICE_READINGS = 2_000
+SLICE_GRIDS = 500  # grids' health computed between two yields (publish_health)
+SLICE_ROWS = 5_000  # rollup rows queued between two yields (flush_rollups)
 HEARTBEAT_TICK_S = 0.5
 HEALTH_TICK_S = 0.1
 HEALTH_INTERVAL_MS = 500  # a grid's health looked at twice a second at most, sent if changed
@@ -131,15 +133,20 @@ class SensorsJob:
         out = self.ext.outbox()
         topic = self.ext.topic(GRID_PARTIALS.base)
         sent = 0
-        for grid_id, health in self.detector.health(wanted).items():
-            if self.sent_health.get(grid_id) == health:
-                continue
-            self.sent_health[grid_id] = health
-            partial = SensorPartial(grid_id=grid_id, source_ms=self.source_ms.pop(grid_id, None),
-                                    health=health)
-            out.latest(topic, partial_key(grid_id, SENSORS_SOURCE),
-                       encode_sensor_partial(partial))
-            sent += 1
+        for start in range(0, len(wanted), SLICE_GRIDS):
+            if start:  # a city's start makes every grid due at once: let the others run
+                await asyncio.sleep(0)
+            for grid_id, health in self.detector.health(
+                    wanted[start:start + SLICE_GRIDS]).items():
+                if self.sent_health.get(grid_id) == health:
+                    continue
+                self.sent_health[grid_id] = health
+                partial = SensorPartial(grid_id=grid_id,
+                                        source_ms=self.source_ms.pop(grid_id, None),
+                                        health=health)
+                out.latest(topic, partial_key(grid_id, SENSORS_SOURCE),
+                           encode_sensor_partial(partial))
+                sent += 1
         for grid_id in due:
             self.source_ms.pop(grid_id, None)
         await out.flush()
@@ -238,7 +245,9 @@ class SensorsJob:
         if not rows:
             return 0
         out = self.ext.outbox()
-        for row in rows:
+        for i, row in enumerate(rows):
+            if i and not i % SLICE_ROWS:  # a minute's end closes every grid's minute at once
+                await asyncio.sleep(0)
             out.row("sensor_rollup_1m", row, (row["grid_id"], row["kind"], row["minute_ms"]))
         await out.flush()
         return len(rows)

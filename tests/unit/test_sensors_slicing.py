@@ -54,3 +54,49 @@ def test_handle_yields_between_slices_and_ends_as_one_stretch_would(
     assert state(sliced) == state(whole)
     assert sliced.rollup.rows(10 ** 15) == whole.rollup.rows(10 ** 15)
     assert sliced_ext.sent == whole_ext.sent
+
+
+def many_grids_job(ext: CapturingExt, grids: int) -> SensorsJob:
+    """A sensors job owning ``grids`` grids of one sensor each, every grid seen once."""
+    from domain.sensor_policy import load_sensor_policy
+    from streams.metrics.coalesce import Coalescer
+    from streams.sensors.detector import SensorDetector
+    from streams.sensors.rollup import SensorRollup
+    from tests.unit.test_partials_on_change import CONFIG
+
+    names = [f"G{g:05d}" for g in range(grids)]
+    detector = SensorDetector(load_sensor_policy(CONFIG / "thresholds.yaml"),
+                              {f"{g}-a": (g, "gas") for g in names})
+    job = SensorsJob(ext, detector, SensorRollup())  # type: ignore[arg-type]
+    job.health_due = Coalescer(0)
+    job.partition_grids(RECORD).update(names)
+    for n, grid in enumerate(names):
+        job.detector.update(batch([(f"{grid}-a", "gas", float(n % 30), T0)], grid=grid))
+        job.rollup.add(batch([(f"{grid}-a", "gas", float(n % 30), T0)], grid=grid))
+    job.touch(dict.fromkeys(names, T0))
+    return job
+
+
+def test_health_and_rollups_of_many_grids_yield_and_end_as_one_stretch_would(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A city's start makes every grid due for health, a minute's end closes every grid's
+    rollup minute: both are sent in slices, with what one stretch would send."""
+    grids = 3 * sensors_module.SLICE_GRIDS
+    sliced_ext, whole_ext = CapturingExt(), CapturingExt()
+    sliced, whole = many_grids_job(sliced_ext, grids), many_grids_job(whole_ext, grids)
+    monkeypatch.setattr(sensors_module, "SLICE_ROWS", grids // 3)
+    monkeypatch.setattr(sensors_module, "wall_ms", lambda: T0 + 1)
+
+    async def both(job: SensorsJob) -> tuple[int, int]:
+        return await job.publish_health(), await job.flush_rollups()
+
+    (partials, rows), ticks = asyncio.run(ticks_during(both(sliced)))
+    assert partials == grids and rows == grids
+
+    monkeypatch.setattr(sensors_module, "SLICE_GRIDS", 10 ** 9)
+    monkeypatch.setattr(sensors_module, "SLICE_ROWS", 10 ** 9)
+    counts, whole_ticks = asyncio.run(ticks_during(both(whole)))
+    assert counts == (grids, grids)
+    # two yields between three health slices, two between three row slices
+    assert ticks >= whole_ticks + 4
+    assert sorted(sliced_ext.sent) == sorted(whole_ext.sent)
