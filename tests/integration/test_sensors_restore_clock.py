@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
+from domain.schemas import decode_sensor_batches
 from domain.sensor_policy import SensorPolicy
 from streams.batchloop import BatchLoop
-from streams.jobs.sensors import SensorsJob, _decoder
+from streams.jobs.sensors import SensorsJob
 from streams.sensors.detector import SensorDetector
 from streams.sensors.rollup import SensorRollup
 from tests.unit.test_sensors_restore_clock import REGISTRY, readings
@@ -116,9 +117,9 @@ def test_a_restarted_loop_raises_no_dead_sensor_behind_its_backlog(infra: Any) -
 
         async def handle(records: Any) -> None:  # sensors_batch, without outputs
             for rec in records:
-                batch = _decoder.decode(rec.value)
-                job.note(rec, batch.grid_id)
-                detector.update(batch)
+                for batch in decode_sensor_batches(rec.value):
+                    job.partition_grids(rec).add(batch.grid_id)
+                    detector.update(batch)
             handled.extend(records)
 
         loop = BatchLoop(infra.kafka_bootstrap, group, [topic], handle)
