@@ -43,8 +43,7 @@ from bench.common import free_port
 from core.auth import ensure_dev_tokens
 from core.settings import Settings, settings_from
 from domain.contracts.topics import SENSOR_READINGS, WALL_UPDATES, TopicSpec
-from domain.schemas import SensorBatch
-from domain.wire import decode
+from domain.schemas import decode_sensor_batches
 from infra.kafka_server import KafkaServer
 from ingest.import_scan import Offsets, TopicLog
 from tests.e2e.conftest import Proc, stack_env
@@ -99,8 +98,8 @@ def reading_sinks(s: Settings, start: Offsets) -> set[str]:
     (``--direct``); a batch id is ``<run tag>-<sink><n>:<grid>:<part>``."""
     log = TopicLog(s, timeout_s=20)
     try:
-        return {decode(m.value, SensorBatch).batch_id.split(":")[0].rsplit("-", 1)[1][0]
-                for m in log.read(start)}
+        return {batch.batch_id.split(":")[0].rsplit("-", 1)[1][0]
+                for m in log.read(start) for batch in decode_sensor_batches(m.value)}
     finally:
         log.close()
 
