@@ -155,13 +155,6 @@ class TopicSizes(Following):
     # (case event ts, its input record's Kafka timestamp minus ts) of each case event
     case_to_input: list[tuple[int, int]] = field(default_factory=list)
 
-    def case_to_topic_ms(self, start_ms: int, end_ms: int) -> list[float]:
-        """Event -> wall updates topic of the case updates of events in the window."""
-        return [float(ms) for ts, ms in list(self.case_to_topic) if start_ms <= ts <= end_ms]
-
-    def case_to_input_ms(self, start_ms: int, end_ms: int) -> list[float]:
-        """Event -> case events topic (the load generator's part) in the window."""
-        return [float(ms) for ts, ms in list(self.case_to_input) if start_ms <= ts <= end_ms]
 
     def _note_input(self, record: Any) -> None:
         for event in decode_one_or_many(record.value, _Event):
@@ -232,6 +225,15 @@ class TopicSizes(Following):
                             self.largest[channel] = size
         finally:
             consumer.close()
+
+
+def window_percentiles(name: str, samples: list[tuple[int, int]], window: tuple[int, int]
+                       ) -> dict[str, float]:
+    """``<name>_p50_ms`` and ``<name>_p99_ms`` of the (event ts, latency ms) samples whose
+    event lies in ``window``."""
+    start, end = window
+    values = [float(ms) for ts, ms in list(samples) if start <= ts <= end]
+    return {f"{name}_p50_ms": percentile(values, 50), f"{name}_p99_ms": percentile(values, 99)}
 
 
 @dataclass
@@ -361,10 +363,8 @@ async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: W
         "case_to_hub_p50_ms": percentile(watch.cases, 50),
         "case_to_hub_p99_ms": percentile(watch.cases, 99),
         "case_to_hub_max_ms": max(watch.cases, default=float("nan")),
-        "case_to_topic_p50_ms": percentile(sizes.case_to_topic_ms(*watch.window), 50),
-        "case_to_topic_p99_ms": percentile(sizes.case_to_topic_ms(*watch.window), 99),
-        "case_to_input_p50_ms": percentile(sizes.case_to_input_ms(*watch.window), 50),
-        "case_to_input_p99_ms": percentile(sizes.case_to_input_ms(*watch.window), 99),
+        **window_percentiles("case_to_topic", sizes.case_to_topic, watch.window),
+        **window_percentiles("case_to_input", sizes.case_to_input, watch.window),
         "cases_seen": float(len(watch.cases)),
         "reading_to_hub_p99_ms": percentile(watch.readings, 99),
         "largest_hub_frame_bytes": float(watch.largest_frame),

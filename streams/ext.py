@@ -61,13 +61,11 @@ class Ext:
     def outbox(self) -> Outbox:
         """A fresh outbox on the app's producer (flush waits for every acknowledgement);
         alert ops are packed per partition (with ``send`` replaced: not packed)."""
-        if self.send is not None:
-            return Outbox(self.send, self.topic(ROWS.base), self.topic(WALL_UPDATES.base),
-                          self.topic(DEAD_LETTER.base))
-        return Outbox(self.produce, self.topic(ROWS.base), self.topic(WALL_UPDATES.base),
-                      self.topic(DEAD_LETTER.base),
-                      packed={self.topic(ALERT_OPS.base): ALERT_OPS},
-                      partitions=self.partition_count)
+        real = self.send is None
+        return Outbox(self.send or self.produce, self.topic(ROWS.base),
+                      self.topic(WALL_UPDATES.base), self.topic(DEAD_LETTER.base),
+                      packed={self.topic(ALERT_OPS.base): ALERT_OPS} if real else None,
+                      partitions=self.partition_count if real else None)
 
 
 def wall_ms() -> int:

@@ -44,7 +44,7 @@ class Outbox:
         """``packed``: full topic name -> spec of the topics whose in-order records are
         packed per partition, with ``partitions`` giving their partition counts."""
         self._send = send
-        self._packed = packed if partitions is not None else None
+        self._packed = packed or {}
         self._partitions = partitions
         self._rows_topic = rows_topic
         self._wall_topic = wall_topic
@@ -108,14 +108,12 @@ class Outbox:
                     ) -> list[tuple[str, bytes, bytes]]:
         """``records`` with those of per-partition packed topics packed (see the module
         docstring); the others as they were, in order."""
-        packed = self._packed
-        if not packed or self._partitions is None:
-            return list(records)
+        packed, partitions = self._packed, self._partitions
         kept = [r for r in records if r[0] not in packed]
-        if len(kept) == len(records):
-            return kept
+        if len(kept) == len(records) or partitions is None:
+            return list(records)
         names = {packed[topic].base: topic for topic, _, _ in records if topic in packed}
-        counts = {name: await self._partitions(name) for name in names.values()}
+        counts = {name: await partitions(name) for name in names.values()}
         out = pack_records(
             [OutRecord(packed[topic], key.decode(), value)
              for topic, key, value in records if topic in packed],
