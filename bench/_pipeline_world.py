@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from bench.common import Following
+from bench.common import Following, tree_cpu_seconds, tree_rss_mb
 from core.kafka_records import OutRecord
 from core.kafka_writer import KafkaWriter
 from core.settings import Settings, settings_from
@@ -30,7 +30,6 @@ from domain.wire import decode_one_or_many, encode
 from infra.topics import ensure_topics
 from ingest.simulator.engine import Event, generate
 from ingest.simulator.kafka_sink import out_records
-from wall.hub.stats import rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK_EVENTS = 5_000  # events per simulated request: ~50 readings per grid message
@@ -306,7 +305,8 @@ class Watch(Following):
 
 
 class Worker:
-    """``gridwall worker`` in a subprocess with the run's environment; samples its RSS."""
+    """``gridwall worker`` in a subprocess with the run's environment; samples the RSS of
+    its processes (the worker and its sensors process) together."""
 
     def __init__(self, world: World, name: str = "bench") -> None:
         self.log_path = world.logs / f"{name}.log"
@@ -335,8 +335,16 @@ class Worker:
     def _sample(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(OSError, ValueError):
-                self.max_rss_mb = max(self.max_rss_mb, rss_mb(self.proc.pid))
+                self.max_rss_mb = max(self.max_rss_mb, self.rss_mb())
             time.sleep(0.5)
+
+    def cpu_seconds(self) -> float:
+        """CPU time so far of the worker's processes (the sensors process alive now)."""
+        return tree_cpu_seconds(self.proc.pid)
+
+    def rss_mb(self) -> float:
+        """RSS of the worker's processes now, in MiB."""
+        return tree_rss_mb(self.proc.pid)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not stop within 20 s."""

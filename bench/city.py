@@ -100,7 +100,6 @@ from domain.geo import load_street
 from domain.wire import decode_one_or_many
 from wall.hub.client import HubClient
 from wall.hub.protocol import CHANNELS, DeltasMsg, SnapshotMsg, decode_hub
-from wall.hub.stats import rss_mb
 
 VIEWER = "bench-city-viewer"
 TARGET_P99_MS = 1_000.0
@@ -146,9 +145,11 @@ class TopicSizes(Following):
     world: World
     largest: dict[str, int] = field(default_factory=dict)
     messages: int = 0
-    lags: list[tuple[int, int, dict[str, int]]] = field(default_factory=list)
-    # (report ts, event-loop lag p99 ms, max ms) of each job-health report
-    loop_lags: list[tuple[int, float, float]] = field(default_factory=list)
+    # (report ts, reporter, lag_total, lag per consumer) of each job-health report; a worker
+    # reports as its id and its sensors process as "<id>-sensors"
+    lags: list[tuple[int, str, int, dict[str, int]]] = field(default_factory=list)
+    # (report ts, reporter, event-loop lag p99 ms, max ms) of each job-health report
+    loop_lags: list[tuple[int, str, float, float]] = field(default_factory=list)
     # (case update ts, its wall update's Kafka timestamp minus ts) of each cases update
     case_to_topic: list[tuple[int, int]] = field(default_factory=list)
 
@@ -161,22 +162,33 @@ class TopicSizes(Following):
             self.case_to_input.append((event.ts, record.timestamp - event.ts))
 
     def lag_zero_after(self, since_ms: int) -> int | None:
-        """Ts of the first job-health report after ``since_ms`` with no lag, if any yet."""
-        return next((ts for ts, lag, _ in list(self.lags) if ts > since_ms and lag == 0), None)
+        """The ts by which every reporter (the worker's processes) has sent a job-health
+        report after ``since_ms`` with no lag, if all have yet."""
+        reports = list(self.lags)
+        first_zero: dict[str, int] = {}
+        for ts, reporter, lag, _ in reports:
+            if ts > since_ms and lag == 0:
+                first_zero.setdefault(reporter, ts)
+        reporters = {reporter for _, reporter, _, _ in reports}
+        if not reporters or set(first_zero) != reporters:
+            return None
+        return max(first_zero.values())
 
     def max_lag(self, start_ms: int, end_ms: int) -> dict[str, float]:
         """The largest lag reported in [start_ms, end_ms] in total (-1 if no report) and per
         consumer of the worker (``max_lag_<consumer>``: messages over its partitions)."""
         out = {"max_lag_in_window": -1.0}
-        for ts, total, by_consumer in list(self.lags):
+        for ts, _, total, by_consumer in list(self.lags):
             if start_ms <= ts <= end_ms:
                 out["max_lag_in_window"] = max(out["max_lag_in_window"], float(total))
                 for consumer, lag in by_consumer.items():
                     key = f"max_lag_{consumer}"
                     out[key] = max(out.get(key, 0.0), float(lag))
-        window = [(p99, top) for ts, p99, top in list(self.loop_lags) if start_ms <= ts <= end_ms]
-        out["loop_lag_p99_ms"] = max((p99 for p99, _ in window), default=-1.0)
-        out["loop_lag_max_ms"] = max((top for _, top in window), default=-1.0)
+        for prefix, sensors in (("", False), ("sensors_", True)):
+            window = [(p99, top) for ts, who, p99, top in list(self.loop_lags)
+                      if start_ms <= ts <= end_ms and who.endswith("-sensors") == sensors]
+            out[f"{prefix}loop_lag_p99_ms"] = max((p99 for p99, _ in window), default=-1.0)
+            out[f"{prefix}loop_lag_max_ms"] = max((top for _, top in window), default=-1.0)
         return out
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -214,11 +226,13 @@ class TopicSizes(Following):
                                     by_consumer[job] += lag
                                     name = topic.removeprefix(s.topic_prefix)
                                     by_consumer[f"{job}:{name}"] = lag
-                            self.lags.append((report.ts, int(report.data.get("lag_total", -1)),
+                            self.lags.append((report.ts, (record.key or b"").decode(),
+                                              int(report.data.get("lag_total", -1)),
                                               by_consumer))
                             loop = report.data.get("loop_lag") or {}
                             if loop.get("p99_ms") is not None:
-                                self.loop_lags.append((report.ts, float(loop["p99_ms"]),
+                                self.loop_lags.append((report.ts, self.lags[-1][1],
+                                                       float(loop["p99_ms"]),
                                                        float(loop["max_ms"])))
                         size = len(record.value)
                         if size > self.largest.get(channel, 0):
@@ -338,19 +352,18 @@ def measure_phase(world: World, args: argparse.Namespace, plan: Plan, sizes: Top
 
 async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: Worker,
                    sizes: TopicSizes, url: str) -> dict[str, float]:
-    pid = worker.proc.pid
     watch = HubWatch()
     figures: dict[str, float] = {}
     async with HubClient(url, VIEWER) as client:
         await client.subscribe(CHANNELS)
         follower = asyncio.create_task(follow(client, watch))
-        empty0, empty_t0 = cpu_seconds(pid), time.monotonic()
+        empty0, empty_t0 = worker.cpu_seconds(), time.monotonic()
         await asyncio.sleep(plan.idle_s)
-        empty = (cpu_seconds(pid) - empty0) / (time.monotonic() - empty_t0)
+        empty = (worker.cpu_seconds() - empty0) / (time.monotonic() - empty_t0)
         figures["empty_idle_cpu_ms_per_s"] = 1000 * empty
         sim = simulator(world, args, plan.warmup_s + plan.measure_s)
         try:
-            figures |= await _load_and_idle(world, plan, pid, watch, sizes, sim)
+            figures |= await _load_and_idle(world, plan, worker, watch, sizes, sim)
         finally:
             if sim.poll() is None:
                 sim.kill()
@@ -368,23 +381,23 @@ async def _measure(world: World, args: argparse.Namespace, plan: Plan, worker: W
         "cases_seen": float(len(watch.cases)),
         "reading_to_hub_p99_ms": percentile(watch.readings, 99),
         "largest_hub_frame_bytes": float(watch.largest_frame),
-        "worker_rss_mb": max(worker.max_rss_mb, rss_mb(pid)),
+        "worker_rss_mb": max(worker.max_rss_mb, worker.rss_mb()),
     }
     return figures
 
 
-async def _load_and_idle(world: World, plan: Plan, pid: int, watch: HubWatch,
+async def _load_and_idle(world: World, plan: Plan, worker: Worker, watch: HubWatch,
                          sizes: TopicSizes, sim: subprocess.Popen[str]) -> dict[str, float]:
     """Warm up, measure the load window, wait until the worker has no lag, measure idle CPU."""
-    load_cpu0 = cpu_seconds(pid)
+    load_cpu0 = worker.cpu_seconds()
     await asyncio.sleep(plan.warmup_s)
     # ClickHouse is asked from a thread, so no hub frame waits on it (arrival times).
     stored0 = await asyncio.to_thread(stored_readings, world)
-    start_ms, cpu0, sim0, busy0 = now_ms(), cpu_seconds(pid), cpu_seconds(sim.pid), busy()
+    start_ms, cpu0, sim0, busy0 = now_ms(), worker.cpu_seconds(), cpu_seconds(sim.pid), busy()
     watch.window = (start_ms, start_ms + int(plan.measure_s * 1000))
     await asyncio.sleep(plan.measure_s)
     elapsed = (now_ms() - start_ms) / 1000
-    cpu, sim_cpu = cpu_seconds(pid) - cpu0, cpu_seconds(sim.pid) - sim0
+    cpu, sim_cpu = worker.cpu_seconds() - cpu0, cpu_seconds(sim.pid) - sim0
     machine = busy() - busy0
     stored = await asyncio.to_thread(stored_readings, world) - stored0
     out, err = await asyncio.to_thread(sim.communicate)
@@ -401,11 +414,11 @@ async def _load_and_idle(world: World, plan: Plan, pid: int, watch: HubWatch,
             break
         await asyncio.sleep(0.5)
     # the worker's whole cost of the run's readings (warm-up, window and drain), when drained
-    per_1k = 1000 * (cpu_seconds(pid) - load_cpu0) / (readings / 1000) if drained >= 0 else -1.0
+    per_1k = 1000 * (worker.cpu_seconds() - load_cpu0) / (readings / 1000) if drained >= 0 else -1.0
     await asyncio.sleep(1.0)
-    idle0, idle_t0 = cpu_seconds(pid), time.monotonic()
+    idle0, idle_t0 = worker.cpu_seconds(), time.monotonic()
     await asyncio.sleep(plan.idle_s)
-    idle = (cpu_seconds(pid) - idle0) / (time.monotonic() - idle_t0)
+    idle = (worker.cpu_seconds() - idle0) / (time.monotonic() - idle_t0)
     return {
         "readings_per_s": readings / seconds, "case_events_per_s": cases / seconds,
         "events_per_s": events / seconds,

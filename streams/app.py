@@ -32,7 +32,13 @@ from streams.metrics.facts import StepFact
 from streams.outbox import Outbox
 from streams.retention import FinishedCases
 from streams.runner import add_service
-from streams.sink import ClickHouseSink, case_events_decoder, dead_letters_decoder, rows_decoder
+from streams.sink import (
+    ClickHouseSink,
+    Decoder,
+    case_events_decoder,
+    dead_letters_decoder,
+    rows_decoder,
+)
 
 
 def wall_clock_ms() -> int:
@@ -70,12 +76,16 @@ class Runtime:
     recovery_hooks: list[Callable[[list[CaseRecord]], None]] = field(default_factory=list)
 
 
-def faust_app(settings: Settings, worker_id: str) -> faust.App:
-    """The worker's Faust app (raw keys and values, in-memory stores; see the comments)."""
+def faust_app(settings: Settings, worker_id: str, suffix: str = "") -> faust.App:
+    """The worker's Faust app (raw keys and values, in-memory stores; see the comments).
+
+    ``suffix`` names a separate app (its own Faust consumer group): the sensors process's
+    app is ``<app id>-sensors-process``, so it never joins the group of the workflow's agents.
+    """
     datadir = Path(settings.data_dir) / "faust" / app_id(settings) / worker_id
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
-        app_id(settings), broker=f"kafka://{settings.kafka_bootstrap}", store="memory://",
+        app_id(settings) + suffix, broker=f"kafka://{settings.kafka_bootstrap}", store="memory://",
         key_serializer="raw", value_serializer="raw",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
@@ -97,22 +107,30 @@ def faust_app(settings: Settings, worker_id: str) -> faust.App:
 
 
 def add_services(app: faust.App, rt: Runtime, outbox: Callable[[], Outbox],
-                 topics: dict[str, str]) -> ControlFollower:
-    """Start the ClickHouse sink (``rt.sink``, consumer group ``<app id>-sink``) and the
-    control follower with the app; a failing one crashes the worker."""
+                 topics: dict[str, str], *, workflow: bool = True) -> ControlFollower:
+    """Start the ClickHouse sink (``rt.sink``) and the control follower with the app; a
+    failing one crashes the worker.
+
+    ``workflow=True``: the sink reads the rows, case events and dead-letter topics (consumer
+    group ``<app id>-sink``) and the follower audits every control record. ``False`` (the
+    sensors process): the sink starts with no topic (the sensors job adds the readings'
+    decoder; group ``<app id>-sink-readings``) and the follower applies without auditing
+    (the workflow process of the same worker audits each record once, for both).
+    """
     settings = rt.settings
 
     def client() -> object:
         return clickhouse_client(settings, connect_timeout=3, send_receive_timeout=30)
 
+    decoders: dict[str, Decoder] = {
+        topics[ROWS.base]: rows_decoder, topics[CASE_EVENTS.base]: case_events_decoder,
+        topics[DEAD_LETTER.base]: dead_letters_decoder} if workflow else {}
     sink = ClickHouseSink(
-        settings.kafka_bootstrap, f"{app_id(settings)}-sink",
-        {topics[ROWS.base]: rows_decoder, topics[CASE_EVENTS.base]: case_events_decoder,
-         topics[DEAD_LETTER.base]: dead_letters_decoder},
-        client, settings.clickhouse_database, lambda: rt.config.sink,
+        settings.kafka_bootstrap, f"{app_id(settings)}-sink" + ("" if workflow else "-readings"),
+        decoders, client, settings.clickhouse_database, lambda: rt.config.sink,
         client_options=aiokafka_client_options(settings))
     rt.sink = sink
-    follower = ControlFollower(settings, rt.config, 0, outbox, [])
+    follower = ControlFollower(settings, rt.config, 0, outbox, [], audits=workflow)
     add_service(app, "Sink", sink.run)
     add_service(app, "ControlFollower", follower.run)
     return follower

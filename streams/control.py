@@ -113,11 +113,15 @@ def load_latest(settings: Settings, config: LiveConfig, timeout_s: float = 15.0
 
 
 class ControlFollower:
-    """Follows the control topic from ``start_offset``, applying and auditing each change."""
+    """Follows the control topic from ``start_offset``, applying and (``audits``) auditing
+    each change. A follower that does not audit applies the keys its process registered
+    and leaves the audit rows and dead letters to the process that knows every key."""
 
     def __init__(self, settings: Settings, config: LiveConfig, start_offset: int,
-                 new_outbox: Callable[[], Outbox], backlog: list[Applied]) -> None:
+                 new_outbox: Callable[[], Outbox], backlog: list[Applied], *,
+                 audits: bool = True) -> None:
         self.settings = settings
+        self.audits = audits
         self.config = config
         self.start_offset = start_offset
         self.new_outbox = new_outbox
@@ -148,7 +152,7 @@ class ControlFollower:
             await consumer.stop()
 
     async def _emit(self, applied: list[Applied]) -> None:
-        if not applied:
+        if not applied or not self.audits:
             return
         outbox = self.new_outbox()
         for item in applied:

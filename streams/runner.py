@@ -292,15 +292,15 @@ def on_agent(app: faust.App, runner: Runner, topic: str,
     return handle, engine
 
 
-def on_loop(app: faust.App, runner: Runner, topics: Sequence[str], max_records: int,
-            state: PartitionState | None, bootstrap: str,
+def on_loop(app: faust.App, runner: Runner, topics: Sequence[str], group: str,
+            max_records: int, state: PartitionState | None, bootstrap: str,
             client_options: dict[str, Any] | None = None) -> BatchLoop:
-    """Run the job as a :class:`BatchLoop` (consumer group ``<app id>-<name>``) started and
-    stopped with the app, its ``state`` moving with its partitions; a failing loop crashes
-    the worker."""
+    """Run the job as a :class:`BatchLoop` (consumer group ``group``) started and stopped
+    with the app, its ``state`` moving with its partitions; a failing loop crashes the
+    worker."""
     name = runner.job.name
     handler: Handler = runner.process
-    loop = BatchLoop(bootstrap, f"{app.conf.id}-{name}", topics, handler, max_records,
+    loop = BatchLoop(bootstrap, group, topics, handler, max_records,
                      client_options=client_options,
                      fetch_max_bytes=getattr(runner.job, "fetch_max_bytes",
                                              DEFAULT_FETCH_MAX_BYTES))

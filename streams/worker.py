@@ -12,7 +12,9 @@ cases (+ gap/tail fill)   Faust agent over ``take_events`` batches, ``cases`` ta
 alerts                    Faust agent, ``alerts`` table
 commands                  Faust agent, no state
 grid metrics (stage 1)    hooks of the cases job, timers
-sensors                   plain loop, state moves with the readings' partitions
+sensors                   plain loop, state moves with the readings' partitions; in
+                          ``gridwall worker``, a child process of its own (role
+                          ``sensors``, :mod:`streams.child`)
 registers                 plain loop, state moves with the records' partitions
 street stage (stage 2)    plain loop over the 1-partition grid-partials topic
 job health                timer
@@ -108,53 +110,80 @@ class Worker:
         return len(backlog)
 
 
+ROLES = ("all", "workflow", "sensors")
+# the sensors process's Faust app (its consumer group: not the sensors loop's <app id>-sensors)
+SENSORS_APP_SUFFIX = "-sensors-process"
+
+
 def build_worker(settings: Settings, config: LiveConfig | None = None,
                  clock: Callable[[], int] = wall_clock_ms, *, services: bool = True,
-                 worker_id: str = "worker", send: Send | None = None) -> Worker:
-    """Build the worker's app with every job.
+                 worker_id: str = "worker", send: Send | None = None,
+                 role: str = "all") -> Worker:
+    """Build the worker's app with the jobs of ``role``.
 
-    ``services=False`` leaves out the sink, the control follower and the ``/metrics`` and
-    ``/healthz`` endpoint (``GRIDWALL_WORKER_METRICS_PORT``); ``send`` replaces the
-    producer for every output and changelog write (unit tests with
+    ``role``: ``all`` (every job in this process), ``workflow`` (every job but the sensors
+    job and the readings' ClickHouse writes: ``gridwall worker`` runs those in a child
+    process, :mod:`streams.child`) or ``sensors`` (that child: the sensors job, the
+    readings' sink, job health; its Faust app is ``<app id>-sensors-process``, its sensors loop the
+    same consumer group as in one process, so its state moves with the partitions exactly
+    the same way). ``services=False`` leaves out the sink, the control follower and the
+    ``/metrics`` and ``/healthz`` endpoint (``GRIDWALL_WORKER_METRICS_PORT``); ``send``
+    replaces the producer for every output and changelog write (unit tests with
     ``agent.test_context()``; no gap filler then).
     """
+    if role not in ROLES:
+        raise ValueError(f"unknown worker role {role!r} (known: {', '.join(ROLES)})")
     rt = Runtime(settings, config or LiveConfig.from_config_dir(settings.config_dir), clock)
-    app = faust_app(settings, worker_id)
+    app = faust_app(settings, worker_id, SENSORS_APP_SUFFIX if role == "sensors" else "")
     ext = Ext(app, rt, worker_id, {spec.base: spec.name(settings.topic_prefix) for spec in TOPICS},
               JobHealth(worker_id), send=send)
     rt.health = ext.health
     worker = Worker(app, rt, ext, {})
     if services:
-        worker.follower = add_services(app, rt, ext.outbox, ext.topics)
-        worker.endpoint = worker_endpoint(settings, app, ext.health, wall_clock_ms)
+        worker.follower = add_services(app, rt, ext.outbox, ext.topics,
+                                       workflow=role != "sensors")
+        if role != "sensors":  # one endpoint per worker (its port is configured once)
+            worker.endpoint = worker_endpoint(settings, app, ext.health, wall_clock_ms)
         if worker.endpoint is not None:
             add_service(app, "MetricsServer", worker.endpoint.run)
         add_service(app, "LoopLagProbe", lambda stopping: probe_loop(ext.health, stopping))
+    if role != "sensors":
+        _add_stream_jobs(worker, send)
+    if role != "workflow":
+        sensors = SensorsJob.from_config(ext)
+        if rt.sink is not None:
+            rt.sink.decoders[ext.topic(SENSOR_READINGS.base)] = sensors.sink_decoder()
+        _add_loop(worker, sensors)
+        sensors.loop = ext.handles["sensors_loop"]
+        ext.handles.update(sensors_job=sensors)
+        worker.jobs.update(sensors=sensors)
+    worker.jobs.update(job_health=HealthJob(ext))
+    add_timers(app, worker.jobs["job_health"].timers())
+    return worker
+
+
+def _add_stream_jobs(worker: Worker, send: Send | None) -> None:
+    """Every job but the sensors job: the workflow's agents, grid metrics, registers, the
+    street stage, and live scoring."""
+    app, ext, rt = worker.app, worker.ext, worker.runtime
     _add_workflow(worker, send)
-    policy = load_scoring(Path(settings.config_dir) / "scoring.yaml")
+    policy = load_scoring(Path(rt.settings.config_dir) / "scoring.yaml")
     grid = grid_metrics.GridMetricsJob(ext, policy)
     rt.case_hooks.append(grid.on_facts)
     rt.recovery_hooks.append(grid.on_recovered)
     add_timers(app, grid_metrics.timers(grid))
-    registers, street, sensors = RegistersLoop(ext), StreetLoop(ext, policy), \
-        SensorsJob.from_config(ext)
-    if rt.sink is not None:
-        rt.sink.decoders[ext.topic(SENSOR_READINGS.base)] = sensors.sink_decoder()
-    for job in (registers, street, sensors):
+    registers, street = RegistersLoop(ext), StreetLoop(ext, policy)
+    for job in (registers, street):
         _add_loop(worker, job)
-    sensors.loop = ext.handles["sensors_loop"]
     ext.handles.update(registers_job=registers.job, registers=registers.job.book, wall=grid,
-                       grid_metrics=grid, street=street.stage, sensors_job=sensors)
-    worker.jobs.update(grid_metrics=grid, registers=registers, street=street,
-                       sensors=sensors, job_health=HealthJob(ext))
-    add_timers(app, worker.jobs["job_health"].timers())
+                       grid_metrics=grid, street=street.stage)
+    worker.jobs.update(grid_metrics=grid, registers=registers, street=street)
 
     def apply_scoring(new: ScoringPolicy) -> None:
         grid.scores.policy = street.stage.scores.policy = new
         street.stage.ranking_due = True
 
     live_scoring(rt.config, policy, apply_scoring)
-    return worker
 
 
 def _add_workflow(worker: Worker, send: Send | None) -> None:
@@ -196,7 +225,8 @@ def _add_loop(worker: Worker, job: Any) -> None:
     state = getattr(job, "state", job)
     settings = worker.runtime.settings
     loop = on_loop(worker.app, Runner(job, ext.outbox, ext.health), [ext.topic(job.topic)],
-                   job.max_records, state, settings.kafka_bootstrap,
+                   f"{app_id(settings)}-{job.name}", job.max_records, state,
+                   settings.kafka_bootstrap,
                    aiokafka_client_options(settings))
     ext.handles[f"{job.name}_loop"] = loop
     add_timers(worker.app, job.timers())

@@ -1,12 +1,12 @@
 """Shared harness (no tests here): the sink's consumer lag, and a live stack of processes.
 
 :func:`sink_lag` reads the commits of a consumer group without joining it;
-:func:`worker_sink_lag` is that for the ClickHouse sink inside ``gridwall worker`` (group
-``<app id>-sink``, the topics it reads). :func:`live_stack` runs ``gridwall worker``,
-``gateway`` and ``hub`` as child processes (:class:`tests.e2e.conftest.Proc`) with their own
-topic prefix, ClickHouse database (migrated, dropped after), tokens file (one token per
-role) and ports; :meth:`LiveStack.unhealthy` says which of them died or stopped answering
-``/healthz``.
+:func:`worker_sink_lag` is that for the ClickHouse sinks of ``gridwall worker`` (groups
+``<app id>-sink`` and ``<app id>-sink-readings``, the topics they read). :func:`live_stack`
+runs ``gridwall worker``, ``gateway`` and ``hub`` as child processes
+(:class:`tests.e2e.conftest.Proc`) with their own topic prefix, ClickHouse database
+(migrated, dropped after), tokens file (one token per role) and ports;
+:meth:`LiveStack.unhealthy` says which of them died or stopped answering ``/healthz``.
 """
 
 from __future__ import annotations
@@ -50,10 +50,12 @@ def sink_lag(s: Settings, group: str, topics: list[str]) -> int:
 
 
 def worker_sink_lag(s: Settings) -> int:
-    """The lag of the ClickHouse sink that ``gridwall worker`` runs (streams.app)."""
-    topics = [spec.name(s.topic_prefix)
-              for spec in (ROWS, CASE_EVENTS, DEAD_LETTER, SENSOR_READINGS)]
-    return sink_lag(s, f"{app_id(s)}-sink", topics)
+    """The lag of the ClickHouse sinks that ``gridwall worker`` runs (streams.app): its
+    workflow process's (group ``<app id>-sink``) and its sensors process's (the readings,
+    group ``<app id>-sink-readings``)."""
+    topics = [spec.name(s.topic_prefix) for spec in (ROWS, CASE_EVENTS, DEAD_LETTER)]
+    return (sink_lag(s, f"{app_id(s)}-sink", topics)
+            + sink_lag(s, f"{app_id(s)}-sink-readings", [SENSOR_READINGS.name(s.topic_prefix)]))
 
 
 def write_tokens(path: Path) -> dict[str, str]:

@@ -145,7 +145,7 @@ def test_scripted_day_rows_and_wall_updates(stream_env: StreamEnv, ch: Any) -> N
         ranking = wait_for("ranking", lambda: latest("ranking", "street"))
         assert [e["subject"] for e in ranking.data["ranking"]] == [GRID]
         assert wait_for("worker ranking", lambda: latest("ranking", "W2"))
-        health = wait_for("job health", lambda: latest("job_health", "day"))
+        health = wait_for("job health", lambda: latest("job_health", "day-sensors"))
         assert health.data["agents"]["sensors"]["events_total"] == n_readings
 
         stored = q("SELECT * FROM {db}.grid_registers") + q("SELECT * FROM {db}.scores")

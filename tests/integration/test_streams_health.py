@@ -1,10 +1,11 @@
 """Job health against the real broker: every consumer's lag, and true table recovery.
 
 A first worker writes cases (changelog records on every partition) and stops; a second
-worker recovers them. Its ``job_health`` item must name every consumer of the worker
-(Faust's agents, the sensors and registers loops, the ClickHouse sink) with its own lag, and
-report, per table and changelog partition, the highwater the broker has and that all of it
-was read.
+worker recovers them. Its ``job_health`` items must name every consumer of the worker with
+its own lag: its workflow process's (Faust's agents, the registers loop, the ClickHouse
+sink of rows and case events) as ``<worker id>``, its sensors process's (the sensors loop,
+the readings' sink) as ``<worker id>-sensors``; and report, per table and changelog
+partition, the highwater the broker has and that all of it was read.
 """
 
 from __future__ import annotations
@@ -64,23 +65,30 @@ def test_job_health_has_every_consumers_lag_and_the_true_recovery(stream_env: St
     second = WorkerProc(senv, "reader")
     try:
         second.wait_ready()
-        consumers = {"agents", "sensors", "registers", "sink"}
 
-        def health() -> dict | None:  # type: ignore[type-arg]
-            update = wall.latest.get(("job_health", "reader"))
+        def health(key: str, consumers: set[str]) -> dict | None:  # type: ignore[type-arg]
+            update = wall.latest.get(("job_health", key))
             if update is None or not consumers <= set(update.data["lag"]):
                 return None
             return update.data
 
-        data = wait_for("job health naming every consumer", health)
+        sensors = wait_for("the sensors process's job health",
+                           lambda: health("reader-sensors", {"sensors", "sink"}))
+        assert SENSOR_READINGS.name(s.topic_prefix) in sensors["lag"]["sensors"]
+        assert set(sensors["lag"]["sink"]) == {SENSOR_READINGS.name(s.topic_prefix)}
+        data = wait_for("job health naming every consumer",
+                        lambda: health("reader", {"agents", "registers", "sink"}))
         lag = data["lag"]
+        assert "sensors" not in lag
         assert CASE_EVENTS.name(s.topic_prefix) in lag["agents"]
-        assert SENSOR_READINGS.name(s.topic_prefix) in lag["sensors"]
         assert DEPARTMENT_RECORDS.name(s.topic_prefix) in lag["registers"]
         assert ROWS.name(s.topic_prefix) in lag["sink"]
         assert CASE_EVENTS.name(s.topic_prefix) in lag["sink"]
-        assert data["lag_total"] == sum(v for topics in lag.values()
-                                        for parts in topics.values() for v in parts.values())
+        assert SENSOR_READINGS.name(s.topic_prefix) not in lag["sink"]
+        for figures in (data, sensors):
+            assert figures["lag_total"] == sum(
+                v for topics in figures["lag"].values() for parts in topics.values()
+                for v in parts.values())
 
         cases = data["recovery"]["cases"]
         assert {int(p): f["highwater"] for p, f in cases["partitions"].items()} == {

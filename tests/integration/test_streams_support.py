@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,15 +122,15 @@ def second_stream_env(infra: Settings, run_id: str, tmp_path: Path) -> Iterator[
 class WorkerProc:
     """``gridwall worker`` as a child process with the test's environment."""
 
-    def __init__(self, senv: StreamEnv, name: str, extra_env: dict[str, str] | None = None
-                 ) -> None:
+    def __init__(self, senv: StreamEnv, name: str, extra_env: dict[str, str] | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
         self.name = name
         self.log_path = senv.logs / f"{name}.log"
         env = dict(senv.env, **(extra_env or {}))
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gridwall.cli", "worker", "--worker-id", name,
-             "--loglevel", "info"],
+             "--loglevel", "info", *extra_args],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:

@@ -1,0 +1,129 @@
+"""streams.child with real processes (no broker): readiness over the pipe, a child that
+exits early, a child that ignores SIGTERM, and a child that dies with its parent."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from streams import child as child_module
+from streams.child import ChildExited, ChildProcess
+
+READY_THEN_SLEEP = textwrap.dedent("""
+    import os, sys, time
+    fd = int(sys.argv[sys.argv.index("--ready-fd") + 1])
+    os.write(fd, b"1")
+    time.sleep(60)
+""")
+IGNORE_TERM = textwrap.dedent("""
+    import os, signal, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    fd = int(sys.argv[sys.argv.index("--ready-fd") + 1])
+    os.write(fd, b"1")
+    time.sleep(60)
+""")
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+async def _run_until_ready(child: ChildProcess) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    stopping = asyncio.Event()
+    task = asyncio.ensure_future(child.run(stopping))
+    await asyncio.wait_for(child.wait_ready(), 30)
+    return stopping, task
+
+
+def test_the_child_says_ready_and_stops_with_sigterm() -> None:
+    async def scenario() -> int | None:
+        child = ChildProcess("test", python(READY_THEN_SLEEP))
+        stopping, task = await _run_until_ready(child)
+        assert child.proc is not None and child.proc.poll() is None
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+        return child.proc.returncode
+
+    assert asyncio.run(scenario()) == -15
+
+
+def test_a_child_that_exits_before_ready_raises_with_its_code() -> None:
+    async def scenario() -> tuple[str, str]:
+        child = ChildProcess("test", python("import sys; sys.exit(3)"))
+        task = asyncio.ensure_future(child.run(asyncio.Event()))
+        with pytest.raises(ChildExited) as waited:
+            await asyncio.wait_for(child.wait_ready(), 30)
+        with pytest.raises(ChildExited) as ran:
+            await asyncio.wait_for(task, 30)
+        return str(waited.value), str(ran.value)
+
+    waited, ran = asyncio.run(scenario())
+    assert "exited before it was ready" in waited
+    assert "exited with code 3" in ran
+
+
+def test_a_child_that_ignores_sigterm_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(child_module, "STOP_WAIT_S", 0.5)
+
+    async def scenario() -> int | None:
+        child = ChildProcess("stubborn", python(IGNORE_TERM))
+        stopping, task = await _run_until_ready(child)
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+        assert child.proc is not None
+        return child.proc.returncode
+
+    assert asyncio.run(scenario()) == -9
+
+
+MIDDLE = textwrap.dedent("""
+    import os, subprocess, sys, time
+    grandchild = subprocess.Popen([sys.executable, "-c",
+        "import os, sys, time; from streams.child import die_with_parent; "
+        "die_with_parent(int(sys.argv[1])); open(sys.argv[2], 'w').write(str(os.getpid())); "
+        "time.sleep(60)", str(os.getpid()), sys.argv[1]])
+    time.sleep(60)
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_child_dies_when_its_parent_is_sigkilled(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    middle = subprocess.Popen([sys.executable, "-c", MIDDLE, str(pid_file)],
+                              cwd=Path(__file__).resolve().parents[2])
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        grandchild = int(pid_file.read_text())
+        assert _alive(grandchild)
+        middle.kill()
+        middle.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(grandchild)
+    finally:
+        if middle.poll() is None:
+            middle.kill()
+
+
+def test_a_child_whose_parent_is_already_gone_exits() -> None:
+    orphan = subprocess.run(
+        [sys.executable, "-c", "from streams.child import die_with_parent; "
+         "die_with_parent(1 if __import__('os').getppid() != 1 else 2); print('ran on')"],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=30)
+    assert orphan.returncode == 1 and "ran on" not in orphan.stdout
