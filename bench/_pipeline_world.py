@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from bench.common import Following, tree_cpu_seconds, tree_rss_mb
+from bench.common import Following, cpu_seconds, tree_cpu_seconds, tree_rss_mb
 from core.kafka_records import OutRecord
 from core.kafka_writer import KafkaWriter
 from core.settings import Settings, settings_from
@@ -341,6 +341,10 @@ class Worker:
     def cpu_seconds(self) -> float:
         """CPU time so far of the worker's processes (the sensors process alive now)."""
         return tree_cpu_seconds(self.proc.pid)
+
+    def own_cpu_seconds(self) -> float:
+        """CPU time so far of the worker's own (workflow) process alone."""
+        return cpu_seconds(self.proc.pid)
 
     def rss_mb(self) -> float:
         """RSS of the worker's processes now, in MiB."""

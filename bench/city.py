@@ -32,7 +32,9 @@ Figures per phase (``street_*``, ``city_*``), measured in the load window after 
 * ``loop_lag_p99_ms`` / ``loop_lag_max_ms``: the largest event-loop lag p99 and maximum the
   worker's job-health reports gave in the load window (how late a timed wake-up ran: time a
   case event waits behind other jobs' synchronous work at each ``await``; -1 if none);
-* ``worker_cpu_pct`` (% of one core in the load window), ``worker_cpu_ms_per_s``;
+  ``sensors_loop_lag_p99_ms`` / ``_max_ms``: the same for its sensors process;
+* ``worker_cpu_pct`` (% of one core in the load window, the worker's two processes
+  together; ``workflow_cpu_pct`` and ``sensors_cpu_pct`` each), ``worker_cpu_ms_per_s``;
   ``worker_cpu_ms_per_1k_readings``: the worker's CPU from the simulator's start until it
   drained, per 1,000 readings the simulator sent (its cost per reading, which a busy
   machine does not hide as the window's share of a core does; -1 if it did not drain);
@@ -394,10 +396,12 @@ async def _load_and_idle(world: World, plan: Plan, worker: Worker, watch: HubWat
     # ClickHouse is asked from a thread, so no hub frame waits on it (arrival times).
     stored0 = await asyncio.to_thread(stored_readings, world)
     start_ms, cpu0, sim0, busy0 = now_ms(), worker.cpu_seconds(), cpu_seconds(sim.pid), busy()
+    own0 = worker.own_cpu_seconds()
     watch.window = (start_ms, start_ms + int(plan.measure_s * 1000))
     await asyncio.sleep(plan.measure_s)
     elapsed = (now_ms() - start_ms) / 1000
     cpu, sim_cpu = worker.cpu_seconds() - cpu0, cpu_seconds(sim.pid) - sim0
+    own = worker.own_cpu_seconds() - own0
     machine = busy() - busy0
     stored = await asyncio.to_thread(stored_readings, world) - stored0
     out, err = await asyncio.to_thread(sim.communicate)
@@ -425,6 +429,7 @@ async def _load_and_idle(world: World, plan: Plan, worker: Worker, watch: HubWat
         "stored_readings_per_s": stored / elapsed, "drain_after_load_s": drained,
         **sizes.max_lag(start_ms, start_ms + int(elapsed * 1000)),
         "worker_cpu_pct": 100 * cpu / elapsed, "worker_cpu_ms_per_s": 1000 * cpu / elapsed,
+        "workflow_cpu_pct": 100 * own / elapsed, "sensors_cpu_pct": 100 * (cpu - own) / elapsed,
         "worker_cpu_ms_per_1k_readings": per_1k,
         "simulator_cpu_pct": 100 * sim_cpu / elapsed,
         "machine_busy_pct": 100 * machine / elapsed / (os.cpu_count() or 1),
@@ -533,7 +538,9 @@ def report(f: dict[str, Any]) -> None:
                  "case_to_input_p50_ms", "case_to_input_p99_ms",
                  "case_to_topic_p50_ms", "case_to_topic_p99_ms",
                  "reading_to_hub_p99_ms", "loop_lag_p99_ms", "loop_lag_max_ms",
-                 "worker_cpu_pct", "worker_cpu_ms_per_1k_readings", "simulator_cpu_pct",
+                 "sensors_loop_lag_p99_ms", "sensors_loop_lag_max_ms", "worker_cpu_pct",
+                 "workflow_cpu_pct", "sensors_cpu_pct",
+                 "worker_cpu_ms_per_1k_readings", "simulator_cpu_pct",
                  "machine_busy_pct", "empty_idle_cpu_ms_per_s", "idle_cpu_ms_per_s",
                  "idle_cpu_ms_per_tick", "idle_after_drain", "worker_rss_mb",
                  "largest_wall_update_bytes",

@@ -5,10 +5,11 @@
 work shared the case workflow's single event loop and core. :class:`ChildProcess` is the
 parent's side, a service of the worker's app:
 
-* the child starts with the app (in a session of its own, so a terminal's Ctrl-C reaches
-  the parent, which stops the child in order), and the parent's worker says "Ready" only
-  once the child's has (:class:`ReadyWorker`: the child writes a byte to a pipe the parent
-  gave it, :func:`announce_ready`);
+* the child starts before the worker's app (:meth:`ChildProcess.start` blocks until the
+  child says it is ready: it writes a byte to a pipe the parent gave it,
+  :func:`announce_ready` on its :class:`ReadyWorker`), so the worker does nothing, and says
+  "Ready" to nobody, before its child is ready; the child runs in a session of its own,
+  so a terminal's Ctrl-C reaches the parent, which stops the child in order;
 * the app stopping stops the child: SIGTERM, SIGKILL after :data:`STOP_WAIT_S`;
 * the child exiting while the app runs crashes the worker (the service raises): whatever
   supervises the worker restarts both, and the successors replay from the last commits;
@@ -23,9 +24,10 @@ import contextlib
 import ctypes
 import logging
 import os
+import select
 import signal
 import subprocess
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
@@ -33,6 +35,7 @@ import faust
 log = logging.getLogger(__name__)
 STOP_WAIT_S = 8.0  # within the runner's wait for a service (streams.runner.STOP_WAIT_S)
 POLL_S = 0.5
+START_TIMEOUT_S = 300.0  # a city's sensors process loads 100,000 sensors in a few seconds
 _PR_SET_PDEATHSIG = 1
 
 
@@ -41,26 +44,24 @@ class ChildExited(RuntimeError):
 
 
 class ReadyWorker(faust.Worker):
-    """A Faust worker whose "Ready" (``on_startup_finished``) first awaits each of
-    ``before_ready``."""
+    """A Faust worker that calls ``on_ready`` just before it says "Ready"."""
 
-    def __init__(self, *args: Any,
-                 before_ready: Sequence[Callable[[], Awaitable[None]]] = (),
+    def __init__(self, *args: Any, on_ready: Callable[[], None] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.before_ready = list(before_ready)
+        self.on_ready = on_ready
 
     async def on_startup_finished(self) -> None:
-        """Await every hook, then say "Ready"."""
-        for hook in self.before_ready:
-            await hook()
+        """Call ``on_ready``, then say "Ready"."""
+        if self.on_ready is not None:
+            self.on_ready()
         await super().on_startup_finished()
 
 
-def announce_ready(fd: int) -> Callable[[], Awaitable[None]]:
-    """The child's hook: tell the parent on pipe ``fd`` that it is ready."""
+def announce_ready(fd: int) -> Callable[[], None]:
+    """The child's ``on_ready``: tell the parent on pipe ``fd`` that it is ready."""
 
-    async def announce() -> None:
+    def announce() -> None:
         os.write(fd, b"1")
         os.close(fd)
 
@@ -68,8 +69,9 @@ def announce_ready(fd: int) -> Callable[[], Awaitable[None]]:
 
 
 class ChildProcess:
-    """Runs ``argv`` from the app's start to its stop (see the module docstring); the
-    child's readiness pipe is passed as ``--ready-fd <fd>`` after ``argv``."""
+    """Runs ``argv`` (see the module docstring); the child's readiness pipe is passed as
+    ``--ready-fd <fd>`` after ``argv``. :meth:`start` before the worker's app starts,
+    :meth:`run` as a service of the app."""
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
                  ) -> None:
@@ -77,25 +79,10 @@ class ChildProcess:
         self.argv = list(argv)
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
-        self.ready = asyncio.Event()
-        self.exited = asyncio.Event()
 
-    async def wait_ready(self) -> None:
-        """Return once the child said it is ready; raise :class:`ChildExited` if it exited
-        before."""
-        waits = [asyncio.ensure_future(self.ready.wait()),
-                 asyncio.ensure_future(self.exited.wait())]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
-        if not self.ready.is_set():
-            raise ChildExited(f"the {self.name} process exited before it was ready")
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        """Start the child, watch it until ``stopping``, then stop it; raise
-        :class:`ChildExited` if it exits first."""
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start the child and block until it says it is ready; raise :class:`ChildExited`
+        (the child stopped) if it exits first or is not ready within ``timeout_s``."""
         read_fd, write_fd = os.pipe()
         try:
             self.proc = subprocess.Popen([*self.argv, "--ready-fd", str(write_fd)],
@@ -103,8 +90,26 @@ class ChildProcess:
                                          pass_fds=(write_fd,))
         finally:
             os.close(write_fd)
-        log.info("%s process started (pid %d)", self.name, self.proc.pid)
-        listener = asyncio.ensure_future(self._listen(read_fd))
+        try:
+            readable, _, _ = select.select([read_fd], [], [], timeout_s)
+            said = os.read(read_fd, 1) if readable else b""
+        finally:
+            os.close(read_fd)
+        if said:
+            log.info("%s process ready (pid %d)", self.name, self.proc.pid)
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+            raise ChildExited(f"the {self.name} process was not ready within {timeout_s:.0f} s")
+        raise ChildExited(f"the {self.name} process exited before it was ready (code "
+                          f"{self.proc.returncode})")
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Watch the started child until ``stopping``, then stop it; raise
+        :class:`ChildExited` if it exits first."""
+        if self.proc is None:
+            raise ChildExited(f"the {self.name} process was never started")
         try:
             while not stopping.is_set():
                 code = self.proc.poll()
@@ -114,17 +119,7 @@ class ChildProcess:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), POLL_S)
         finally:
-            self.exited.set()
             await self.stop()
-            listener.cancel()
-
-    async def _listen(self, read_fd: int) -> None:
-        """Set :attr:`ready` when the child writes its byte (nothing: it exited)."""
-        try:
-            if await asyncio.to_thread(os.read, read_fd, 1):
-                self.ready.set()
-        finally:
-            os.close(read_fd)
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after :data:`STOP_WAIT_S`; wait until it is gone."""

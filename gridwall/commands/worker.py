@@ -13,15 +13,17 @@ all`` runs every job in one process.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from core.settings import settings
 
 if TYPE_CHECKING:
     from streams.child import ChildProcess
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
@@ -46,7 +48,7 @@ def worker_cmd(args: argparse.Namespace) -> int:
 
     from core.logs import configure_logging, logging_config
     from infra.topics import ensure_stream_topics
-    from streams.child import ReadyWorker, announce_ready, die_with_parent
+    from streams.child import ChildExited, ReadyWorker, announce_ready, die_with_parent
     from streams.config import LiveConfig
     from streams.runner import add_service
     from streams.worker import build_worker
@@ -55,45 +57,44 @@ def worker_cmd(args: argparse.Namespace) -> int:
         die_with_parent(args.parent_pid)
 
     # kafka-python (topics, control topic) logs a line per connection; Faust's lines, its
-    # "Worker]: Ready" included, come out in the same format (core.logs)
-    configure_logging("worker", args.loglevel, quiet=("kafka",))
+    # "Worker]: Ready" included, come out in the same format (core.logs). The sensors
+    # process logs as "worker-sensors", without Faust's start-up lines: its "Ready" would
+    # tell whoever waits for the worker's (which follows it) that the worker is ready.
+    process = "worker-sensors" if args.role == "sensors" else "worker"
+    levels = {"faust.worker": "WARNING"} if args.role == "sensors" else None
+    configure_logging(process, args.loglevel, quiet=("kafka",))
     s = settings()
     if not args.no_uvloop:
         mode.loop.use("uvloop")
     ensure_stream_topics(s)
     streams = build_worker(s, LiveConfig.from_config_dir(s.config_dir),
                            worker_id=args.worker_id, role=args.role)
-    before_ready: list[Callable[[], Awaitable[None]]] = []
-    if args.role == "workflow":  # "Ready" once the sensors process is
+    if args.role == "workflow":  # the sensors process first: nothing runs before it is ready
         child = sensors_process(args)
+        try:
+            child.start()
+        except ChildExited as exc:
+            log.error("%s", exc)
+            return 1
         add_service(streams.app, "SensorsProcess", child.run)
-        before_ready.append(child.wait_ready)
-    if args.ready_fd >= 0:
-        before_ready.append(announce_ready(args.ready_fd))
     streams.load_control()  # after build_worker: every live config key is registered by then
     worker = ReadyWorker(streams.app, loglevel=args.loglevel, quiet=True,
                          override_logging=True,
-                         logging_config=logging_config("worker", args.loglevel,
-                                                       quiet=("kafka",)),
-                         before_ready=before_ready)
+                         logging_config=logging_config(process, args.loglevel,
+                                                       quiet=("kafka",), levels=levels),
+                         on_ready=announce_ready(args.ready_fd) if args.ready_fd >= 0
+                         else None)
     worker.execute_from_commandline()
     return 0
 
 
 def sensors_process(args: argparse.Namespace) -> ChildProcess:
-    """The workflow worker's child running its sensors job (:mod:`streams.child`).
-
-    Its Faust log level is at least ``warning``: its own "Ready" line would otherwise tell
-    whoever waits for the worker's that the worker is ready.
-    """
-    import logging
+    """The workflow worker's child running its sensors job (:mod:`streams.child`)."""
     import sys
 
     from streams.child import ChildProcess
 
-    level = max(logging.getLevelName(args.loglevel.upper()), logging.WARNING)
     return ChildProcess("sensors", [
         sys.executable, "-m", "gridwall.cli", "worker", "--role", "sensors",
         "--worker-id", f"{args.worker_id}-sensors", "--parent-pid", str(os.getpid()),
-        "--loglevel", logging.getLevelName(level).lower(),
-        *(["--no-uvloop"] if args.no_uvloop else [])])
+        "--loglevel", args.loglevel, *(["--no-uvloop"] if args.no_uvloop else [])])

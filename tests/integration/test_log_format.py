@@ -25,7 +25,7 @@ from tests.processes import terminate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
 
-PROCESSES = {"up", "worker", "gateway", "hub", "wall"}
+PROCESSES = {"up", "worker", "worker-sensors", "gateway", "hub", "wall"}
 
 
 def records(text: str, fmt: str) -> list[dict[str, str]]:
@@ -87,6 +87,8 @@ def test_every_process_logs_in_the_one_format(infra: Settings, run_id: str, tmp_
     found = records(err.read_text(), fmt)
     assert {r["process"] for r in found} == PROCESSES
     assert any(r["process"] == "worker" and "Worker]: Ready" in r["msg"] for r in found)
+    # the worker's sensors process logs its own lines, but not a "Ready" of its own
+    assert not any(r["process"] == "worker-sensors" and "Ready" in r["msg"] for r in found)
     assert any(r["process"] == "gateway" and r["logger"] == "uvicorn.access"
                and '"GET /healthz HTTP/1.1" 200' in r["msg"] for r in found)
     assert any(r["process"] == "up" and r["logger"] == "gridwall.up"

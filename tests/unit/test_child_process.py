@@ -1,5 +1,6 @@
 """streams.child with real processes (no broker): readiness over the pipe, a child that
-exits early, a child that ignores SIGTERM, and a child that dies with its parent."""
+exits early, one never ready, one that dies while running, one that ignores SIGTERM, and a
+child that dies with its parent."""
 
 from __future__ import annotations
 
@@ -34,52 +35,57 @@ def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-async def _run_until_ready(child: ChildProcess) -> tuple[asyncio.Event, asyncio.Task[None]]:
-    stopping = asyncio.Event()
-    task = asyncio.ensure_future(child.run(stopping))
-    await asyncio.wait_for(child.wait_ready(), 30)
-    return stopping, task
-
-
 def test_the_child_says_ready_and_stops_with_sigterm() -> None:
-    async def scenario() -> int | None:
-        child = ChildProcess("test", python(READY_THEN_SLEEP))
-        stopping, task = await _run_until_ready(child)
-        assert child.proc is not None and child.proc.poll() is None
+    child = ChildProcess("test", python(READY_THEN_SLEEP))
+    child.start(timeout_s=30)
+    assert child.proc is not None and child.proc.poll() is None
+
+    async def scenario() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.ensure_future(child.run(stopping))
+        await asyncio.sleep(0.2)
+        assert not task.done()
         stopping.set()
         await asyncio.wait_for(task, 30)
-        return child.proc.returncode
 
-    assert asyncio.run(scenario()) == -15
+    asyncio.run(scenario())
+    assert child.proc.returncode == -15
 
 
-def test_a_child_that_exits_before_ready_raises_with_its_code() -> None:
-    async def scenario() -> tuple[str, str]:
-        child = ChildProcess("test", python("import sys; sys.exit(3)"))
-        task = asyncio.ensure_future(child.run(asyncio.Event()))
-        with pytest.raises(ChildExited) as waited:
-            await asyncio.wait_for(child.wait_ready(), 30)
-        with pytest.raises(ChildExited) as ran:
-            await asyncio.wait_for(task, 30)
-        return str(waited.value), str(ran.value)
+def test_a_child_that_exits_before_ready_fails_the_start_with_its_code() -> None:
+    child = ChildProcess("test", python("import sys; sys.exit(3)"))
+    with pytest.raises(ChildExited, match=r"exited before it was ready \(code 3\)"):
+        child.start(timeout_s=30)
 
-    waited, ran = asyncio.run(scenario())
-    assert "exited before it was ready" in waited
-    assert "exited with code 3" in ran
+
+def test_a_child_never_ready_is_killed_after_the_timeout() -> None:
+    child = ChildProcess("slow", python("import time; time.sleep(60)"))
+    with pytest.raises(ChildExited, match="not ready within 1 s"):
+        child.start(timeout_s=1)
+    assert child.proc is not None and child.proc.returncode == -9
+
+
+def test_a_child_that_exits_while_running_is_reported_with_its_code() -> None:
+    child = ChildProcess("test", python(READY_THEN_SLEEP))
+    child.start(timeout_s=30)
+    assert child.proc is not None
+    child.proc.kill()
+    with pytest.raises(ChildExited, match="exited with code -9"):
+        asyncio.run(asyncio.wait_for(child.run(asyncio.Event()), 30))
 
 
 def test_a_child_that_ignores_sigterm_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(child_module, "STOP_WAIT_S", 0.5)
+    child = ChildProcess("stubborn", python(IGNORE_TERM))
+    child.start(timeout_s=30)
 
-    async def scenario() -> int | None:
-        child = ChildProcess("stubborn", python(IGNORE_TERM))
-        stopping, task = await _run_until_ready(child)
+    async def scenario() -> None:
+        stopping = asyncio.Event()
         stopping.set()
-        await asyncio.wait_for(task, 30)
-        assert child.proc is not None
-        return child.proc.returncode
+        await asyncio.wait_for(child.run(stopping), 30)
 
-    assert asyncio.run(scenario()) == -9
+    asyncio.run(scenario())
+    assert child.proc is not None and child.proc.returncode == -9
 
 
 MIDDLE = textwrap.dedent("""
