@@ -52,3 +52,10 @@ def test_a_log_format_outside_text_and_json_is_refused_at_start() -> None:
         settings_from({"GRIDWALL_LOG_FORMAT": "xml"})
     with pytest.raises(SettingsError, match="GRIDWALL_WORKER_METRICS_PORT"):
         settings_from({"GRIDWALL_WORKER_METRICS_PORT": "70000"})
+
+
+def test_every_worker_is_restarted_when_it_exits() -> None:
+    """A worker exits when its sensors process dies (docs/deploy.md): compose restarts it."""
+    for name, service in _workers().items():
+        assert service["restart"] == "unless-stopped", name
+        assert "--role" not in service["command"], name  # the default: two processes
