@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from wall.hub.stats import rss_mb
@@ -94,19 +94,20 @@ def process_tree(pid: int) -> list[int]:
 
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU time so far of ``pid`` and its live descendants."""
-    total = 0.0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            total += cpu_seconds(member)
-    return total
+    return _tree_sum(pid, cpu_seconds)
 
 
 def tree_rss_mb(pid: int) -> float:
     """Resident set size of ``pid`` and its live descendants, in MiB."""
+    return _tree_sum(pid, rss_mb)
+
+
+def _tree_sum(pid: int, measure: Callable[[int], float]) -> float:
+    """``measure`` summed over ``pid`` and its live descendants (one gone meanwhile: 0)."""
     total = 0.0
     for member in process_tree(pid):
         with contextlib.suppress(OSError):
-            total += rss_mb(member)
+            total += measure(member)
     return total
 
 
