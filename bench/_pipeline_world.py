@@ -263,22 +263,34 @@ class Watch(Following):
 
     world: World
     wall: list[tuple[int, WallUpdate]] = field(default_factory=list)
+    health: dict[str, WallUpdate] = field(default_factory=dict)  # latest per process
     breaches: list[tuple[int, int]] = field(default_factory=list)  # (seen ms, deadline ms)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
+    def add(self, seen_ms: int, update: WallUpdate) -> None:
+        """Keep one wall update seen at ``seen_ms`` (and, if it is one, the latest job-health
+        report of its process)."""
+        self.wall.append((seen_ms, update))
+        if update.channel == "job_health":
+            self.health[update.key] = update
+
     def lag_after(self, since_ms: int, consumers: Sequence[str] = DRAIN_CONSUMERS
                   ) -> int | None:
-        """The summed lag of ``consumers`` in the latest job-health report made after
-        ``since_ms``; None while there is no such report or one of ``consumers`` is missing
-        from it (a consumer not started, or without a fetched position yet, is unknown,
-        not 0)."""
-        for _, update in reversed(list(self.wall)):
-            if update.channel == "job_health":
-                if update.ts <= since_ms:
-                    return None
-                return consumer_lag(update.data, consumers)
-        return None
+        """The summed lag of ``consumers`` in the latest job-health reports of the worker's
+        processes (each reports its own consumers: the worker as its id, its sensors process
+        as ``<id>-sensors``), if every one was made after ``since_ms``; None while one is
+        older or one of ``consumers`` is missing from all (a consumer not started, or
+        without a fetched position yet, is unknown, not 0)."""
+        reports = list(self.health.values())
+        if not reports or any(report.ts <= since_ms for report in reports):
+            return None
+        merged: dict[str, dict[str, dict[str, int]]] = {}
+        for report in reports:
+            for name, topics in (report.data.get("lag") or {}).items():
+                for topic, parts in topics.items():
+                    merged.setdefault(name, {}).setdefault(topic, {}).update(parts)
+        return consumer_lag({"lag": merged}, consumers)
 
     def _run(self) -> None:
         from kafka import KafkaConsumer
@@ -295,7 +307,7 @@ class Watch(Following):
                     seen = now_ms()
                     for record in records:
                         if tp.topic == wall_topic:
-                            self.wall.append((seen, wall_decoder.decode(record.value)))
+                            self.add(seen, wall_decoder.decode(record.value))
                         elif b"sla-timer" in record.value:
                             for event in decode_one_or_many(record.value, CaseEvent):
                                 if event.actor == "sla-timer":

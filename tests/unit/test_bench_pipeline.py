@@ -9,8 +9,8 @@ from bench.pipeline import latency
 from domain.schemas import WallUpdate
 
 
-def health(ts: int, **lags: dict[str, dict[str, int]]) -> WallUpdate:
-    return WallUpdate(channel="job_health", key="bench", ts=ts, data={
+def health(ts: int, key: str = "bench", **lags: dict[str, dict[str, int]]) -> WallUpdate:
+    return WallUpdate(channel="job_health", key=key, ts=ts, data={
         "lag": lags, "lag_total": sum(v for t in lags.values() for p in t.values()
                                       for v in p.values())})
 
@@ -34,10 +34,24 @@ def test_drain_counts_the_named_consumers_only_and_none_while_one_is_unknown() -
 def test_lag_after_reads_the_latest_report_after_the_time() -> None:
     watch = Watch(world=None)  # type: ignore[arg-type]
     assert watch.lag_after(0) is None
-    watch.wall.append((1, health(100, **{**EVERY, "agents": {"cases": {"0": 3}}})))
+    watch.add(1, health(100, **{**EVERY, "agents": {"cases": {"0": 3}}}))
     assert watch.lag_after(50) == 3
     assert watch.lag_after(100) is None  # not made after 100
-    watch.wall.append((2, health(200, **EVERY, sink={"rows": {"0": 9}})))
+    watch.add(2, health(200, **EVERY, sink={"rows": {"0": 9}}))
+    assert watch.lag_after(150) == 0
+
+
+def test_lag_after_merges_the_latest_report_of_each_process() -> None:
+    watch = Watch(world=None)  # type: ignore[arg-type]
+    workflow = {"agents": EVERY["agents"], "street": EVERY["street"]}
+    watch.add(1, health(100, key="w", **workflow))
+    assert watch.lag_after(50) is None  # the sensors consumer is in no report yet
+    watch.add(2, health(110, key="w-sensors", sensors={"readings": {"0": 5, "1": 2}},
+                        agents={}))
+    assert watch.lag_after(50) == 7
+    watch.add(3, health(300, key="w-sensors", sensors={"readings": {"0": 0, "1": 0}}))
+    assert watch.lag_after(150) is None  # the worker's own report is older
+    watch.add(4, health(310, key="w", **workflow))
     assert watch.lag_after(150) == 0
 
 
