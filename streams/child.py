@@ -14,7 +14,8 @@ parent's side, a service of the worker's app:
 * the child exiting while the app runs crashes the worker (the service raises): whatever
   supervises the worker restarts both, and the successors replay from the last commits;
 * the parent dying in any way, SIGKILL included, kills the child: the child calls
-  :func:`die_with_parent` first thing (Linux ``PR_SET_PDEATHSIG``).
+  :func:`die_with_parent` first thing (Linux ``PR_SET_PDEATHSIG``; where there is no
+  ``prctl``, a thread polls the parent's pid).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import os
 import select
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -136,10 +139,28 @@ class ChildProcess:
 
 
 def die_with_parent(parent_pid: int) -> None:
-    """Have the kernel SIGKILL this process when its parent dies (``PR_SET_PDEATHSIG``);
-    exit at once if the parent ``parent_pid`` is already gone."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    """Have the kernel SIGKILL this process when its parent dies (Linux
+    ``PR_SET_PDEATHSIG``; elsewhere :func:`watch_parent` polls); exit at once if the parent
+    ``parent_pid`` is already gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    except (AttributeError, OSError):  # no prctl (not Linux): poll instead
+        watch_parent(parent_pid)
     if os.getppid() != parent_pid:  # the parent died before the prctl
         os._exit(1)
+
+
+def watch_parent(parent_pid: int, interval_s: float = POLL_S) -> threading.Thread:
+    """Exit this process (code 1) within ``interval_s`` of its parent's death, from a
+    daemon thread that polls the parent pid."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="watch-parent", daemon=True)
+    thread.start()
+    return thread

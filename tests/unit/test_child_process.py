@@ -91,9 +91,10 @@ def test_a_child_that_ignores_sigterm_is_killed(monkeypatch: pytest.MonkeyPatch)
 MIDDLE = textwrap.dedent("""
     import os, subprocess, sys, time
     grandchild = subprocess.Popen([sys.executable, "-c",
-        "import os, sys, time; from streams.child import die_with_parent; "
-        "die_with_parent(int(sys.argv[1])); open(sys.argv[2], 'w').write(str(os.getpid())); "
-        "time.sleep(60)", str(os.getpid()), sys.argv[1]])
+        "import os, sys, time; from streams import child; "
+        "getattr(child, sys.argv[3])(int(sys.argv[1])); "
+        "open(sys.argv[2], 'w').write(str(os.getpid())); "
+        "time.sleep(60)", str(os.getpid()), sys.argv[1], sys.argv[2]])
     time.sleep(60)
 """)
 
@@ -106,9 +107,11 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def test_a_child_dies_when_its_parent_is_sigkilled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["die_with_parent", "watch_parent"])
+def test_a_child_dies_when_its_parent_is_sigkilled(tmp_path: Path, how: str) -> None:
+    """Both ways: the kernel's PR_SET_PDEATHSIG, and the polling thread used without it."""
     pid_file = tmp_path / "grandchild.pid"
-    middle = subprocess.Popen([sys.executable, "-c", MIDDLE, str(pid_file)],
+    middle = subprocess.Popen([sys.executable, "-c", MIDDLE, str(pid_file), how],
                               cwd=Path(__file__).resolve().parents[2])
     try:
         deadline = time.monotonic() + 30
