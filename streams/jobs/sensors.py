@@ -80,8 +80,10 @@ HEALTH_TICK_S = 0.1
 HEALTH_INTERVAL_MS = 500  # a grid's health looked at twice a second at most, sent if changed
 ROLLUP_TICK_S = 1.0
 # open minutes' rollup rows rewritten per tick at most (a street's ~500 all at every tick; a
-# city's ~50,000 each about every 10 s); a closed minute's row is written at the next tick
-ROLLUP_OPEN_PER_TICK = 5_000
+# city's ~50,000 each about every 25 s: nothing live reads them, and at city scale each row
+# costs the sensors process and the sink ~20 µs); a closed minute's row is written at the
+# next tick
+ROLLUP_OPEN_PER_TICK = 2_000
 
 
 def replay_horizon_ms(policy: SensorPolicy, rollup: SensorRollup) -> int:
