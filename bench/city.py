@@ -228,12 +228,13 @@ class TopicSizes(Following):
                                     by_consumer[job] += lag
                                     name = topic.removeprefix(s.topic_prefix)
                                     by_consumer[f"{job}:{name}"] = lag
-                            self.lags.append((report.ts, (record.key or b"").decode(),
+                            reporter = (record.key or b"").decode()
+                            self.lags.append((report.ts, reporter,
                                               int(report.data.get("lag_total", -1)),
                                               by_consumer))
                             loop = report.data.get("loop_lag") or {}
                             if loop.get("p99_ms") is not None:
-                                self.loop_lags.append((report.ts, self.lags[-1][1],
+                                self.loop_lags.append((report.ts, reporter,
                                                        float(loop["p99_ms"]),
                                                        float(loop["max_ms"])))
                         size = len(record.value)

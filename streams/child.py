@@ -43,7 +43,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 class ChildExited(RuntimeError):
-    """The child process exited while the worker was running."""
+    """The child process exited (or never became ready): the worker cannot run without it."""
 
 
 class ReadyWorker(faust.Worker):

@@ -67,7 +67,8 @@ def worker_cmd(args: argparse.Namespace) -> int:
     s = settings()
     if not args.no_uvloop:
         mode.loop.use("uvloop")
-    ensure_stream_topics(s)
+    if not args.parent_pid:  # a sensors process's parent ensured them just before
+        ensure_stream_topics(s)
     streams = build_worker(s, LiveConfig.from_config_dir(s.config_dir),
                            worker_id=args.worker_id, role=args.role)
     if args.role == "workflow":  # the sensors process first: nothing runs before it is ready
