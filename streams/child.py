@@ -101,10 +101,11 @@ class ChildProcess:
         if said:
             log.info("%s process ready (pid %d)", self.name, self.proc.pid)
             return
-        if self.proc.poll() is None:
+        if not readable:  # still running, silent
             self.proc.kill()
             self.proc.wait()
             raise ChildExited(f"the {self.name} process was not ready within {timeout_s:.0f} s")
+        self.proc.wait()  # the pipe closed: it is exiting (its status may lag the close)
         raise ChildExited(f"the {self.name} process exited before it was ready (code "
                           f"{self.proc.returncode})")
 
